@@ -1,0 +1,64 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   runs the main job on the embedded data set
+#   make test   lint, then every test under Bazel and under pytest
+# Both install what is missing (the .venv from requirements.lock; Bazel from
+# Debian's bazel-bootstrap) and are quick when everything is present.
+
+PYTHON ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+BIN := $(abspath $(VENV))/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BAZEL_ENV := PATH=$(BIN):$$PATH
+# Python sources that lint checks.
+PY_DIRS := estimator_migrate examples tests benchmarks tools conftest.py
+
+.PHONY: demo test test-bazel test-pytest lint format venv bazel lock bench clean
+
+demo: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=. $(BIN)/python examples/train_keras.py --loop=fit
+
+test: lint test-bazel test-pytest
+
+test-bazel: $(STAMP) bazel
+	$(BAZEL_ENV) bazel test //...
+
+test-pytest: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/pyink --check --diff $(PY_DIRS)
+	$(BIN)/ruff check $(PY_DIRS)
+
+format: $(STAMP)
+	$(BIN)/pyink $(PY_DIRS)
+	$(BIN)/ruff check --fix $(PY_DIRS)
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (Estimators need TF 2.15, which supports Python 3.9-3.11)." >&2; exit 1; }
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps .
+	touch $@
+
+bazel:
+	@if ! command -v bazel >/dev/null || [ ! -d /usr/share/bazel/rules/java ]; then \
+	  echo "Installing Bazel (Debian bazel-bootstrap, bazel-rules-java)"; \
+	  $(SUDO) apt-get update -q && \
+	  $(SUDO) apt-get install -y -q bazel-bootstrap bazel-rules-java; \
+	fi
+
+# Re-pins requirements.lock from requirements.in in a throw-away venv.
+lock:
+	rm -rf /tmp/estimator_migrate_lock && $(PYTHON) -m venv /tmp/estimator_migrate_lock
+	/tmp/estimator_migrate_lock/bin/pip install --quiet -r requirements.in
+	/tmp/estimator_migrate_lock/bin/pip freeze > requirements.lock
+
+bench: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=. $(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

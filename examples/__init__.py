@@ -1,0 +1,1 @@
+"""Before/after migration examples and the binaries that run them."""

@@ -1,0 +1,1 @@
+"""Tests of estimator_migrate; the layout mirrors the package."""
