@@ -1,0 +1,552 @@
+"""THE v1 <-> Keras optimizer table, and the translation built on it.
+
+Each row says, for one `tf.compat.v1.train` optimizer, which Keras legacy
+class trains the same way, how every hyperparameter carries over (v1 keeps
+them as private attributes, stable in TF 2.15), how slots map, and whether
+the translation is exact. The canned-estimator translator, the checkpoint
+converter and every flag's choices read this one table.
+
+Example:
+  keras_opt = optimizers.translate_optimizer(
+      tf.compat.v1.train.AdamOptimizer(0.01))   # epsilon 1e-8 carried over
+"""
+
+from collections.abc import Mapping
+import dataclasses
+import functools
+import types
+from typing import Any
+
+import tensorflow as tf
+
+from estimator_migrate import compat_optimizers
+from estimator_migrate import errors
+from estimator_migrate import estimators
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyper:
+  """A hyperparameter: v1 attribute, Keras argument, and both defaults.
+
+  `v1_attr=None` marks a Keras argument that has no v1 counterpart and is set
+  to `fixed` so that Keras computes what v1 did (Adagrad's epsilon = 0).
+  """
+
+  v1_attr: str | None
+  keras: str
+  v1_default: Any = None
+  keras_default: Any = None
+  fixed: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Slot:
+  """A v1 slot and the Keras slot it becomes.
+
+  `scale_by_neg_lr`: Keras SGD keeps -lr * v1's accumulator:
+  v_keras = -lr * accum_v1. `optional`: Keras creates it only for some
+  settings (RMSprop's momentum slot when momentum > 0).
+  """
+
+  v1: str
+  keras: str
+  scale_by_neg_lr: bool = False
+  optional: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerRow:
+  """One v1 optimizer and its Keras translation."""
+
+  v1_class: str  # tf.compat.v1.train.<v1_class>; its default name is v1_name
+  v1_name: str  # suffix of v1 slot names: <var>/<v1_name>[_N]
+  keras_class: str  # tf.keras.optimizers.legacy.<keras_class>
+  hypers: tuple[Hyper, ...]
+  slots: tuple[Slot, ...]
+  exact: bool  # Keras' class computes v1's update (float rounding aside)
+  note: str
+  compat_class: str | None = None  # compat_optimizers.<compat_class>
+  compat_slots: tuple[Slot, ...] = ()
+  canned_string: str | None = None  # name canned estimators accept
+
+
+_LR = 'learning_rate'
+
+OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
+    {
+        row.v1_class: row
+        for row in (
+            OptimizerRow(
+                'GradientDescentOptimizer',
+                'GradientDescent',
+                'SGD',
+                (Hyper('_learning_rate', _LR, None, 0.01),),
+                (),
+                exact=True,
+                note='same kernel (ApplyGradientDescent)',
+                canned_string='SGD',
+            ),
+            OptimizerRow(
+                'MomentumOptimizer',
+                'Momentum',
+                'SGD',
+                (
+                    Hyper('_learning_rate', _LR, None, 0.01),
+                    Hyper('_momentum', 'momentum', None, 0.0),
+                    Hyper('_use_nesterov', 'nesterov', False, False),
+                ),
+                (Slot('momentum', 'momentum', scale_by_neg_lr=True),),
+                exact=True,
+                note=(
+                    'Keras SGD keeps -lr * the v1 accumulator: equal for a constant'
+                    ' learning rate, not under a schedule (use exact=True)'
+                ),
+                compat_class='MomentumV1',
+                compat_slots=(Slot('momentum', 'momentum'),),
+            ),
+            OptimizerRow(
+                'AdamOptimizer',
+                'Adam',
+                'Adam',
+                (
+                    Hyper('_lr', _LR, 0.001, 0.001),
+                    Hyper('_beta1', 'beta_1', 0.9, 0.9),
+                    Hyper('_beta2', 'beta_2', 0.999, 0.999),
+                    Hyper('_epsilon', 'epsilon', 1e-8, 1e-7),
+                ),
+                (Slot('m', 'm'), Slot('v', 'v')),
+                exact=True,
+                note='same kernel (ApplyAdam); epsilon 1e-8 carried (Keras 1e-7)',
+                canned_string='Adam',
+            ),
+            OptimizerRow(
+                'AdagradOptimizer',
+                'Adagrad',
+                'Adagrad',
+                (
+                    Hyper('_learning_rate', _LR, None, 0.001),
+                    Hyper(
+                        '_initial_accumulator_value',
+                        'initial_accumulator_value',
+                        0.1,
+                        0.1,
+                    ),
+                    # v1 has no epsilon. Keras replaces 0 by 1e-7 (`epsilon or 1e-7`);
+                    # 1e-30 vanishes in float32 next to
+                    # sqrt(accumulator) >= sqrt(initial_accumulator_value) > 0.
+                    Hyper(None, 'epsilon', None, 1e-7, fixed=1e-30),
+                ),
+                (Slot('Adagrad', 'accumulator'),),
+                exact=True,
+                note=(
+                    'Keras computes lr*g/sqrt(acc), v1 lr*g*rsqrt(acc): the same'
+                    ' math, rounding apart (exact=True uses AdagradV1)'
+                ),
+                compat_class='AdagradV1',
+                compat_slots=(Slot('Adagrad', 'accumulator'),),
+                canned_string='Adagrad',
+            ),
+            OptimizerRow(
+                'AdadeltaOptimizer',
+                'Adadelta',
+                'Adadelta',
+                (
+                    Hyper('_lr', _LR, 0.001, 0.001),
+                    Hyper('_rho', 'rho', 0.95, 0.95),
+                    Hyper('_epsilon', 'epsilon', 1e-8, 1e-7),
+                ),
+                (
+                    Slot('accum', 'accum_grad'),
+                    Slot('accum_update', 'accum_var'),
+                ),
+                exact=True,
+                note='same kernel (ApplyAdadelta); epsilon 1e-8 carried (Keras 1e-7)',
+            ),
+            OptimizerRow(
+                'RMSPropOptimizer',
+                'RMSProp',
+                'RMSprop',
+                (
+                    Hyper('_learning_rate', _LR, None, 0.001),
+                    Hyper('_decay', 'rho', 0.9, 0.9),
+                    Hyper('_momentum', 'momentum', 0.0, 0.0),
+                    Hyper('_epsilon', 'epsilon', 1e-10, 1e-7),
+                    Hyper('_centered', 'centered', False, False),
+                ),
+                (
+                    Slot('rms', 'rms'),
+                    Slot('momentum', 'momentum', optional=True),
+                    Slot('mg', 'mg', optional=True),
+                ),
+                exact=False,
+                note=(
+                    'Keras starts rms at 0 (v1: 1) and, with momentum 0, divides by'
+                    ' sqrt(ms) + eps (v1: sqrt(ms + eps)); exact=True uses RMSPropV1'
+                ),
+                compat_class='RMSPropV1',
+                compat_slots=(
+                    Slot('rms', 'rms'),
+                    Slot('momentum', 'momentum'),
+                    Slot('mg', 'mg', optional=True),
+                ),
+                canned_string='RMSProp',
+            ),
+            OptimizerRow(
+                'FtrlOptimizer',
+                'Ftrl',
+                'Ftrl',
+                (
+                    Hyper('_learning_rate', _LR, None, 0.001),
+                    Hyper(
+                        '_learning_rate_power',
+                        'learning_rate_power',
+                        -0.5,
+                        -0.5,
+                    ),
+                    Hyper(
+                        '_initial_accumulator_value',
+                        'initial_accumulator_value',
+                        0.1,
+                        0.1,
+                    ),
+                    Hyper(
+                        '_l1_regularization_strength',
+                        'l1_regularization_strength',
+                        0.0,
+                        0.0,
+                    ),
+                    Hyper(
+                        '_l2_regularization_strength',
+                        'l2_regularization_strength',
+                        0.0,
+                        0.0,
+                    ),
+                    Hyper(
+                        '_l2_shrinkage_regularization_strength',
+                        'l2_shrinkage_regularization_strength',
+                        0.0,
+                        0.0,
+                    ),
+                    # v1 stores beta=None as 0.0, Keras' default.
+                    Hyper('_beta', 'beta', 0.0, 0.0),
+                ),
+                (Slot('Ftrl', 'accumulator'), Slot('Ftrl_1', 'linear')),
+                exact=True,
+                note='same kernels (ApplyFtrl / ApplyFtrlV2 with shrinkage)',
+                canned_string='Ftrl',
+            ),
+        )
+    }
+)
+
+# v1 optimizers with no Keras counterpart, and why.
+UNSUPPORTED: types.MappingProxyType[str, str] = types.MappingProxyType(
+    {
+        'ProximalAdagradOptimizer': 'Keras has no proximal Adagrad',
+        'ProximalGradientDescentOptimizer': 'Keras has no proximal SGD',
+        'AdagradDAOptimizer': 'Keras has no Adagrad dual averaging',
+        'SyncReplicasOptimizer': (
+            'use a tf.distribute strategy instead of a wrapping optimizer'
+        ),
+    }
+)
+
+# Names canned estimators accept for an optimizer (v1 and v2 alike).
+CANNED_STRINGS: types.MappingProxyType[str, str] = types.MappingProxyType(
+    {
+        row.canned_string: row.v1_class
+        for row in OPTIMIZERS.values()
+        if row.canned_string
+    }
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerPlan:
+  """A translated optimizer: which Keras class, with which arguments.
+
+  Calling the plan builds a fresh optimizer; canned v2 estimators accept it as
+  a callable, so every graph the Estimator builds gets its own optimizer.
+  """
+
+  row: OptimizerRow
+  keras_class: str
+  config: Mapping[str, Any]
+  exact: bool
+  notes: tuple[str, ...]
+
+  @property
+  def slots(self) -> tuple[Slot, ...]:
+    return self.row.compat_slots if self.is_compat else self.row.slots
+
+  @property
+  def is_compat(self) -> bool:
+    return self.keras_class == self.row.compat_class
+
+  def build(self) -> tf.keras.optimizers.legacy.Optimizer:
+    if self.is_compat:
+      cls = getattr(compat_optimizers, self.keras_class)
+    else:
+      cls = getattr(tf.keras.optimizers.legacy, self.keras_class)
+    return cls(**self.config)
+
+  __call__ = build
+
+  def describe(self) -> str:
+    args = ', '.join(f'{k}={_show(v)}' for k, v in self.config.items())
+    return f'{self.keras_class}({args})'
+
+
+def _show(value: Any) -> str:
+  if isinstance(value, tf.keras.optimizers.schedules.LearningRateSchedule):
+    return f'{type(value).__name__}({value.get_config()})'
+  return repr(value)
+
+
+def _learning_rate(value: Any, where: str) -> Any:
+  """A v1 learning rate as Keras takes it: a float or a Keras schedule."""
+  if isinstance(value, tf.keras.optimizers.schedules.LearningRateSchedule):
+    return value
+  # Eager tf.compat.v1.train.*_decay returns partial(schedule, global_step),
+  # the schedule being TF's internal copy of a Keras schedule class. Keras
+  # evaluates a schedule at optimizer.iterations, which canned v2 estimators
+  # tie to the global step: the same learning rate at every step.
+  if isinstance(value, functools.partial) and hasattr(value.func, 'get_config'):
+    keras_class = getattr(
+        tf.keras.optimizers.schedules, type(value.func).__name__, None
+    )
+    if keras_class is not None:
+      return keras_class.from_config(value.func.get_config())
+  if isinstance(value, (int, float)) and not isinstance(value, bool):
+    return float(value)
+  raise errors.TranslationError(
+      f'{where}: learning rate {value!r} is a graph tensor or callable whose'
+      ' schedule cannot be read. Pass the equivalent Keras schedule as'
+      ' learning_rate=tf.keras.optimizers.schedules.ExponentialDecay(...)'
+      ' (or another schedule).'
+  )
+
+
+def _string_learning_rate(
+    name: str,
+    estimator: str | None,
+    argument: str | None,
+    feature_columns: Any,
+) -> float:
+  if estimator is None:
+    raise errors.TranslationError(
+        f'optimizer {name!r} is a string: give learning_rate=, or estimator='
+        " so that the v1 estimator's default learning rate applies."
+    )
+  row = estimators.lookup(estimator)
+  arg = row.optimizer_arg(argument or row.family.optimizer_args[0].name)
+  if arg.string_cap_columns:
+    if feature_columns is None:
+      raise errors.TranslationError(
+          f'{row.name}.{arg.name}={name!r}: v1 uses min({arg.string_lr},'
+          f' 1/sqrt(len({arg.string_cap_columns}))); pass feature_columns='
+          f'{arg.string_cap_columns}.'
+      )
+    return estimators.capped_learning_rate(arg.string_lr, feature_columns)
+  return arg.string_lr
+
+
+def v1_optimizer_from_string(
+    name: str,
+    *,
+    learning_rate: float | None = None,
+    estimator: str | None = None,
+    argument: str | None = None,
+    feature_columns: Any = None,
+) -> tf.compat.v1.train.Optimizer:
+  """Builds the v1 optimizer a canned v1 estimator makes of a string."""
+  if name not in CANNED_STRINGS:
+    raise errors.TranslationError(
+        f'optimizer {name!r} is not a name canned estimators accept:'
+        f' {sorted(CANNED_STRINGS)}.'
+    )
+  if learning_rate is None:
+    learning_rate = _string_learning_rate(
+        name, estimator, argument, feature_columns
+    )
+  return getattr(tf.compat.v1.train, CANNED_STRINGS[name])(
+      learning_rate=learning_rate
+  )
+
+
+def plan_optimizer(
+    optimizer: Any,
+    *,
+    learning_rate: Any = None,
+    estimator: str | None = None,
+    argument: str | None = None,
+    feature_columns: Any = None,
+    exact: bool = False,
+) -> OptimizerPlan:
+  """Plans the Keras legacy optimizer that trains as a v1 optimizer does.
+
+  Args:
+    optimizer: A `tf.compat.v1.train.*Optimizer`, a name canned estimators
+      accept (`'Adagrad'`, `'Adam'`, `'Ftrl'`, `'RMSProp'`, `'SGD'`), or a
+      Keras legacy optimizer (returned as it is).
+    learning_rate: Overrides the learning rate; a float or a Keras schedule.
+    estimator: Canned estimator name, whose v1 default learning rate a string
+      optimizer gets (DNN 0.05, Linear 0.2, combined 0.001 / min(0.005,
+      1/sqrt(n)), Baseline 0.3).
+    argument: Which optimizer argument of `estimator` (combined models have
+      `dnn_optimizer` and `linear_optimizer`); default its first.
+    feature_columns: The columns whose count caps a combined model's linear
+      learning rate.
+    exact: Use the compat optimizers (`RMSPropV1`, `MomentumV1`,
+      `AdagradV1`), which run v1's own kernels, where Keras' class differs.
+
+  Returns:
+    The plan; `plan.build()` (or `plan()`) makes the optimizer.
+
+  Raises:
+    TranslationError: No Keras counterpart, an unknown name, or a learning
+      rate that cannot be read.
+  """
+  if isinstance(optimizer, OptimizerPlan):
+    return optimizer
+  if isinstance(optimizer, str):
+    optimizer = v1_optimizer_from_string(
+        optimizer,
+        learning_rate=learning_rate,
+        estimator=estimator,
+        argument=argument,
+        feature_columns=feature_columns,
+    )
+  if isinstance(optimizer, tf.keras.optimizers.legacy.Optimizer):
+    raise errors.TranslationError(
+        f'{type(optimizer).__name__} is already a Keras legacy optimizer;'
+        ' pass it to the v2 estimator unchanged.'
+    )
+  if not isinstance(optimizer, tf.compat.v1.train.Optimizer):
+    raise errors.TranslationError(
+        f'optimizer {optimizer!r} is neither a tf.compat.v1.train optimizer'
+        f' nor a name in {sorted(CANNED_STRINGS)}.'
+    )
+  class_name = type(optimizer).__name__
+  if class_name in UNSUPPORTED:
+    raise errors.TranslationError(
+        f'{class_name} has no Keras counterpart ({UNSUPPORTED[class_name]}).'
+        f' Translatable: {sorted(OPTIMIZERS)}.'
+    )
+  row = OPTIMIZERS.get(class_name)
+  if row is None or type(optimizer) is not getattr(
+      tf.compat.v1.train, class_name
+  ):
+    raise errors.TranslationError(
+        f'{class_name} is not a stock tf.compat.v1.train optimizer, so its'
+        f' update rule is unknown. Translatable: {sorted(OPTIMIZERS)}.'
+    )
+  return _plan_row(row, optimizer, learning_rate, exact)
+
+
+def _plan_row(row, optimizer, learning_rate, exact) -> OptimizerPlan:
+  config: dict[str, Any] = {}
+  notes = []
+  for hyper in row.hypers:
+    if hyper.v1_attr is None:
+      config[hyper.keras] = hyper.fixed
+      notes.append(
+          f'{hyper.keras}={hyper.fixed!r} (Keras default'
+          f" {hyper.keras_default!r}) to compute v1's update"
+      )
+      continue
+    value = getattr(optimizer, hyper.v1_attr)
+    if hyper.keras == _LR:
+      value = _learning_rate(
+          value if learning_rate is None else learning_rate, row.v1_class
+      )
+    config[hyper.keras] = value
+    if value != hyper.keras_default and hyper.keras != _LR:
+      notes.append(
+          f'{hyper.keras}={value!r} (Keras default' f' {hyper.keras_default!r})'
+      )
+  scheduled = not isinstance(config[_LR], float)
+  use_compat = row.compat_class is not None and (
+      exact or (scheduled and row.v1_class == 'MomentumOptimizer')
+  )
+  if use_compat:
+    config = _compat_config(row, config)
+    if not exact:
+      notes.append('MomentumV1: a schedule makes Keras SGD differ from v1')
+    return OptimizerPlan(
+        row,
+        row.compat_class,
+        types.MappingProxyType(config),
+        True,
+        tuple(notes),
+    )
+  if row.v1_class == 'MomentumOptimizer' and config['momentum'] == 0.0:
+    config.pop('nesterov')
+  notes.append(row.note)
+  return OptimizerPlan(
+      row,
+      row.keras_class,
+      types.MappingProxyType(config),
+      row.exact,
+      tuple(notes),
+  )
+
+
+def _compat_config(row: OptimizerRow, config: dict[str, Any]) -> dict:
+  if row.compat_class == 'AdagradV1':
+    return {
+        _LR: config[_LR],
+        'initial_accumulator_value': config['initial_accumulator_value'],
+    }
+  if row.compat_class == 'MomentumV1':
+    return {
+        _LR: config[_LR],
+        'momentum': config['momentum'],
+        'use_nesterov': config['nesterov'],
+    }
+  return dict(config)  # RMSPropV1 takes the Keras names (rho for decay)
+
+
+def translate_optimizer(
+    optimizer: Any,
+    *,
+    learning_rate: Any = None,
+    estimator: str | None = None,
+    argument: str | None = None,
+    feature_columns: Any = None,
+    exact: bool = False,
+) -> tf.keras.optimizers.legacy.Optimizer:
+  """Returns a Keras legacy optimizer that trains as `optimizer` (v1) does.
+
+  Same arguments as `plan_optimizer`.
+
+  Example:
+    translate_optimizer(tf.compat.v1.train.MomentumOptimizer(0.1, 0.9))
+    # -> SGD(learning_rate=0.1, momentum=0.9, nesterov=False)
+    translate_optimizer('Adagrad', estimator='DNNClassifier')
+    # -> Adagrad(learning_rate=0.05, initial_accumulator_value=0.1,
+    #            epsilon=0.0)
+  """
+  return plan_optimizer(
+      optimizer,
+      learning_rate=learning_rate,
+      estimator=estimator,
+      argument=argument,
+      feature_columns=feature_columns,
+      exact=exact,
+  ).build()
+
+
+def describe_v1(optimizer: Any) -> str:
+  """`AdamOptimizer(learning_rate=0.01, ...)` for a v1 optimizer or name."""
+  if isinstance(optimizer, str):
+    return repr(optimizer)
+  row = OPTIMIZERS.get(type(optimizer).__name__)
+  if row is None:
+    return type(optimizer).__name__
+  args = ', '.join(
+      f'{h.v1_attr.lstrip("_")}={getattr(optimizer, h.v1_attr)!r}'
+      for h in row.hypers
+      if h.v1_attr
+  )
+  return f'{row.v1_class}({args})'
