@@ -37,21 +37,28 @@ class Hyper:
   v1_default: Any = None
   keras_default: Any = None
   fixed: Any = None
+  # The constant v1's _prepare() names in the graph, under the optimizer's
+  # name scope (Ftrl's l2 enters `l2 + beta / (2 lr)` as the `add` op's x).
+  graph: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class Slot:
   """A v1 slot and the Keras slot it becomes.
 
+  Rows list slots in v1's creation order: v1 names the i-th present slot of
+  a variable `<var>/<Opt>` for i = 0 and `<var>/<Opt>_<i>` after.
   `scale_by_neg_lr`: Keras SGD keeps -lr * v1's accumulator:
-  v_keras = -lr * accum_v1. `optional`: Keras creates it only for some
-  settings (RMSprop's momentum slot when momentum > 0).
+  v_keras = -lr * accum_v1. `v1_present_if` / `keras_present_if` name the
+  config entry without which v1 / Keras creates no such slot (RMSprop's `mg`
+  exists only when centered; Keras' `momentum` only when momentum > 0).
   """
 
   v1: str
   keras: str
   scale_by_neg_lr: bool = False
-  optional: bool = False
+  v1_present_if: str | None = None
+  keras_present_if: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +87,7 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 'GradientDescentOptimizer',
                 'GradientDescent',
                 'SGD',
-                (Hyper('_learning_rate', _LR, None, 0.01),),
+                (Hyper('_learning_rate', _LR, None, 0.01, graph=_LR),),
                 (),
                 exact=True,
                 note='same kernel (ApplyGradientDescent)',
@@ -91,8 +98,9 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 'Momentum',
                 'SGD',
                 (
-                    Hyper('_learning_rate', _LR, None, 0.01),
-                    Hyper('_momentum', 'momentum', None, 0.0),
+                    Hyper('_learning_rate', _LR, None, 0.01, graph=_LR),
+                    Hyper('_momentum', 'momentum', None, 0.0, graph='momentum'),
+                    # An attribute of the ApplyMomentum op, not a constant.
                     Hyper('_use_nesterov', 'nesterov', False, False),
                 ),
                 (Slot('momentum', 'momentum', scale_by_neg_lr=True),),
@@ -109,10 +117,10 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 'Adam',
                 'Adam',
                 (
-                    Hyper('_lr', _LR, 0.001, 0.001),
-                    Hyper('_beta1', 'beta_1', 0.9, 0.9),
-                    Hyper('_beta2', 'beta_2', 0.999, 0.999),
-                    Hyper('_epsilon', 'epsilon', 1e-8, 1e-7),
+                    Hyper('_lr', _LR, 0.001, 0.001, graph=_LR),
+                    Hyper('_beta1', 'beta_1', 0.9, 0.9, graph='beta1'),
+                    Hyper('_beta2', 'beta_2', 0.999, 0.999, graph='beta2'),
+                    Hyper('_epsilon', 'epsilon', 1e-8, 1e-7, graph='epsilon'),
                 ),
                 (Slot('m', 'm'), Slot('v', 'v')),
                 exact=True,
@@ -124,26 +132,27 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 'Adagrad',
                 'Adagrad',
                 (
-                    Hyper('_learning_rate', _LR, None, 0.001),
+                    Hyper('_learning_rate', _LR, None, 0.001, graph=_LR),
+                    # Only new slots use it: a slot initializer, not a constant.
                     Hyper(
                         '_initial_accumulator_value',
                         'initial_accumulator_value',
                         0.1,
                         0.1,
                     ),
-                    # v1 has no epsilon. Keras replaces 0 by 1e-7 (`epsilon or 1e-7`);
-                    # 1e-30 vanishes in float32 next to
+                    # v1 has no epsilon. Keras replaces 0 by 1e-7
+                    # (`epsilon or 1e-7`); 1e-30 vanishes in float32 next to
                     # sqrt(accumulator) >= sqrt(initial_accumulator_value) > 0.
                     Hyper(None, 'epsilon', None, 1e-7, fixed=1e-30),
                 ),
-                (Slot('Adagrad', 'accumulator'),),
+                (Slot('accumulator', 'accumulator'),),
                 exact=True,
                 note=(
                     'Keras computes lr*g/sqrt(acc), v1 lr*g*rsqrt(acc): the same'
                     ' math, rounding apart (exact=True uses AdagradV1)'
                 ),
                 compat_class='AdagradV1',
-                compat_slots=(Slot('Adagrad', 'accumulator'),),
+                compat_slots=(Slot('accumulator', 'accumulator'),),
                 canned_string='Adagrad',
             ),
             OptimizerRow(
@@ -151,9 +160,9 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 'Adadelta',
                 'Adadelta',
                 (
-                    Hyper('_lr', _LR, 0.001, 0.001),
-                    Hyper('_rho', 'rho', 0.95, 0.95),
-                    Hyper('_epsilon', 'epsilon', 1e-8, 1e-7),
+                    Hyper('_lr', _LR, 0.001, 0.001, graph='lr'),
+                    Hyper('_rho', 'rho', 0.95, 0.95, graph='rho'),
+                    Hyper('_epsilon', 'epsilon', 1e-8, 1e-7, graph='epsilon'),
                 ),
                 (
                     Slot('accum', 'accum_grad'),
@@ -167,16 +176,22 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 'RMSProp',
                 'RMSprop',
                 (
-                    Hyper('_learning_rate', _LR, None, 0.001),
-                    Hyper('_decay', 'rho', 0.9, 0.9),
-                    Hyper('_momentum', 'momentum', 0.0, 0.0),
-                    Hyper('_epsilon', 'epsilon', 1e-10, 1e-7),
+                    Hyper('_learning_rate', _LR, None, 0.001, graph=_LR),
+                    Hyper('_decay', 'rho', 0.9, 0.9, graph='decay'),
+                    Hyper('_momentum', 'momentum', 0.0, 0.0, graph='momentum'),
+                    Hyper('_epsilon', 'epsilon', 1e-10, 1e-7, graph='epsilon'),
+                    # Seen in the checkpoint: centered RMSProp has an `mg` slot.
                     Hyper('_centered', 'centered', False, False),
                 ),
                 (
                     Slot('rms', 'rms'),
-                    Slot('momentum', 'momentum', optional=True),
-                    Slot('mg', 'mg', optional=True),
+                    Slot(
+                        'mg',
+                        'mg',
+                        v1_present_if='centered',
+                        keras_present_if='centered',
+                    ),
+                    Slot('momentum', 'momentum', keras_present_if='momentum'),
                 ),
                 exact=False,
                 note=(
@@ -186,8 +201,13 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 compat_class='RMSPropV1',
                 compat_slots=(
                     Slot('rms', 'rms'),
+                    Slot(
+                        'mg',
+                        'mg',
+                        v1_present_if='centered',
+                        keras_present_if='centered',
+                    ),
                     Slot('momentum', 'momentum'),
-                    Slot('mg', 'mg', optional=True),
                 ),
                 canned_string='RMSProp',
             ),
@@ -196,12 +216,13 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 'Ftrl',
                 'Ftrl',
                 (
-                    Hyper('_learning_rate', _LR, None, 0.001),
+                    Hyper('_learning_rate', _LR, None, 0.001, graph=_LR),
                     Hyper(
                         '_learning_rate_power',
                         'learning_rate_power',
                         -0.5,
                         -0.5,
+                        graph='learning_rate_power',
                     ),
                     Hyper(
                         '_initial_accumulator_value',
@@ -214,23 +235,26 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                         'l1_regularization_strength',
                         0.0,
                         0.0,
+                        graph='l1_regularization_strength',
                     ),
                     Hyper(
                         '_l2_regularization_strength',
                         'l2_regularization_strength',
                         0.0,
                         0.0,
+                        graph='add/x',
                     ),
                     Hyper(
                         '_l2_shrinkage_regularization_strength',
                         'l2_shrinkage_regularization_strength',
                         0.0,
                         0.0,
+                        graph='l2_shrinkage_regularization_strength',
                     ),
                     # v1 stores beta=None as 0.0, Keras' default.
-                    Hyper('_beta', 'beta', 0.0, 0.0),
+                    Hyper('_beta', 'beta', 0.0, 0.0, graph='beta'),
                 ),
-                (Slot('Ftrl', 'accumulator'), Slot('Ftrl_1', 'linear')),
+                (Slot('accum', 'accumulator'), Slot('linear', 'linear')),
                 exact=True,
                 note='same kernels (ApplyFtrl / ApplyFtrlV2 with shrinkage)',
                 canned_string='Ftrl',

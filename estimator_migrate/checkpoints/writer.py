@@ -1,0 +1,205 @@
+"""Writes a checkpoint tensor by tensor, large tensors slice by slice.
+
+Peak memory is about one chunk: each tensor larger than `chunk_bytes` is read
+(`RestoreV2` with a slice spec), transformed and written (`SaveV2` with the
+same spec) a block of rows at a time, each block into a shard of its own;
+smaller tensors are grouped into shards of up to `chunk_bytes`. The shards
+are merged by `MergeV2Checkpoints`, which renames data files rather than
+copying them. Everything is written under a temporary directory next to the
+target and moved into place only once complete; on any error nothing of the
+target remains.
+"""
+
+from collections.abc import Callable
+from collections.abc import Iterator
+import dataclasses
+import hashlib
+import os
+import uuid
+
+import numpy as np
+import tensorflow as tf
+
+from estimator_migrate import errors
+from estimator_migrate.checkpoints import mapping
+
+DEFAULT_CHUNK_BYTES = 64 << 20
+Progress = Callable[[int, int], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+  """Rows [start, stop) of a target (all of a scalar), and where they are."""
+
+  target: mapping.Target
+  start: int
+  stop: int
+  source: str | None = None
+
+  @property
+  def whole(self) -> bool:
+    return not self.target.shape or (
+        self.start == 0 and self.stop == self.target.shape[0]
+    )
+
+  def spec(self) -> str:
+    """TF's shape-and-slice spec: `dims start,length:-:...` ('' = whole)."""
+    if self.whole:
+      return ''
+    dims = ' '.join(str(d) for d in self.target.shape)
+    rest = ':'.join('-' for _ in self.target.shape[1:])
+    slice_spec = f'{self.start},{self.stop - self.start}'
+    return f'{dims} {slice_spec}' + (f':{rest}' if rest else '')
+
+  @property
+  def nbytes(self) -> int:
+    if not self.target.shape:
+      return self.target.dtype.size
+    row = self.target.nbytes // max(self.target.shape[0], 1)
+    return row * (self.stop - self.start)
+
+
+def blocks(target: mapping.Target, chunk_bytes: int) -> Iterator[Block]:
+  """Splits a target's pieces by rows into blocks of <= chunk_bytes."""
+  if not target.pieces:
+    yield Block(target, 0, target.shape[0] if target.shape else 0)
+    return
+  rows = target.shape[0] if target.shape else 0
+  row_bytes = max(target.nbytes // rows, 1) if rows else target.nbytes
+  step = max(1, chunk_bytes // max(row_bytes, 1))
+  for piece in target.pieces:
+    if not target.shape or rows == 0:
+      yield Block(target, 0, 0, piece.source)
+      continue
+    for start in range(piece.start, piece.stop, step):
+      yield Block(target, start, min(piece.stop, start + step), piece.source)
+
+
+def read_block(
+    prefix: str, name: str, dtype: tf.DType, spec: str
+) -> np.ndarray:
+  """Reads a tensor or a slice of it from a checkpoint."""
+  try:
+    return tf.raw_ops.RestoreV2(
+        prefix=prefix,
+        tensor_names=[name],
+        shape_and_slices=[spec],
+        dtypes=[dtype],
+    )[0].numpy()
+  except tf.errors.OpError as e:
+    raise errors.CheckpointError(
+        f'cannot read {name!r} from {prefix}: {e.message.splitlines()[0]}.'
+        ' The checkpoint data is corrupt or truncated.'
+    ) from e
+
+
+def block_values(source_prefix: str, block: Block) -> np.ndarray:
+  """The target values of one block, from the source or the constant."""
+  target = block.target
+  if block.source is None:
+    return np.asarray(target.value, dtype=target.dtype.as_numpy_dtype)
+  return target.transform(
+      read_block(source_prefix, block.source, target.dtype, block.spec())
+  )
+
+
+def digest(values: np.ndarray) -> str:
+  return hashlib.blake2b(
+      np.ascontiguousarray(values).tobytes(), digest_size=16
+  ).hexdigest()
+
+
+def _save(prefix: str, batch: list[tuple[Block, np.ndarray]]) -> None:
+  tf.raw_ops.SaveV2(
+      prefix=prefix,
+      tensor_names=[b.target.name for b, _ in batch],
+      shape_and_slices=[b.spec() for b, _ in batch],
+      tensors=[v for _, v in batch],
+  )
+
+
+def write(
+    source_prefix: str,
+    targets: tuple[mapping.Target, ...],
+    target_prefix: str,
+    *,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    progress: Progress | None = None,
+) -> dict[tuple[str, str], str]:
+  """Writes `targets` to `target_prefix`; returns each block's digest.
+
+  Raises:
+    CheckpointError: Reading the source failed; nothing is left behind.
+  """
+  target_dir = os.path.dirname(target_prefix) or '.'
+  base = os.path.basename(target_prefix)
+  tmp_dir = os.path.join(target_dir, f'.{base}.tmp-{uuid.uuid4().hex[:8]}')
+  total = sum(t.nbytes for t in targets)
+  done = 0
+  digests = {}
+  shards: list[str] = []
+  try:
+    tf.io.gfile.makedirs(tmp_dir)
+    batch: list[tuple[Block, np.ndarray]] = []
+    batch_bytes = 0
+
+    def flush():
+      nonlocal batch, batch_bytes
+      if batch:
+        shard = os.path.join(tmp_dir, f'shard-{len(shards):05d}')
+        _save(shard, batch)
+        shards.append(shard)
+        batch, batch_bytes = [], 0
+
+    for target in targets:
+      for block in blocks(target, chunk_bytes):
+        values = block_values(source_prefix, block)
+        digests[(target.name, block.spec())] = digest(values)
+        if block.whole and batch_bytes + block.nbytes <= chunk_bytes:
+          batch.append((block, values))
+          batch_bytes += block.nbytes
+        else:
+          flush()
+          batch, batch_bytes = [(block, values)], block.nbytes
+          flush()  # a slice or a large tensor: a shard of its own
+        del values
+        done += block.nbytes
+        if progress:
+          progress(done, total)
+    flush()
+    merged = os.path.join(tmp_dir, 'merged')
+    tf.raw_ops.MergeV2Checkpoints(
+        checkpoint_prefixes=shards,
+        destination_prefix=merged,
+        delete_old_dirs=False,
+    )
+    _move_into_place(merged, target_prefix)
+  finally:
+    if tf.io.gfile.exists(tmp_dir):
+      tf.io.gfile.rmtree(tmp_dir)
+  return digests
+
+
+def _move_into_place(merged: str, target_prefix: str) -> None:
+  """Renames data files, then the index last: the index marks completion."""
+  remove(target_prefix)
+  moved = []
+  try:
+    for path in sorted(tf.io.gfile.glob(merged + '.data-*')):
+      destination = target_prefix + path[len(merged) :]
+      tf.io.gfile.rename(path, destination, overwrite=True)
+      moved.append(destination)
+    tf.io.gfile.rename(
+        merged + '.index', target_prefix + '.index', overwrite=True
+    )
+  except Exception:
+    for path in moved:
+      tf.io.gfile.remove(path)
+    raise
+
+
+def remove(prefix: str) -> None:
+  """Deletes a checkpoint's `.index` and `.data-*` files (the index first)."""
+  for path in [prefix + '.index'] + tf.io.gfile.glob(prefix + '.data-*'):
+    if tf.io.gfile.exists(path):
+      tf.io.gfile.remove(path)
