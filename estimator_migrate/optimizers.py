@@ -487,7 +487,7 @@ def _plan_row(row, optimizer, learning_rate, exact) -> OptimizerPlan:
     config[hyper.keras] = value
     if value != hyper.keras_default and hyper.keras != _LR:
       notes.append(
-          f'{hyper.keras}={value!r} (Keras default' f' {hyper.keras_default!r})'
+          f'{hyper.keras}={value!r} (Keras default {hyper.keras_default!r})'
       )
   scheduled = not isinstance(config[_LR], float)
   use_compat = row.compat_class is not None and (

@@ -13,8 +13,8 @@ import os
 import re
 import types
 
-import tensorflow as tf
 from google.protobuf import text_format
+import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 
@@ -38,7 +38,7 @@ def graph_path(prefix: str, source_graph: str | None) -> str | None:
   if source_graph:
     if not tf.io.gfile.exists(source_graph):
       raise errors.CheckpointError(
-          f'--source_graph={source_graph} does not' ' exist.'
+          f'--source_graph={source_graph} does not exist.'
       )
     return source_graph
   for candidate in (

@@ -7,8 +7,7 @@ optimizer's `iterations` is the global step (all but a combined model's linear
 optimizer). Model variables and `global_step` keep their names.
 """
 
-from collections.abc import Callable
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import dataclasses
 from typing import Any, Literal
 

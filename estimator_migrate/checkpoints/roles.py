@@ -69,6 +69,11 @@ class Layout:
 
   def estimator_type(self) -> EstimatorType:
     parts = set(self.parts())
+    if 'training' in parts:
+      raise errors.CheckpointError(
+          'the checkpoint already keeps Keras optimizer state under'
+          ' training/: it is a v2 checkpoint, nothing to convert.'
+      )
     if parts == {'dnn', 'linear'}:
       return 'dnn_linear_combined'
     if len(parts) == 1 and parts <= set(PARTS):
@@ -120,7 +125,13 @@ def classify(variables: Mapping[str, source_lib.Variable]) -> Layout:
       match = _SLOT_SUFFIX.fullmatch('/'.join(parts[cut:]))
       if match:
         slots.setdefault(var, []).append(
-            SlotVariable(name, var, match['opt'], int(match['index'] or 0))
+            SlotVariable(
+                name,
+                var,
+                match['opt'],
+                int(match['index'] or 0),
+                int(match['partition'] or 0),
+            )
         )
         slot_names.add(name)
         break

@@ -46,9 +46,12 @@ def resolve_prefix(path: str) -> str:
   """
   if not path:
     raise errors.CheckpointError(
-        '--source is empty: give a checkpoint prefix' ' or a model_dir.'
+        '--source is empty: give a checkpoint prefix or a model_dir.'
     )
   path = path.removesuffix('.index')
+  # A prefix wins: some filesystems (ram://) call any path prefix a directory.
+  if tf.io.gfile.exists(path + '.index'):
+    return path
   if tf.io.gfile.isdir(path):
     prefix = tf.train.latest_checkpoint(path)
     if prefix is None:
@@ -58,12 +61,10 @@ def resolve_prefix(path: str) -> str:
           f' {path}/model.ckpt-1000.'
       )
     return prefix
-  if not tf.io.gfile.exists(path + '.index'):
-    raise errors.CheckpointError(
-        f'{path}.index does not exist: {path!r} is not a checkpoint prefix or'
-        ' model_dir.'
-    )
-  return path
+  raise errors.CheckpointError(
+      f'{path}.index does not exist: {path!r} is not a checkpoint prefix or'
+      ' model_dir.'
+  )
 
 
 def open_source(path: str) -> Source:
@@ -74,7 +75,7 @@ def open_source(path: str) -> Source:
   """
   prefix = resolve_prefix(path)
   try:
-    reader = tf.train.load_checkpoint(prefix)
+    reader = tf.compat.v1.train.NewCheckpointReader(prefix)
   except (tf.errors.OpError, ValueError) as e:
     raise errors.CheckpointError(
         f'cannot read {prefix}.index: {_first_line(e)}. The checkpoint is'

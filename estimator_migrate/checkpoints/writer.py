@@ -10,8 +10,7 @@ target and moved into place only once complete; on any error nothing of the
 target remains.
 """
 
-from collections.abc import Callable
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 import dataclasses
 import hashlib
 import os

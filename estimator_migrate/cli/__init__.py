@@ -1,0 +1,1 @@
+"""Command-line binaries: thin absl mains over one library call each."""

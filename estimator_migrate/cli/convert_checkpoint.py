@@ -1,0 +1,154 @@
+r"""Converts a TF1 canned-estimator checkpoint for v2 (Keras-optimizer) estimators.
+
+Model weights are copied bit for bit; v1 optimizer slots become the Keras
+optimizer's slots; the optimizer's hyperparameters are read from the v1 graph
+saved beside the checkpoint (.meta, or graph.pbtxt) and translated exactly as
+the canned-argument translation does. The source is only read; the target
+is written under a temporary name, moved into place when complete and
+verified, and its directory can be used as the v2 estimator's model_dir.
+Large tensors are streamed slice by slice (--chunk_mb), so memory stays flat
+whatever the checkpoint's size.
+
+Example:
+  bazel run //estimator_migrate/cli:convert_checkpoint -- \
+      --source=/models/v1 --target=/models/v2/model.ckpt-5000
+  estimator-migrate-convert --source=/models/v1/model.ckpt-5000 \
+      --target=/models/v2/model.ckpt-5000 --report=/models/v2/report.json
+"""
+
+from collections.abc import Sequence
+import sys
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import tensorflow as tf
+
+from estimator_migrate import errors
+from estimator_migrate import optimizers
+from estimator_migrate.checkpoints import convert
+from estimator_migrate.checkpoints import roles
+
+_SOURCE = flags.DEFINE_string(
+    'source', None, 'v1 checkpoint prefix or model_dir (read only).'
+)
+_TARGET = flags.DEFINE_string(
+    'target',
+    None,
+    'v2 checkpoint prefix to write; its directory is the v2 model_dir.',
+)
+_ESTIMATOR_TYPE = flags.DEFINE_enum(
+    'estimator_type',
+    'auto',
+    ('auto',) + roles.ESTIMATOR_TYPES,
+    'Canned estimator family; auto reads it from the variable names.',
+)
+_SOURCE_GRAPH = flags.DEFINE_string(
+    'source_graph',
+    None,
+    'Graph to read the optimizers from (.meta, .pbtxt,'
+    ' .pb); default: <source>.meta, else graph.pbtxt beside it.',
+)
+_OPTIMIZER = flags.DEFINE_multi_string(
+    'optimizer',
+    [],
+    "PART=NAME:LR overrides a part's optimizer instead of"
+    f' reading the graph; NAME is one of {sorted(optimizers.CANNED_STRINGS)},'
+    ' e.g. --optimizer=dnn=Adam:0.01. Repeat per part.',
+)
+_EXACT = flags.DEFINE_bool(
+    'exact',
+    False,
+    'Target the v1-exact compat optimizers (RMSPropV1,'
+    ' MomentumV1, AdagradV1); the v2 estimator must use them too.',
+)
+_CHUNK_MB = flags.DEFINE_float(
+    'chunk_mb', 64, 'Largest block held in memory, in MiB.', lower_bound=0.001
+)
+_OVERWRITE = flags.DEFINE_bool(
+    'overwrite', False, 'Replace an existing target checkpoint.'
+)
+_VERIFY = flags.DEFINE_bool(
+    'verify', True, 'Re-read the target and check every block.'
+)
+_REPORT = flags.DEFINE_string(
+    'report', None, 'Also write the report as JSON to this path.'
+)
+
+
+def _parse_optimizers(values: Sequence[str]) -> dict[str, str]:
+  parsed = {}
+  for value in values:
+    part, _, spec = value.partition('=')
+    name, _, rate = spec.partition(':')
+    if not part or not name or not rate:
+      raise app.UsageError(
+          f'--optimizer={value!r}: expected PART=NAME:LR, e.g. dnn=Adam:0.01.'
+      )
+    try:
+      parsed[part] = optimizers.v1_optimizer_from_string(
+          name, learning_rate=float(rate)
+      )
+    except (ValueError, errors.TranslationError) as e:
+      raise app.UsageError(f'--optimizer={value!r}: {e}') from e
+  return parsed
+
+
+class _Progress:
+  """Prints bytes done, percentage and rate at most once a second."""
+
+  def __init__(self):
+    self._began = time.perf_counter()
+    self._last = 0.0
+
+  def __call__(self, done: int, total: int) -> None:
+    now = time.perf_counter()
+    if now - self._last < 1.0 and done < total:
+      return
+    self._last = now
+    rate = done / max(now - self._began, 1e-9) / 1e6
+    print(
+        f'  {done / 1e6:,.1f} / {total / 1e6:,.1f} MB'
+        f' ({100 * done / max(total, 1):.0f}%), {rate:,.0f} MB/s',
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def main(argv: Sequence[str]) -> int:
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  tf.get_logger().setLevel('ERROR')
+  given = _parse_optimizers(_OPTIMIZER.value)
+  try:
+    report = convert.convert_optimizer_checkpoint(
+        _SOURCE.value,
+        _TARGET.value,
+        estimator_type=_ESTIMATOR_TYPE.value,
+        optimizers=given or None,
+        source_graph=_SOURCE_GRAPH.value,
+        exact=_EXACT.value,
+        chunk_bytes=int(_CHUNK_MB.value * (1 << 20)),
+        overwrite=_OVERWRITE.value,
+        verify=_VERIFY.value,
+        progress=_Progress(),
+    )
+    if _REPORT.value:
+      with tf.io.gfile.GFile(_REPORT.value, 'w') as f:
+        f.write(report.to_json())
+  except errors.MigrationError as e:
+    logging.error('%s', e)
+    return 2
+  print(report.summary())
+  return 0
+
+
+def run() -> None:
+  """Console-script entry point."""
+  flags.mark_flags_as_required([_SOURCE, _TARGET])
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,46 @@
+r"""Lists a checkpoint's variables by role: model, optimizer slot, step, ...
+
+Reads v1 checkpoints (slots named <var>/<Optimizer>[_N], Adam's
+beta1_power/beta2_power) and v2 ones (Keras optimizer state under
+training/<Optimizer>/), printing each variable's shape, dtype and size, and
+totals per role. Nothing is written.
+
+Example:
+  bazel run //estimator_migrate/cli:inspect_checkpoint -- --source=/models/v1
+  estimator-migrate-inspect --source=/models/v2/model.ckpt-5000
+"""
+
+from collections.abc import Sequence
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from estimator_migrate import errors
+from estimator_migrate.checkpoints import inspect
+
+_SOURCE = flags.DEFINE_string('source', None, 'Checkpoint prefix or model_dir.')
+
+
+def main(argv: Sequence[str]) -> int:
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  try:
+    inventory = inspect.inspect_checkpoint(_SOURCE.value)
+  except errors.MigrationError as e:
+    logging.error('%s', e)
+    return 2
+  print(inventory.prefix)
+  print(inventory.table())
+  print(inventory.totals())
+  return 0
+
+
+def run() -> None:
+  """Console-script entry point."""
+  flags.mark_flags_as_required([_SOURCE])
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,92 @@
+"""Runs convert_checkpoint and inspect_checkpoint as their users do."""
+
+import json
+import os
+
+from absl.testing import absltest
+import tensorflow as tf
+
+from tests import canned_harness
+from tests import testing
+
+_CONVERT = 'estimator_migrate/cli/convert_checkpoint.py'
+_INSPECT = 'estimator_migrate/cli/inspect_checkpoint.py'
+
+
+class CheckpointBinariesTest(absltest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.model_dir = os.path.join(absltest.get_default_test_tmpdir(), 'v1')
+    tf.compat.v1.estimator.DNNLinearCombinedClassifier(
+        model_dir=cls.model_dir,
+        dnn_hidden_units=[2],
+        dnn_feature_columns=canned_harness.dense_columns(),
+        linear_feature_columns=canned_harness.sparse_columns(),
+        n_classes=canned_harness.N_CLASSES,
+        dnn_optimizer=tf.compat.v1.train.AdamOptimizer(0.01),
+    ).train(canned_harness.make_input_fn('Classifier', True), steps=2)
+
+  def test_convert_prints_summary_and_writes_report(self):
+    out = self.create_tempdir().full_path
+    result = testing.run_binary(
+        _CONVERT,
+        f'--source={self.model_dir}',
+        f'--target={out}/model.ckpt-2',
+        f'--report={out}/report.json',
+    )
+    self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+    self.assertIn('estimator: dnn_linear_combined', result.stdout)
+    self.assertIn('(verified)', result.stdout)
+    self.assertIn('MB/s', result.stderr)  # progress
+    with open(f'{out}/report.json') as f:
+      report = json.load(f)
+    self.assertEqual(set(report['optimizers']), {'dnn', 'linear'})
+    self.assertTrue(os.path.exists(f'{out}/checkpoint'))
+
+  def test_optimizer_flag_overrides_the_graph(self):
+    out = self.create_tempdir().full_path
+    result = testing.run_binary(
+        _CONVERT,
+        f'--source={self.model_dir}',
+        f'--target={out}/m',
+        '--optimizer=dnn=Adam:0.01',
+        '--optimizer=linear=Ftrl:0.005',
+    )
+    self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+    self.assertIn('Ftrl(learning_rate=0.005', result.stdout)
+
+  def test_missing_source_exits_2_naming_the_file(self):
+    out = self.create_tempdir().full_path
+    result = testing.run_binary(
+        _CONVERT, f'--source={out}/nothing', f'--target={out}/v2/m'
+    )
+    self.assertEqual(result.returncode, 2)
+    self.assertIn(f'{out}/nothing.index', result.stderr)
+    self.assertNotIn('Traceback', result.stderr)
+    self.assertFalse(os.path.exists(f'{out}/v2/m.index'))
+
+  def test_bad_optimizer_flag_is_a_usage_error(self):
+    result = testing.run_binary(
+        _CONVERT, '--source=a', '--target=b', '--optimizer=dnn=Lamb:0.1'
+    )
+    self.assertEqual(result.returncode, 1)
+    self.assertIn("'Lamb' is not a name", result.stderr)
+
+  def test_required_flags(self):
+    result = testing.run_binary(_CONVERT)
+    self.assertEqual(result.returncode, 1)
+    self.assertIn('--source', result.stderr)
+
+  def test_inspect_groups_roles(self):
+    result = testing.run_binary(_INSPECT, f'--source={self.model_dir}')
+    self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+    self.assertIn('| slot | Adam |', result.stdout)
+    self.assertIn('| power | Adam | head/beta1_power |', result.stdout)
+    self.assertIn('| step |', result.stdout)
+    self.assertIn('model:', result.stdout)
+
+
+if __name__ == '__main__':
+  absltest.main()
