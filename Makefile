@@ -58,7 +58,7 @@ lock:
 	/tmp/estimator_migrate_lock/bin/pip freeze > requirements.lock
 
 bench: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=. $(BIN)/python benchmarks/run_all.py
+	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=. $(BIN)/python benchmarks/checkpoint_conversion.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import index
+from estimator_migrate.checkpoints import ranges
 from estimator_migrate.checkpoints import roles
 from estimator_migrate.checkpoints import source
 
@@ -114,6 +115,27 @@ class IndexTest(absltest.TestCase):
         index.row_ranges(entries['parted'], (6, 2)), [(0, 4), (4, 6)]
     )
     self.assertEqual(index.row_ranges(entries['whole'], (3,)), [(0, 3)])
+
+  def test_ranged_reads_cross_stored_slices(self):
+    prefix = os.path.join(self.create_tempdir().full_path, 'ckpt')
+    table = np.arange(60, dtype=np.float32).reshape(6, 10)
+    # Saved out of order, in two slices, as a partitioned variable is.
+    tf.raw_ops.SaveV2(
+        prefix=prefix,
+        tensor_names=['t', 't', 's'],
+        shape_and_slices=['6 10 4,2:-', '6 10 0,4:-', ''],
+        tensors=[table[4:], table[:4], np.int64(7)],
+    )
+    reader = ranges.RangeReader(prefix)
+    try:
+      for start, stop in ((0, 6), (3, 5), (4, 6), (1, 2)):
+        np.testing.assert_array_equal(
+            reader.read_rows('t', tf.float32, (6, 10), start, stop),
+            table[start:stop],
+        )
+      self.assertEqual(reader.read_rows('s', tf.int64, (), 0, 0), 7)
+    finally:
+      reader.close()
 
   def test_garbage_is_a_clear_error(self):
     prefix = os.path.join(self.create_tempdir().full_path, 'ckpt')

@@ -21,6 +21,7 @@ from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import graph as graph_lib
 from estimator_migrate.checkpoints import index
 from estimator_migrate.checkpoints import mapping
+from estimator_migrate.checkpoints import ranges
 from estimator_migrate.checkpoints import roles
 from estimator_migrate.checkpoints import source as source_lib
 from estimator_migrate.checkpoints import writer
@@ -247,12 +248,16 @@ def convert_optimizer_checkpoint(
 
 def _verify(target: str, targets, digests, chunk_bytes: int) -> None:
   """Re-reads every block of the target and compares its digest."""
-  for t in targets:
-    for block in writer.blocks(t, chunk_bytes):
-      values = writer.read_block(target, t.name, t.dtype, block.spec())
-      if writer.digest(values) != digests[(t.name, block.spec())]:
-        raise errors.CheckpointError(
-            f'verification failed: {t.name} {block.spec() or "(whole)"} in'
-            f' {target} differs from what was written. The target was'
-            ' removed; check the filesystem and convert again.'
-        )
+  reader = ranges.RangeReader(target)
+  try:
+    for t in targets:
+      for block in writer.blocks(t, chunk_bytes):
+        values = writer.read_values(reader, target, t.name, block)
+        if writer.digest(values) != digests[(t.name, block.spec())]:
+          raise errors.CheckpointError(
+              f'verification failed: {t.name} {block.spec() or "(whole)"} in'
+              f' {target} differs from what was written. The target was'
+              ' removed; check the filesystem and convert again.'
+          )
+  finally:
+    reader.close()

@@ -8,8 +8,10 @@ index is a LevelDB-format table (tsl/lib/io/table): data blocks of
 prefix-compressed key/value entries, an index block, and a 48-byte footer.
 """
 
+import dataclasses
 import struct
 
+from google.protobuf import message
 import tensorflow as tf
 from tensorflow.core.protobuf import tensor_bundle_pb2
 
@@ -48,8 +50,94 @@ def _block_entries(data: bytes, offset: int, size: int):
     pos += value_length
 
 
-def read_entries(prefix: str) -> dict[str, tensor_bundle_pb2.BundleEntryProto]:
-  """Every tensor name's entry (slices included) in `<prefix>.index`.
+@dataclasses.dataclass(frozen=True)
+class Stored:
+  """Where one stored tensor or slice lies: rows [start, stop), file bytes."""
+
+  start: int
+  stop: int
+  shard: int
+  offset: int
+  size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Index:
+  """A checkpoint index: header, tensor entries, and stored pieces by name."""
+
+  header: tensor_bundle_pb2.BundleHeaderProto
+  entries: dict[str, tensor_bundle_pb2.BundleEntryProto]
+  slice_entries: dict[str, list[tensor_bundle_pb2.BundleEntryProto]]
+
+  def stored(self, name: str, shape: tuple[int, ...]) -> list[Stored]:
+    """The pieces holding `name`, sorted by first row.
+
+    Raises:
+      CheckpointError: A slice cuts a dimension other than the first.
+    """
+    entry = self.entries[name]
+    if not entry.slices:
+      rows = shape[0] if shape else 0
+      return [Stored(0, rows, entry.shard_id, entry.offset, entry.size)]
+
+    # Slice keys sort as their ordered-code encoding: by each dimension's
+    # (start, length), a full extent's length encoded as -1.
+    def order(tensor_slice):
+      return tuple(
+          v
+          for e in tensor_slice.extent
+          for v in (e.start, e.length if e.HasField('length') else -1)
+      )
+
+    slices = sorted(entry.slices, key=order)
+    stored_entries = self.slice_entries.get(name, [])
+    if len(stored_entries) != len(slices):
+      raise errors.CheckpointError(
+          f'{name}: the index lists {len(slices)} slices but stores'
+          f' {len(stored_entries)}; the index is corrupt.'
+      )
+    out = []
+    for tensor_slice, stored in zip(slices, stored_entries, strict=True):
+      ((start, stop),) = row_ranges(_one(tensor_slice), shape)
+      dims = [d.size for d in stored.shape.dim]
+      if dims and dims[0] != stop - start:
+        raise errors.CheckpointError(
+            f'{name}: stored slice of {dims[0]} rows where the index expects'
+            f' {stop - start}; the index is corrupt.'
+        )
+      out.append(
+          Stored(start, stop, stored.shard_id, stored.offset, stored.size)
+      )
+    return sorted(out, key=lambda piece: piece.start)
+
+
+def _one(tensor_slice) -> tensor_bundle_pb2.BundleEntryProto:
+  entry = tensor_bundle_pb2.BundleEntryProto()
+  entry.slices.add().CopyFrom(tensor_slice)
+  return entry
+
+
+def _slice_key_name(key: bytes) -> str:
+  """The tensor name in a slice key: 0x00, the escaped name, 0x00 0x01."""
+  name, pos = bytearray(), 1
+  while pos < len(key) - 1:
+    byte, following = key[pos], key[pos + 1]
+    if byte == 0x00 and following == 0x01:
+      return name.decode('utf-8')
+    if byte == 0x00 and following == 0xFF:
+      name.append(0x00)
+      pos += 2
+    elif byte == 0xFF and following == 0x00:
+      name.append(0xFF)
+      pos += 2
+    else:
+      name.append(byte)
+      pos += 1
+  raise ValueError('unterminated slice key')
+
+
+def read_index(prefix: str) -> Index:
+  """Parses `<prefix>.index`.
 
   Raises:
     CheckpointError: The file is not a readable bundle index.
@@ -66,21 +154,37 @@ def read_entries(prefix: str) -> dict[str, tensor_bundle_pb2.BundleEntryProto]:
     _, pos = _varint(data, pos)  # metaindex size
     index_offset, pos = _varint(data, pos)
     index_size, pos = _varint(data, pos)
-    entries = {}
+    header = tensor_bundle_pb2.BundleHeaderProto()
+    entries, slice_entries = {}, {}
     for _, handle in _block_entries(data, index_offset, index_size):
       block_offset, at = _varint(handle, 0)
       block_size, _ = _varint(handle, at)
       for key, value in _block_entries(data, block_offset, block_size):
-        # "" is the header; slice entries' keys start with a 0 byte.
-        if key and key[0] != 0:
-          entry = tensor_bundle_pb2.BundleEntryProto()
-          entry.ParseFromString(value)
+        if not key:
+          header.ParseFromString(value)
+          continue
+        entry = tensor_bundle_pb2.BundleEntryProto()
+        entry.ParseFromString(value)
+        if key[0] == 0:  # a slice: in table order within its tensor
+          slice_entries.setdefault(_slice_key_name(key), []).append(entry)
+        else:
           entries[key.decode('utf-8')] = entry
-    return entries
-  except (ValueError, IndexError, struct.error, UnicodeDecodeError) as e:
+    return Index(header, entries, slice_entries)
+  except (
+      ValueError,
+      IndexError,
+      struct.error,
+      UnicodeDecodeError,
+      message.DecodeError,
+  ) as e:
     raise errors.CheckpointError(
         f'cannot parse {path}: {e}. The index is corrupt or truncated.'
     ) from e
+
+
+def read_entries(prefix: str) -> dict[str, tensor_bundle_pb2.BundleEntryProto]:
+  """Every tensor name's entry (slices included) in `<prefix>.index`."""
+  return read_index(prefix).entries
 
 
 def row_ranges(

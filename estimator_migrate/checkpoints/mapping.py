@@ -77,7 +77,7 @@ class Target:
       return chunk
     # Keras SGD keeps -lr * v1's accumulator: v_keras = -lr * accum_v1,
     # computed in the variable's dtype.
-    return (chunk * chunk.dtype.type(self.scale)).astype(chunk.dtype)
+    return chunk * chunk.dtype.type(self.scale)
 
   def describe(self) -> str:
     if not self.pieces:

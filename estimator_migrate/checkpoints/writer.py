@@ -12,15 +12,16 @@ target remains.
 
 from collections.abc import Callable, Iterator
 import dataclasses
-import hashlib
 import os
 import uuid
+import zlib
 
 import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import mapping
+from estimator_migrate.checkpoints import ranges
 
 DEFAULT_CHUNK_BYTES = 64 << 20
 Progress = Callable[[int, int], None]
@@ -77,7 +78,7 @@ def blocks(target: mapping.Target, chunk_bytes: int) -> Iterator[Block]:
 def read_block(
     prefix: str, name: str, dtype: tf.DType, spec: str
 ) -> np.ndarray:
-  """Reads a tensor or a slice of it from a checkpoint."""
+  """Reads a tensor or a slice through RestoreV2 (string tensors only)."""
   try:
     return tf.raw_ops.RestoreV2(
         prefix=prefix,
@@ -87,25 +88,40 @@ def read_block(
     )[0].numpy()
   except tf.errors.OpError as e:
     raise errors.CheckpointError(
-        f'cannot read {name!r} from {prefix}: {e.message.splitlines()[0]}.'
-        ' The checkpoint data is corrupt or truncated.'
+        f'cannot read {name!r} from {prefix}.data-*:'
+        f' {e.message.splitlines()[0]}. The checkpoint data is corrupt or'
+        ' truncated.'
     ) from e
 
 
-def block_values(source_prefix: str, block: Block) -> np.ndarray:
+def read_values(
+    reader: ranges.RangeReader, prefix: str, name: str, block: Block
+) -> np.ndarray:
+  """Rows of `name` for `block`: a ranged read where TF's layout allows."""
+  target = block.target
+  if reader.can_read(name, target.dtype):
+    return reader.read_rows(
+        name, target.dtype, target.shape, block.start, block.stop
+    )
+  return read_block(prefix, name, target.dtype, block.spec())
+
+
+def block_values(
+    reader: ranges.RangeReader, source_prefix: str, block: Block
+) -> np.ndarray:
   """The target values of one block, from the source or the constant."""
   target = block.target
   if block.source is None:
     return np.asarray(target.value, dtype=target.dtype.as_numpy_dtype)
   return target.transform(
-      read_block(source_prefix, block.source, target.dtype, block.spec())
+      read_values(reader, source_prefix, block.source, block)
   )
 
 
 def digest(values: np.ndarray) -> str:
-  return hashlib.blake2b(
-      np.ascontiguousarray(values).tobytes(), digest_size=16
-  ).hexdigest()
+  """CRC-32 and length of the block's bytes, read in place (no copy)."""
+  array = np.ascontiguousarray(values)
+  return f'{zlib.crc32(memoryview(array).cast("B")):08x}-{array.nbytes}'
 
 
 def _save(prefix: str, batch: list[tuple[Block, np.ndarray]]) -> None:
@@ -137,6 +153,7 @@ def write(
   done = 0
   digests = {}
   shards: list[str] = []
+  reader = ranges.RangeReader(source_prefix)
   try:
     tf.io.gfile.makedirs(tmp_dir)
     batch: list[tuple[Block, np.ndarray]] = []
@@ -152,7 +169,7 @@ def write(
 
     for target in targets:
       for block in blocks(target, chunk_bytes):
-        values = block_values(source_prefix, block)
+        values = block_values(reader, source_prefix, block)
         digests[(target.name, block.spec())] = digest(values)
         if block.whole and batch_bytes + block.nbytes <= chunk_bytes:
           batch.append((block, values))
@@ -174,6 +191,7 @@ def write(
     )
     _move_into_place(merged, target_prefix)
   finally:
+    reader.close()
     if tf.io.gfile.exists(tmp_dir):
       tf.io.gfile.rmtree(tmp_dir)
   return digests
