@@ -25,15 +25,37 @@ def _coefficients(optimizer, var, apply_state):
   return (apply_state or {}).get(key) or optimizer._fallback_apply_state(*key)
 
 
-class RMSPropV1(_LegacyOptimizer):
+class _V1Kernels(_LegacyOptimizer):
+  """Applies updates with a v1 optimizer's own training kernels.
+
+  Subclasses name the (dense, sparse) raw ops in `_kernels` and build their
+  arguments in `_kernel_args`.
+  """
+
+  _HAS_AGGREGATE_GRAD = True
+
+  def _kernels(self):
+    raise NotImplementedError
+
+  def _kernel_args(self, grad, var, apply_state) -> dict:
+    raise NotImplementedError
+
+  def _resource_apply_dense(self, grad, var, apply_state=None):
+    dense, _ = self._kernels()
+    return dense(**self._kernel_args(grad, var, apply_state))
+
+  def _resource_apply_sparse(self, grad, var, indices, apply_state=None):
+    _, sparse = self._kernels()
+    return sparse(indices=indices, **self._kernel_args(grad, var, apply_state))
+
+
+class RMSPropV1(_V1Kernels):
   """`tf.compat.v1.train.RMSPropOptimizer` as a Keras legacy optimizer.
 
   Slots: `rms` (starts at ones), `momentum` (always, as in v1) and `mg`
   (centered only). v1's `decay` argument is `rho` here, since Keras reserves
   `decay` for learning-rate time decay.
   """
-
-  _HAS_AGGREGATE_GRAD = True
 
   def __init__(
       self,
@@ -87,19 +109,16 @@ class RMSPropV1(_LegacyOptimizer):
       args['mg'] = self.get_slot(var, 'mg').handle
     return args
 
-  def _resource_apply_dense(self, grad, var, apply_state=None):
-    args = self._kernel_args(grad, var, apply_state)
+  def _kernels(self):
     if self.centered:
-      return tf.raw_ops.ResourceApplyCenteredRMSProp(**args)
-    return tf.raw_ops.ResourceApplyRMSProp(**args)
-
-  def _resource_apply_sparse(self, grad, var, indices, apply_state=None):
-    args = self._kernel_args(grad, var, apply_state)
-    if self.centered:
-      return tf.raw_ops.ResourceSparseApplyCenteredRMSProp(
-          indices=indices, **args
+      return (
+          tf.raw_ops.ResourceApplyCenteredRMSProp,
+          tf.raw_ops.ResourceSparseApplyCenteredRMSProp,
       )
-    return tf.raw_ops.ResourceSparseApplyRMSProp(indices=indices, **args)
+    return (
+        tf.raw_ops.ResourceApplyRMSProp,
+        tf.raw_ops.ResourceSparseApplyRMSProp,
+    )
 
   def get_config(self):
     config = super().get_config()
@@ -114,15 +133,13 @@ class RMSPropV1(_LegacyOptimizer):
     return config
 
 
-class MomentumV1(_LegacyOptimizer):
+class MomentumV1(_V1Kernels):
   """`tf.compat.v1.train.MomentumOptimizer` as a Keras legacy optimizer.
 
   Its `momentum` slot is v1's accumulator (`accum = m * accum + g;
   var -= lr * accum`, or the Nesterov form), so it is exact under any
   learning-rate schedule, where Keras SGD's `-lr`-scaled slot is not.
   """
-
-  _HAS_AGGREGATE_GRAD = True
 
   def __init__(
       self,
@@ -160,14 +177,10 @@ class MomentumV1(_LegacyOptimizer):
         use_nesterov=self.use_nesterov,
     )
 
-  def _resource_apply_dense(self, grad, var, apply_state=None):
-    return tf.raw_ops.ResourceApplyMomentum(
-        **self._kernel_args(grad, var, apply_state)
-    )
-
-  def _resource_apply_sparse(self, grad, var, indices, apply_state=None):
-    return tf.raw_ops.ResourceSparseApplyMomentum(
-        indices=indices, **self._kernel_args(grad, var, apply_state)
+  def _kernels(self):
+    return (
+        tf.raw_ops.ResourceApplyMomentum,
+        tf.raw_ops.ResourceSparseApplyMomentum,
     )
 
   def get_config(self):
@@ -181,15 +194,13 @@ class MomentumV1(_LegacyOptimizer):
     return config
 
 
-class AdagradV1(_LegacyOptimizer):
+class AdagradV1(_V1Kernels):
   """`tf.compat.v1.train.AdagradOptimizer` as a Keras legacy optimizer.
 
   Runs v1's ApplyAdagrad kernel (`var -= lr * grad * rsqrt(accum)`), where
   Keras' Adagrad runs ApplyAdagradV2 (`lr * grad / (sqrt(accum) + eps)`, and
   it cannot take eps = 0): the same math, different rounding.
   """
-
-  _HAS_AGGREGATE_GRAD = True
 
   def __init__(
       self,
@@ -218,14 +229,10 @@ class AdagradV1(_LegacyOptimizer):
         update_slots=True,
     )
 
-  def _resource_apply_dense(self, grad, var, apply_state=None):
-    return tf.raw_ops.ResourceApplyAdagrad(
-        **self._kernel_args(grad, var, apply_state)
-    )
-
-  def _resource_apply_sparse(self, grad, var, indices, apply_state=None):
-    return tf.raw_ops.ResourceSparseApplyAdagrad(
-        indices=indices, **self._kernel_args(grad, var, apply_state)
+  def _kernels(self):
+    return (
+        tf.raw_ops.ResourceApplyAdagrad,
+        tf.raw_ops.ResourceSparseApplyAdagrad,
     )
 
   def get_config(self):

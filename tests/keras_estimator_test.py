@@ -10,8 +10,10 @@ from tests import keras_fixtures as fx
 
 
 class Subclassed(tf.keras.Model):
-  """Keras 2.15 records simple constructor arguments as its config; an
-  argument it cannot serialize (here a plain object) leaves none.
+  """A subclassed model whose constructor argument Keras cannot serialize.
+
+  Keras 2.15 records simple constructor arguments as the config; for a plain
+  object it falls back to an empty config.
   """
 
   def __init__(self, helper=None):

@@ -32,3 +32,16 @@ def run_binary(
       timeout=timeout,
       check=False,
   )
+
+
+def assert_unprepared_dataset_fails(test, relative_path: str, *args: str):
+  """A data binary given an unprepared TFDS set exits 2 saying what to do."""
+  result = run_binary(
+      relative_path,
+      '--dataset=mnist',
+      f'--data_dir={test.create_tempdir().full_path}',
+      *args,
+  )
+  test.assertEqual(result.returncode, 2, result.stderr[-2000:])
+  test.assertIn('tfds build mnist', result.stderr)
+  test.assertNotIn('Traceback', result.stderr)

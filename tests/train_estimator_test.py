@@ -34,15 +34,8 @@ class TrainEstimatorBinaryTest(absltest.TestCase):
             os.path.exists(os.path.join(export, version, 'saved_model.pb'))
         )
 
-  def test_unprepared_dataset_exits_2(self):
-    result = testing.run_binary(
-        _BINARY,
-        '--dataset=mnist',
-        f'--data_dir={self.create_tempdir().full_path}',
-    )
-    self.assertEqual(result.returncode, 2)
-    self.assertIn('tfds build mnist', result.stderr)
-    self.assertNotIn('Traceback', result.stderr)
+  def test_unprepared_dataset_exits_2_without_traceback(self):
+    testing.assert_unprepared_dataset_fails(self, _BINARY)
 
 
 if __name__ == '__main__':

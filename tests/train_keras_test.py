@@ -24,14 +24,7 @@ class TrainKerasBinaryTest(absltest.TestCase):
         self.assertIn(f'loop={loop} epochs=2 final', result.stdout)
 
   def test_unprepared_dataset_exits_2_without_traceback(self):
-    result = testing.run_binary(
-        _BINARY,
-        '--dataset=mnist',
-        f'--data_dir={self.create_tempdir().full_path}',
-    )
-    self.assertEqual(result.returncode, 2)
-    self.assertIn('tfds build mnist', result.stderr)
-    self.assertNotIn('Traceback', result.stderr)
+    testing.assert_unprepared_dataset_fails(self, _BINARY)
 
   def test_bad_loop_flag_is_named(self):
     result = testing.run_binary(_BINARY, '--loop=keras_fit')
