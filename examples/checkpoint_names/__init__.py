@@ -1,0 +1,1 @@
+"""Name-based TF1 checkpoints restored into Keras models, three ways."""

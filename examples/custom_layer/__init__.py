@@ -1,0 +1,1 @@
+"""Mixed variables and layers -> a custom tf.keras.layers.Layer."""

@@ -1,0 +1,1 @@
+"""tf.compat.v1.layers -> tf.keras.Sequential."""

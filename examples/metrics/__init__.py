@@ -1,0 +1,1 @@
+"""tf.compat.v1.metrics -> tf.keras.metrics objects."""

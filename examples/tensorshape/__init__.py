@@ -1,0 +1,1 @@
+"""TensorShape: Dimension objects (TF1) -> ints (TF2)."""

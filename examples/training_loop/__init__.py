@@ -1,0 +1,1 @@
+"""Session training loop -> tf.GradientTape with a Keras optimizer."""

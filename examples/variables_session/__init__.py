@@ -1,0 +1,1 @@
+"""Variables and session.run: TF1 placeholders and scopes -> tf.Variable."""
