@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine:
-#   make demo   runs the main job on the embedded data set
+#   make demo   the main job: migrates a TF1 project on the embedded data
 #   make test   lint, then every test under Bazel and under pytest
 # Both install what is missing (the .venv from requirements.lock; Bazel from
 # Debian's bazel-bootstrap) and are quick when everything is present.
@@ -15,8 +15,10 @@ PY_DIRS := estimator_migrate examples tests benchmarks tools conftest.py
 
 .PHONY: demo test test-bazel test-pytest lint format venv bazel lock bench clean
 
+DEMO_DIR ?= demo_output
+
 demo: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=. $(BIN)/python examples/train_keras.py --loop=fit
+	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=. $(BIN)/python estimator_migrate/cli/demo.py --workdir=$(DEMO_DIR)
 
 test: lint test-bazel test-pytest
 
@@ -61,4 +63,4 @@ bench: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=. $(BIN)/python benchmarks/checkpoint_conversion.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(DEMO_DIR)
