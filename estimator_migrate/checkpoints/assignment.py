@@ -23,6 +23,7 @@ import types
 import tensorflow as tf
 
 from estimator_migrate import errors
+from estimator_migrate import optimizers
 from estimator_migrate import report
 from estimator_migrate.checkpoints import roles
 from estimator_migrate.checkpoints import source as source_lib
@@ -133,3 +134,62 @@ def restore(
   for ckpt, name in mapping.mapping.items():
     weights[name].assign(reader.get_tensor(ckpt))
   return len(mapping.mapping)
+
+
+def optimizer_slot_map(
+    checkpoint: str,
+    mapping: AssignmentMap,
+    plan: optimizers.OptimizerPlan,
+    scope: str,
+) -> dict[str, str]:
+  """Extends a weight map with the optimizer's slots and the global step.
+
+  With it, a warm start carries the optimizer's state too (Adam's moments,
+  Adagrad's accumulators, ...), and a Keras optimizer whose `iterations` is
+  the global step continues its step count.
+
+  Args:
+    checkpoint: The v1 checkpoint the weights come from.
+    mapping: The weight map (`assignment_map`).
+    plan: The Keras optimizer the model trains with (`plan_optimizer` of the
+      v1 optimizer).
+    scope: The Keras optimizer's variable scope, e.g. `'Adam'` in a
+      `make_model_fn` graph, `'training/Adam'` in a canned v2 estimator.
+
+  Returns:
+    Model-side variable name -> checkpoint name, as
+    `tf.estimator.WarmStartSettings(var_name_to_prev_var_name=...)` takes it.
+
+  Raises:
+    CheckpointError: A slot that needs a transform (Keras SGD's -lr scaled
+      momentum: use `exact=True`), or slots that do not match the optimizer.
+  """
+  src = source_lib.open_source(checkpoint)
+  layout = roles.classify(src.variables)
+  wanted = [
+      s
+      for s in plan.slots
+      if s.v1_present_if is None or plan.config.get(s.v1_present_if)
+  ]
+  out = {}
+  for ckpt, model_name in mapping.mapping.items():
+    groups = layout.slot_groups(ckpt)
+    if not groups:
+      continue  # not trained (BatchNorm statistics)
+    if len(groups) != len(wanted) or any(len(g) != 1 for g in groups):
+      raise errors.CheckpointError(
+          f'{ckpt} has slots {[k.name for g in groups for k in g]}; expected'
+          f' one key each for {[s.v1 for s in wanted]}.'
+      )
+    for slot, (key,) in zip(wanted, groups, strict=True):
+      if slot.scale_by_neg_lr and not plan.is_compat:
+        raise errors.CheckpointError(
+            f'{plan.keras_class} keeps -lr * the v1 {slot.v1} slot; a warm'
+            ' start copies values: plan the optimizer with exact=True.'
+        )
+      if slot.keras_present_if and not plan.config.get(slot.keras_present_if):
+        continue
+      out[f'{scope}/{model_name}/{slot.keras}'] = key.name
+  if layout.step:
+    out[layout.step] = layout.step
+  return out
