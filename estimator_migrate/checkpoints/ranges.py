@@ -29,18 +29,24 @@ class RangeReader:
     self._files = {}
 
   def _file(self, shard: int):
+    """(handle, path, local?) of a data file, opened once."""
     if shard not in self._files:
       path = f'{self._prefix}.data-{shard:05d}-of-{self._shards:05d}'
+      local = '://' not in path
       try:
-        self._files[shard] = tf.io.gfile.GFile(path, 'rb')
-      except tf.errors.OpError as e:
+        # Local files: plain readinto() into the output buffer, at page-cache
+        # speed; tf.io.gfile (every other filesystem) reads ~5x slower here.
+        handle = (
+            open(path, 'rb', buffering=0)
+            if local
+            else tf.io.gfile.GFile(path, 'rb')
+        )
+      except (OSError, tf.errors.OpError) as e:
         raise errors.CheckpointError(
-            f'cannot open {path}: {e.message}. The checkpoint is incomplete.'
+            f'cannot open {path}: {e}. The checkpoint is incomplete.'
         ) from e
-    return (
-        self._files[shard],
-        f'{self._prefix}.data-{shard:05d}-of-{self._shards:05d}',
-    )
+      self._files[shard] = (handle, path, local)
+    return self._files[shard]
 
   def can_read(self, name: str, dtype: tf.DType) -> bool:
     return self._little and dtype != tf.string and name in self._index.entries
@@ -101,17 +107,27 @@ class RangeReader:
     return out
 
   def _read(self, shard: int, offset: int, size: int, name: str) -> np.ndarray:
-    handle, path = self._file(shard)
+    handle, path, local = self._file(shard)
     handle.seek(offset)
-    data = handle.read(size)
-    if len(data) != size:
+    if local:
+      out = np.empty(size, np.uint8)
+      view, done = memoryview(out), 0
+      while done < size:
+        count = handle.readinto(view[done:])
+        if not count:
+          break
+        done += count
+    else:
+      out = np.frombuffer(handle.read(size), np.uint8)
+      done = out.size
+    if done != size:
       raise errors.CheckpointError(
-          f'{path} ends before {name!r} does ({len(data)} of {size} bytes at'
+          f'{path} ends before {name!r} does ({done} of {size} bytes at'
           f' offset {offset}): the checkpoint data is corrupt or truncated.'
       )
-    return np.frombuffer(data, np.uint8)
+    return out
 
   def close(self) -> None:
-    for handle in self._files.values():
+    for handle, _, _ in self._files.values():
       handle.close()
     self._files.clear()
