@@ -144,3 +144,42 @@ def make_input_fn(
     return dataset.map(shape)
 
   return input_fn
+
+
+def make_input_fns(
+    name: str = DEFAULT_DATASET,
+    *,
+    data_dir: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    feature_key: str = 'image',
+    seed: int | None = 0,
+    shuffle: bool = True,
+) -> tuple[Callable[[], tf.data.Dataset], Callable[[], tf.data.Dataset]]:
+  """The usual Estimator pair: a repeating train input_fn and a test one.
+
+  Args:
+    name: TFDS name, as for `load`.
+    data_dir: TFDS data directory.
+    batch_size: Examples per batch.
+    feature_key: Features are `{feature_key: image}`, labels `[batch, 1]`.
+    seed: The train split's shuffle seed.
+    shuffle: Shuffle the train split (the test split keeps its order).
+
+  Returns:
+    `(train_input_fn, eval_input_fn)`.
+
+  Raises:
+    DataError: as `load`, at once.
+  """
+  common = dict(
+      data_dir=data_dir, batch_size=batch_size, feature_key=feature_key
+  )
+  train = make_input_fn(
+      name,
+      'train',
+      repeat=True,
+      seed=seed,
+      shuffle_buffer=DEFAULT_SHUFFLE_BUFFER if shuffle else 0,
+      **common,
+  )
+  return train, make_input_fn(name, 'test', shuffle_buffer=0, **common)

@@ -87,10 +87,8 @@ def main(argv: Sequence[str]) -> int:
   tf.get_logger().setLevel('ERROR')  # Estimator INFO and deprecation notes
   try:
     info = data.info(_DATASET.value, data_dir=_DATA_DIR.value)
-    common = dict(
-        data_dir=_DATA_DIR.value,
-        batch_size=_BATCH_SIZE.value,
-        feature_key='image',
+    train_fn, eval_fn = data.make_input_fns(
+        _DATASET.value, data_dir=_DATA_DIR.value, batch_size=_BATCH_SIZE.value
     )
     result = side_by_side.train_side_by_side(
         _ESTIMATOR.value,
@@ -99,12 +97,8 @@ def main(argv: Sequence[str]) -> int:
             info.features['label'].num_classes,
             info.features['image'].shape,
         ),
-        train_input_fn=data.make_input_fn(
-            _DATASET.value, 'train', repeat=True, seed=0, **common
-        ),
-        eval_input_fn=data.make_input_fn(
-            _DATASET.value, 'test', shuffle_buffer=0, **common
-        ),
+        train_input_fn=train_fn,
+        eval_input_fn=eval_fn,
         steps=_STEPS.value,
         model_dir=_MODEL_DIR.value or tempfile.mkdtemp(),
         exact=_EXACT.value,

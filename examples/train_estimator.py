@@ -87,16 +87,8 @@ def main(argv: Sequence[str]) -> int:
   tf.get_logger().setLevel('ERROR')
   try:
     info = data.info(_DATASET.value, data_dir=_DATA_DIR.value)
-    common = dict(
-        data_dir=_DATA_DIR.value,
-        batch_size=_BATCH_SIZE.value,
-        feature_key='image',
-    )
-    train_fn = data.make_input_fn(
-        _DATASET.value, 'train', repeat=True, seed=0, **common
-    )
-    eval_fn = data.make_input_fn(
-        _DATASET.value, 'test', shuffle_buffer=0, **common
+    train_fn, eval_fn = data.make_input_fns(
+        _DATASET.value, data_dir=_DATA_DIR.value, batch_size=_BATCH_SIZE.value
     )
     model_dir = _MODEL_DIR.value or tempfile.mkdtemp()
     estimator = _estimator(model_dir, info)

@@ -52,6 +52,17 @@ def embedding_columns():
   return [tf.feature_column.embedding_column(sparse_columns()[0], dimension=2)]
 
 
+def dnn_kwargs(optimizer, hidden_units=(4,), **extra) -> dict:
+  """v1 DNNClassifier arguments on the fixed dense feature."""
+  return dict(
+      hidden_units=list(hidden_units),
+      feature_columns=dense_columns(),
+      n_classes=N_CLASSES,
+      optimizer=optimizer,
+      **extra,
+  )
+
+
 def train_both(
     root: str,
     estimator: str,

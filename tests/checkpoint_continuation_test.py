@@ -49,13 +49,7 @@ _EXACT = {
 
 
 def _dnn(optimizer, **extra):
-  return dict(
-      hidden_units=[4],
-      feature_columns=canned_harness.dense_columns(),
-      n_classes=canned_harness.N_CLASSES,
-      optimizer=optimizer,
-      **extra,
-  )
+  return canned_harness.dnn_kwargs(optimizer, hidden_units=(4,), **extra)
 
 
 class ContinuationTest(parameterized.TestCase):

@@ -47,13 +47,7 @@ def _ours(test, model_dir):
 
 
 def _dnn(optimizer, **extra):
-  return dict(
-      hidden_units=[2],
-      feature_columns=canned_harness.dense_columns(),
-      n_classes=canned_harness.N_CLASSES,
-      optimizer=optimizer,
-      **extra,
-  )
+  return canned_harness.dnn_kwargs(optimizer, hidden_units=(2,), **extra)
 
 
 class UpstreamDefectsTest(absltest.TestCase):

@@ -84,6 +84,19 @@ class MakeInputFnTest(tf.test.TestCase):
     self.assertEqual(features.shape, (8, 28, 28, 1))
     self.assertEqual(labels.shape, (8,))
 
+  def test_train_and_eval_pair(self):
+    train_fn, eval_fn = data.make_input_fns(
+        data_dir=testing.tfds_dir(), batch_size=50, shuffle=False
+    )
+    # 360 test examples: the eval pass ends; the train pass repeats.
+    self.assertEqual(sum(1 for _ in eval_fn()), 8)
+    self.assertEqual(sum(1 for _ in train_fn().take(40)), 40)
+    features, labels = next(iter(eval_fn()))
+    self.assertEqual(features['image'].shape, (50, 28, 28, 1))
+    self.assertEqual(labels.shape, (50, 1))
+    first = [next(iter(train_fn()))[1].numpy() for _ in range(2)]
+    np.testing.assert_array_equal(first[0], first[1])
+
   def test_fails_when_made_not_when_training(self):
     with self.assertRaises(errors.DataError):
       data.make_input_fn('mnist', data_dir=self.create_tempdir().full_path)

@@ -193,10 +193,12 @@ def _losses(model_dir: str) -> list[tuple[int, float]]:
   return sorted(points.items())
 
 
-def _timed_train(estimator, input_fn, steps: int) -> float:
+def _continue(estimator, train_fn, eval_fn, steps: int):
+  """Trains `steps` more steps; returns (steps per second, eval metrics)."""
   began = time.perf_counter()
-  estimator.train(input_fn, steps=steps)
-  return steps / (time.perf_counter() - began)
+  estimator.train(train_fn, steps=steps)
+  rate = steps / (time.perf_counter() - began)
+  return rate, estimator.evaluate(eval_fn)
 
 
 def _probabilities(estimator, input_fn) -> np.ndarray:
@@ -264,11 +266,9 @@ def _run_canned(workdir, steps, info, inputs, perturb_lr, say):
       )
   )
   say(f'canned: continuing both for {steps} steps')
-  migrated_rate = _timed_train(migrated, train_fn, steps)
-  tf1_rate = _timed_train(tf1, train_fn, steps)
-  tf1_metrics, migrated_metrics = (
-      tf1.evaluate(eval_fn),
-      migrated.evaluate(eval_fn),
+  tf1_rate, tf1_metrics = _continue(tf1, train_fn, eval_fn, steps)
+  migrated_rate, migrated_metrics = _continue(
+      migrated, train_fn, eval_fn, steps
   )
   names = [
       n
@@ -372,11 +372,9 @@ def _run_custom(workdir, steps, info, inputs, say):
       ),
   )
   say(f'custom: continuing both for {steps} steps')
-  migrated_rate = _timed_train(migrated, train_fn, steps)
-  tf1_rate = _timed_train(tf1, train_fn, steps)
-  tf1_metrics, migrated_metrics = (
-      tf1.evaluate(eval_fn),
-      migrated.evaluate(eval_fn),
+  tf1_rate, tf1_metrics = _continue(tf1, train_fn, eval_fn, steps)
+  migrated_rate, migrated_metrics = _continue(
+      migrated, train_fn, eval_fn, steps
   )
   weights = _weight_differences(
       {c: migrated.get_variable_value(m) for c, m in amap.mapping.items()},
@@ -429,13 +427,13 @@ def run_demo(
   say = progress or (lambda line: None)
   tf.io.gfile.makedirs(workdir)
   info = data.info(dataset, data_dir=data_dir)
-  common = dict(data_dir=data_dir, batch_size=batch_size, feature_key='image')
+  train_fn, eval_fn = data.make_input_fns(
+      dataset, data_dir=data_dir, batch_size=batch_size
+  )
   inputs = (
-      data.make_input_fn(dataset, 'train', repeat=True, seed=0, **common),
-      data.make_input_fn(dataset, 'test', shuffle_buffer=0, **common),
-      lambda: data.make_input_fn(
-          dataset, 'test', shuffle_buffer=0, **common
-      )().map(lambda features, labels: features),
+      train_fn,
+      eval_fn,
+      lambda: eval_fn().map(lambda features, labels: features),
   )
   canned_result, conversion, changes = _run_canned(
       workdir, steps, info, inputs, perturb_lr, say

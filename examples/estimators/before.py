@@ -29,15 +29,8 @@ def v1_kwargs(learning_rate: float = 0.05) -> dict:
 
 
 def input_fns(data_dir=None, batch_size=32):
-  common = dict(
-      data_dir=data_dir,
-      batch_size=batch_size,
-      feature_key='image',
-      shuffle_buffer=0,
-  )
-  return (
-      data.make_input_fn(split='train', repeat=True, **common),
-      data.make_input_fn(split='test', **common),
+  return data.make_input_fns(
+      data_dir=data_dir, batch_size=batch_size, shuffle=False
   )
 
 
