@@ -33,15 +33,18 @@ LEARNING_RATE = 1e-3
 class Tolerance:
   """How far a migrated model may end from its TF1 original."""
 
-  accuracy: float
-  relative_weights: float
+  accuracy: float  # absolute
+  loss: float  # relative
+  weights: float  # max absolute weight difference
   restored: float = 1e-5  # max |p_tf1 - p_migrated| right after migrating
 
 
 # Both migrations carry weights and optimizer state, and both runs draw the
-# same dropout masks (graph seed 0, same op order): the continued models
-# agree to float rounding. These bounds leave room for that rounding.
-TOLERANCE = Tolerance(accuracy=0.02, relative_weights=1e-2)
+# same dropout masks: the continued models agree to float rounding, which
+# Adam can amplify into up to lr-sized steps on weights whose gradients are
+# near 0 (measured up to 5e-4 absolute after 30 steps). Weights are of order
+# 0.1; a wrong learning rate moves them by far more than 1e-2.
+TOLERANCE = Tolerance(accuracy=0.02, loss=0.02, weights=1e-2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,17 +71,23 @@ class ModelResult:
           f'{self.name}: accuracy differs by {gap:.4f} >'
           f' {self.tolerance.accuracy}'
       )
+    loss_gap = abs(self.tf1['loss'] - self.migrated['loss']) / max(
+        abs(self.tf1['loss']), 1e-12
+    )
+    if loss_gap > self.tolerance.loss:
+      out.append(
+          f'{self.name}: loss differs by {loss_gap:.2%} >'
+          f' {self.tolerance.loss:.0%}'
+      )
     if self.restored_difference > self.tolerance.restored:
       out.append(
           f'{self.name}: right after migration predictions differ by'
           f' {self.restored_difference:.3g} > {self.tolerance.restored}'
       )
-    limit = self.tolerance.relative_weights
-    if self.max_relative_weight_difference > limit:
+    if self.max_weight_difference > self.tolerance.weights:
       out.append(
           f'{self.name}: weights differ by'
-          f' {self.max_relative_weight_difference:.3g} (relative) >'
-          f' {limit}'
+          f' {self.max_weight_difference:.3g} > {self.tolerance.weights}'
       )
     return out
 
