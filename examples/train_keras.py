@@ -19,6 +19,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from estimator_migrate import console
 from estimator_migrate import data
 from estimator_migrate import errors
 from estimator_migrate import models
@@ -93,7 +94,7 @@ def main(argv: Sequence[str]) -> int:
 
 def run() -> None:
   """Console-script entry point."""
-  app.run(main)
+  console.run(main, __name__)
 
 
 if __name__ == '__main__':

@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 from absl.testing import absltest
 import tensorflow as tf
@@ -78,6 +80,23 @@ class CheckpointBinariesTest(absltest.TestCase):
     result = testing.run_binary(_CONVERT)
     self.assertEqual(result.returncode, 1)
     self.assertIn('--source', result.stderr)
+
+  def test_console_script_help_shows_the_module(self):
+    # pip's wrapper is __main__ and argv[0]: what a console script sees.
+    code = (
+        'import sys; sys.argv = ["estimator-migrate-inspect", "--help"];'
+        ' from estimator_migrate.cli import inspect_checkpoint;'
+        ' inspect_checkpoint.run()'
+    )
+    result = subprocess.run(
+        [sys.executable, '-c', code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=testing.REPO_ROOT),
+        check=False,
+    )
+    self.assertIn('Lists a checkpoint', result.stdout)
+    self.assertIn('--source: Checkpoint prefix or model_dir.', result.stdout)
 
   def test_inspect_groups_roles(self):
     result = testing.run_binary(_INSPECT, f'--source={self.model_dir}')

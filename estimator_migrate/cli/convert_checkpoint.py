@@ -25,6 +25,7 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
+from estimator_migrate import console
 from estimator_migrate import errors
 from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import convert
@@ -147,7 +148,7 @@ def main(argv: Sequence[str]) -> int:
 def run() -> None:
   """Console-script entry point."""
   flags.mark_flags_as_required([_SOURCE, _TARGET])
-  app.run(main)
+  console.run(main, __name__)
 
 
 if __name__ == '__main__':

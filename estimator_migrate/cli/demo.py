@@ -30,6 +30,7 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
+from estimator_migrate import console
 from estimator_migrate import data
 from estimator_migrate import errors
 from estimator_migrate.demo import run
@@ -108,7 +109,7 @@ def main(argv: Sequence[str]) -> int:
 
 def run_main() -> None:
   """Console-script entry point."""
-  app.run(main)
+  console.run(main, __name__)
 
 
 if __name__ == '__main__':

@@ -16,6 +16,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from estimator_migrate import console
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import inspect
 
@@ -39,7 +40,7 @@ def main(argv: Sequence[str]) -> int:
 def run() -> None:
   """Console-script entry point."""
   flags.mark_flags_as_required([_SOURCE])
-  app.run(main)
+  console.run(main, __name__)
 
 
 if __name__ == '__main__':
