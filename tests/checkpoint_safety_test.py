@@ -2,6 +2,9 @@
 
 import hashlib
 import os
+import signal
+import subprocess
+import sys
 
 from absl.testing import absltest
 import numpy as np
@@ -11,6 +14,7 @@ from estimator_migrate import errors
 from estimator_migrate.checkpoints import convert
 from estimator_migrate.checkpoints import writer
 from tests import canned_harness
+from tests import testing
 
 _V1 = tf.compat.v1.train
 
@@ -93,6 +97,36 @@ class SafetyTest(absltest.TestCase):
     finally:
       writer._save = real_save
     self.assertEqual(os.listdir(os.path.dirname(self.target)), [])
+
+  def test_killed_mid_write_leaves_no_target(self):
+    # A subprocess kills itself (SIGKILL: no cleanup runs) on its third
+    # shard write; then a second conversion clears what it left.
+    code = f"""
+import os, signal
+from estimator_migrate.checkpoints import convert, writer
+real, calls = writer._save, []
+def save(prefix, batch):
+  calls.append(prefix)
+  if len(calls) == 3:
+    os.kill(os.getpid(), signal.SIGKILL)
+  real(prefix, batch)
+writer._save = save
+convert.convert_optimizer_checkpoint({self.source_dir!r}, {self.target!r},
+                                     chunk_bytes=16)
+"""
+    result = subprocess.run(
+        [sys.executable, '-c', code],
+        capture_output=True,
+        check=False,
+        env=dict(os.environ, PYTHONPATH=testing.REPO_ROOT),
+    )
+    self.assertEqual(result.returncode, -signal.SIGKILL)
+    left = os.listdir(os.path.dirname(self.target))
+    self.assertFalse([n for n in left if not n.startswith('.')], left)
+    self.assertLen(left, 1)  # the hidden temporary directory
+    convert.convert_optimizer_checkpoint(self.source_dir, self.target)
+    self.assertNotIn(left[0], os.listdir(os.path.dirname(self.target)))
+    self.assertTrue(os.path.exists(self.target + '.index'))
 
   def test_failed_verification_removes_the_target(self):
     real_digest = writer.digest

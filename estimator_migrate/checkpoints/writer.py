@@ -148,6 +148,10 @@ def write(
   """
   target_dir = os.path.dirname(target_prefix) or '.'
   base = os.path.basename(target_prefix)
+  # A conversion killed outright (SIGKILL, power loss) cannot clean up: its
+  # temporary directory is left, never a target. Clear it now.
+  for stale in tf.io.gfile.glob(os.path.join(target_dir, f'.{base}.tmp-*')):
+    tf.io.gfile.rmtree(stale)
   tmp_dir = os.path.join(target_dir, f'.{base}.tmp-{uuid.uuid4().hex[:8]}')
   total = sum(t.nbytes for t in targets)
   done = 0
