@@ -10,6 +10,8 @@ from absl import app
 import numpy as np
 import tensorflow as tf
 
+from examples.custom_layer import before
+
 L2 = 0.02
 
 
@@ -55,13 +57,7 @@ def run(weights, images: np.ndarray, training: bool):
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  rng = np.random.RandomState(0)
-  images = rng.uniform(size=(2, 6, 6, 1)).astype(np.float32)
-  weights = [
-      np.ones((6, 6, 1), np.float32),
-      rng.normal(size=(3, 3, 1, 4)).astype(np.float32),
-      np.zeros(4, np.float32),
-  ]
+  weights, images = before.example_inputs()
   for training in (True, False):
     out, reg = run(weights, images, training)
     print(f'training={training}: sum={out.sum():.4f} reg_loss={reg:.4f}')

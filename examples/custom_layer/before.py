@@ -42,8 +42,8 @@ def run(weights, images: np.ndarray, training: bool):
       return session.run([out, reg])
 
 
-def main(argv: Sequence[str]) -> None:
-  del argv
+def example_inputs():
+  """(weights in creation order, images) that both sides' binaries use."""
   rng = np.random.RandomState(0)
   images = rng.uniform(size=(2, 6, 6, 1)).astype(np.float32)
   weights = [
@@ -51,6 +51,12 @@ def main(argv: Sequence[str]) -> None:
       rng.normal(size=(3, 3, 1, 4)).astype(np.float32),
       np.zeros(4, np.float32),
   ]
+  return weights, images
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  weights, images = example_inputs()
   for training in (True, False):
     out, reg = run(weights, images, training)
     print(f'training={training}: sum={out.sum():.4f} reg_loss={reg:.4f}')

@@ -43,15 +43,7 @@ def run(weights, features: np.ndarray, labels: np.ndarray, steps: int):
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  rng = np.random.RandomState(0)
-  features = rng.normal(size=(16, 3)).astype(np.float32)
-  labels = rng.randint(0, 4, 16)
-  kernel, bias = run(
-      [np.zeros((3, 4), np.float32), np.zeros(4, np.float32)],
-      features,
-      labels,
-      steps=5,
-  )
+  kernel, bias = run(*before.example_inputs(), steps=5)
   print(f'kernel[0]={np.round(kernel[0], 5).tolist()} bias={bias.tolist()}')
 
 

@@ -34,17 +34,21 @@ def run(weights, features: np.ndarray, labels: np.ndarray, steps: int):
       return session.run([kernel, bias])
 
 
-def main(argv: Sequence[str]) -> None:
-  del argv
+def example_inputs():
+  """(initial weights, features, labels) that both sides' binaries use."""
   rng = np.random.RandomState(0)
   features = rng.normal(size=(16, 3)).astype(np.float32)
   labels = rng.randint(0, 4, 16)
-  kernel, bias = run(
+  return (
       [np.zeros((3, 4), np.float32), np.zeros(4, np.float32)],
       features,
       labels,
-      steps=5,
   )
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  kernel, bias = run(*example_inputs(), steps=5)
   print(f'kernel[0]={np.round(kernel[0], 5).tolist()} bias={bias.tolist()}')
 
 

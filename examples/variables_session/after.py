@@ -10,6 +10,8 @@ from absl import app
 import numpy as np
 import tensorflow as tf
 
+from examples.variables_session import before
+
 L2 = 0.04
 
 
@@ -30,9 +32,7 @@ def run(weight: np.ndarray, bias: np.ndarray, in_a, in_b):
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  out_a, out_b, reg = run(
-      np.ones((2, 2), np.float32), np.zeros(2, np.float32), [1, 0], [0, 1]
-  )
+  out_a, out_b, reg = run(*before.example_inputs())
   print(f'out_a={out_a.tolist()} out_b={out_b.tolist()} reg_loss={reg:.4f}')
 
 

@@ -36,11 +36,14 @@ def run(weight: np.ndarray, bias: np.ndarray, in_a, in_b):
       return session.run([out_a, out_b, reg_loss], {a: in_a, b: in_b})
 
 
+def example_inputs():
+  """(weight, bias, in_a, in_b) that both sides' binaries use."""
+  return np.ones((2, 2), np.float32), np.zeros(2, np.float32), [1, 0], [0, 1]
+
+
 def main(argv: Sequence[str]) -> None:
   del argv
-  out_a, out_b, reg = run(
-      np.ones((2, 2), np.float32), np.zeros(2, np.float32), [1, 0], [0, 1]
-  )
+  out_a, out_b, reg = run(*example_inputs())
   print(f'out_a={out_a.tolist()} out_b={out_b.tolist()} reg_loss={reg:.4f}')
 
 
