@@ -14,6 +14,7 @@ Example:
 from collections.abc import Mapping
 import dataclasses
 import functools
+import math
 import types
 from typing import Any
 
@@ -304,6 +305,15 @@ class OptimizerPlan:
     return self.row.compat_slots if self.is_compat else self.row.slots
 
   @property
+  def v1_slots(self) -> tuple[Slot, ...]:
+    """The slots v1 keeps with this configuration, in its creation order."""
+    return tuple(
+        s
+        for s in self.slots
+        if s.v1_present_if is None or self.config.get(s.v1_present_if)
+    )
+
+  @property
   def is_compat(self) -> bool:
     return self.keras_class == self.row.compat_class
 
@@ -392,6 +402,15 @@ def v1_optimizer_from_string(
   if learning_rate is None:
     learning_rate = _string_learning_rate(
         name, estimator, argument, feature_columns
+    )
+  elif not (
+      isinstance(learning_rate, (int, float))
+      and math.isfinite(learning_rate)
+      and learning_rate > 0
+  ):
+    raise errors.TranslationError(
+        f'learning_rate={learning_rate!r} for {name}: give a finite number'
+        ' greater than 0.'
     )
   return getattr(tf.compat.v1.train, CANNED_STRINGS[name])(
       learning_rate=learning_rate

@@ -52,13 +52,17 @@ def _block_entries(data: bytes, offset: int, size: int):
 
 @dataclasses.dataclass(frozen=True)
 class Stored:
-  """Where one stored tensor or slice lies: rows [start, stop), file bytes."""
+  """Where one stored tensor or slice lies: rows [start, stop), file bytes.
+
+  `crc32c` is the masked CRC-32C of those `size` bytes, as the index keeps it.
+  """
 
   start: int
   stop: int
   shard: int
   offset: int
   size: int
+  crc32c: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +82,11 @@ class Index:
     entry = self.entries[name]
     if not entry.slices:
       rows = shape[0] if shape else 0
-      return [Stored(0, rows, entry.shard_id, entry.offset, entry.size)]
+      return [
+          Stored(
+              0, rows, entry.shard_id, entry.offset, entry.size, entry.crc32c
+          )
+      ]
 
     # Slice keys sort as their ordered-code encoding: by each dimension's
     # (start, length), a full extent's length encoded as -1.
@@ -106,7 +114,14 @@ class Index:
             f' {stop - start}; the index is corrupt.'
         )
       out.append(
-          Stored(start, stop, stored.shard_id, stored.offset, stored.size)
+          Stored(
+              start,
+              stop,
+              stored.shard_id,
+              stored.offset,
+              stored.size,
+              stored.crc32c,
+          )
       )
     return sorted(out, key=lambda piece: piece.start)
 
