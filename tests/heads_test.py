@@ -38,9 +38,10 @@ def _data(labels: str):
   """Features `x` and `w` (weights), and labels of one kind.
 
   Labels `'classes_x_only'` come without `w`: v2 Baseline estimators assert
-  that all features have one batch size, and that assertion, a control
-  dependency of the bias initializer, reads the input iterator before it is
-  initialized ("iterator has not been initialized"); v1 trains.
+  that all features have one batch size, and with a dynamic batch size that
+  assertion, a control dependency of the bias initializer, reads the input
+  iterator before it is initialized ("iterator has not been initialized");
+  v1 trains.
   """
   rng = np.random.RandomState(0)
   x = rng.uniform(-1, 1, (_N_EXAMPLES, 3)).astype(np.float32)
