@@ -59,6 +59,8 @@ class Attribute:
   v2: str  # argument of the v2 head's constructor
 
 
+# Made explicit on every head: translated through REDUCTIONS, never defaulted.
+_LOSS_REDUCTION = Attribute('_loss_reduction', 'loss_reduction')
 _COMMON = (
     Attribute('_weight_column', 'weight_column'),
     Attribute('_loss_fn', 'loss_fn'),
@@ -73,7 +75,7 @@ class HeadRow:
   v1_class: str  # tensorflow_estimator...canned.head.<v1_class>
   v1_factory: str  # ...canned.head.<v1_factory>(), contrib's *_head in TF 1.x
   v2_class: str  # tf.estimator.<v2_class>
-  attributes: tuple[Attribute, ...]  # every one but the loss reduction
+  attributes: tuple[Attribute, ...]  # every one but _LOSS_REDUCTION
 
   def v1_type(self) -> type:
     return getattr(v1_head_lib, self.v1_class)
@@ -203,7 +205,7 @@ def _describe(function: str, arguments: dict[str, Any], defaults) -> str:
   shown = ', '.join(
       f'{name}={_show(value)}'
       for name, value in arguments.items()
-      if name == 'loss_reduction'
+      if name == _LOSS_REDUCTION.v2
       or not (value is None or value == () or value == defaults.get(name))
   )
   return f'{function}({shown})'
@@ -266,32 +268,33 @@ def translate_head(head: Any) -> HeadTranslation:
       cannot call, or a loss reduction v2 cannot express.
 
   Example:
-    heads.translate_head(head_lib._binary_logistic_head_with_sigmoid_cross_
-        entropy_loss(thresholds=[0.3])).head
-    # -> BinaryClassHead(thresholds=(0.3,), loss_reduction='sum')
+    v1_head = head_lib._multi_class_head_with_softmax_cross_entropy_loss(3)
+    heads.translate_head(v1_head).head
+    # -> MultiClassHead(n_classes=3, loss_reduction='sum')
   """
   if isinstance(head, tf.estimator.Head):
     return HeadTranslation(head, None)
   row = _row_of(head)
   arguments = {a.v2: getattr(head, a.v1) for a in row.attributes}
   _check_loss_fn(arguments['loss_fn'], row)
-  value = head._loss_reduction  # pylint: disable=protected-access
+  value = getattr(head, _LOSS_REDUCTION.v1)
   reduction, why = translate_reduction(
       value,
       arguments['weight_column'],
+      # SUM is v1's default, and what v2's default silently changes.
       given=value != V1_DEFAULT_REDUCTION,
       where='head: ',
   )
-  v2_head = row.v2_type()(loss_reduction=reduction, **arguments)
+  v2_head = row.v2_type()(**arguments, **{_LOSS_REDUCTION.v2: reduction})
   defaults = {
       name: p.default
       for name, p in inspect.signature(row.v2_type()).parameters.items()
   }
   old = _describe(
-      row.v1_factory, arguments | {'loss_reduction': value}, defaults
+      row.v1_factory, arguments | {_LOSS_REDUCTION.v2: value}, defaults
   )
   new = _describe(
-      row.v2_class, arguments | {'loss_reduction': reduction}, defaults
+      row.v2_class, arguments | {_LOSS_REDUCTION.v2: reduction}, defaults
   )
   if arguments['loss_fn'] is not None:
     why += (
