@@ -125,6 +125,28 @@ def _names(prefix: str) -> str:
   )
 
 
+def _random_names(prefix: str) -> str:
+  """300 seeded names over several scripts, sharing prefixes; some sliced."""
+  rng = np.random.default_rng(12)
+  alphabet = list('ab/_09.') + ['é', 'ß', 'Ж', '中', '文', '😀', '\x7f', ' ']
+  stems = [''.join(rng.choice(alphabet, rng.integers(1, 6))) for _ in range(20)]
+  names = sorted(
+      {
+          rng.choice(stems) + ''.join(rng.choice(alphabet, rng.integers(0, 12)))
+          for _ in range(300)
+      }
+  )
+  items = []
+  for i, name in enumerate(names):
+    if i % 7:
+      items.append((name, '', tf.constant([float(i)])))
+    else:  # rows cut at a seeded point
+      cut = int(rng.integers(1, 10))
+      items.append((name, f'10 6 0,{cut}:-', _FULL[:cut]))
+      items.append((name, f'10 6 {cut},{10 - cut}:-', _FULL[cut:]))
+  return _save(prefix, items)
+
+
 def _merged(prefix: str) -> str:
   """Two bundles merged: two shards, one tensor's slices in each."""
   first = _save(
@@ -154,6 +176,7 @@ _BUNDLES = (
     ('partitioned', _partitioned),
     ('many_blocks', _many_blocks),
     ('names', _names),
+    ('random_names', _random_names),
     ('merged_shards', _merged),
     ('canned_v1_partitioned', 'canned_v1'),
     ('canned_v2_adam', 'canned_v2'),
