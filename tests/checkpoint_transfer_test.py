@@ -1,5 +1,6 @@
 """transfer_file: each means, each fallback, and an untouched source."""
 
+import builtins
 import errno
 import hashlib
 import os
@@ -25,15 +26,22 @@ def _refuse(code: int):
 
 
 class _OpenSpy:
-  """Records the flags of every os.open, then opens as asked."""
+  """Records how every os.open and open() opens files, then opens them."""
 
   def __init__(self):
-    self.calls = []
-    self._open = os.open
+    self.writes = []  # paths opened for writing
+    self._os_open = os.open
+    self._open = builtins.open
 
-  def __call__(self, path, flags, *args, **kwargs):
-    self.calls.append((os.fspath(path), flags))
-    return self._open(path, flags, *args, **kwargs)
+  def os_open(self, path, flags, *args, **kwargs):
+    if flags & (os.O_WRONLY | os.O_RDWR):
+      self.writes.append(os.path.realpath(path))
+    return self._os_open(path, flags, *args, **kwargs)
+
+  def open(self, path, mode='r', *args, **kwargs):
+    if set(mode) & set('wax+'):
+      self.writes.append(os.path.realpath(path))
+    return self._open(path, mode, *args, **kwargs)
 
 
 class TransferTest(tf.test.TestCase, parameterized.TestCase):
@@ -57,13 +65,16 @@ class TransferTest(tf.test.TestCase, parameterized.TestCase):
 
   def _transfer(self, **kwargs):
     spy = _OpenSpy()
-    with mock.patch.object(os, 'open', spy):
+    with (
+        mock.patch.object(os, 'open', spy.os_open),
+        mock.patch.object(builtins, 'open', spy.open),
+    ):
       report = transfer.transfer_file(
           self.source, self.target, chunk_bytes=_CHUNK, **kwargs
       )
-    for path, flags in spy.calls:
-      if os.path.realpath(path) == os.path.realpath(self.source):
-        self.assertEqual(flags & (os.O_WRONLY | os.O_RDWR), 0, msg=path)
+    self.assertNotIn(os.path.realpath(self.source), spy.writes)
+    if report.method != 'link':
+      self.assertNotEmpty(spy.writes)  # the spy sees this module's opens
     return report
 
   def _assert_copied(self, report, method, refused=()):

@@ -10,9 +10,9 @@ The means, tried in this order:
 - `kernel copy`: `os.copy_file_range`, the kernel copying page cache to page
   cache (or sharing extents on filesystems that reflink); the bytes never
   enter this process. Local files only.
-- `stream`: a chunked copy through `tf.io.gfile`, for every filesystem TF
-  knows (gs://, s3://, hdfs://, ram://) and for local files whose filesystem
-  refuses the faster means.
+- `stream`: a chunked copy, through `tf.io.gfile` for every filesystem TF
+  knows (gs://, s3://, hdfs://, ram://), through plain reads and writes for
+  local files whose filesystem refuses the faster means.
 
 A filesystem that refuses a means (a link across filesystems: EXDEV; a
 kernel without copy_file_range: ENOSYS; a filesystem without it:
@@ -128,11 +128,18 @@ def _kernel_copy(source: str, tmp: str, size: int, chunk_bytes: int) -> None:
     os.close(src)
 
 
-def _stream(source: str, tmp: str, chunk_bytes: int) -> None:
-  with tf.io.gfile.GFile(source, 'rb') as src:
-    with tf.io.gfile.GFile(tmp, 'wb') as dst:
-      while chunk := src.read(chunk_bytes):
-        dst.write(chunk)
+def _stream(source: str, tmp: str, chunk_bytes: int, local: bool) -> None:
+  if not local:
+    with tf.io.gfile.GFile(source, 'rb') as src:
+      with tf.io.gfile.GFile(tmp, 'wb') as dst:
+        while chunk := src.read(chunk_bytes):
+          dst.write(chunk)
+    return
+  # Local files through one reused buffer: tf.io.gfile is ~5x slower here.
+  buffer = memoryview(bytearray(chunk_bytes))
+  with open(source, 'rb', buffering=0) as src, open(tmp, 'xb') as dst:
+    while count := src.readinto(buffer):
+      dst.write(buffer[:count])
 
 
 def _remove(path: str) -> None:
@@ -196,7 +203,7 @@ def transfer_file(
         refused.append(str(e))
         _remove(tmp)
     if method == 'stream':
-      _stream(source, tmp, chunk_bytes)
+      _stream(source, tmp, chunk_bytes, local)
     written = tf.io.gfile.stat(tmp).length
     if written != size:
       raise OSError(
