@@ -147,6 +147,25 @@ def _random_names(prefix: str) -> str:
   return _save(prefix, items)
 
 
+_FAR = (100, 0x424242, 1 << 40)  # OrderedCode of 2, 4 and 7 bytes
+
+
+def _large_extents(prefix: str) -> str:
+  """Slices starting far into a huge tensor: multi-byte slice-key numbers.
+
+  Only the slices are stored (the tensor is never whole), so TF reads them
+  with RestoreV2 and a slice spec, not as a whole tensor.
+  """
+  rows = 1 << 41
+  return _save(
+      prefix,
+      [
+          ('far', f'{rows} 3 {start},2:-', _FULL[:2, :3] + i)
+          for i, start in enumerate(_FAR)
+      ],
+  )
+
+
 def _merged(prefix: str) -> str:
   """Two bundles merged: two shards, one tensor's slices in each."""
   first = _save(
@@ -254,7 +273,7 @@ class IndexWriterTest(tf.test.TestCase, parameterized.TestCase):
       return self._canned[make]
     return make(os.path.join(self.create_tempdir().full_path, 'ckpt'))
 
-  @parameterized.named_parameters(*_BUNDLES)
+  @parameterized.named_parameters(*_BUNDLES, ('large_extents', _large_extents))
   def test_same_bytes_as_tf(self, make):
     prefix = self._bundle(make)
     with open(prefix + '.index', 'rb') as f:
@@ -315,6 +334,20 @@ class IndexWriterTest(tf.test.TestCase, parameterized.TestCase):
     )
 
     self.assertAllEqual(got, want)
+
+  def test_restore_v2_reads_far_slices_renamed(self):
+    prefix = _large_extents(os.path.join(self.create_tempdir().full_path, 'f'))
+    target = os.path.join(self.create_tempdir().full_path, 'renamed')
+    _copy_renamed(prefix, target, lambda n: 'near')
+
+    for i, start in enumerate(_FAR):
+      (got,) = tf.raw_ops.RestoreV2(
+          prefix=target,
+          tensor_names=['near'],
+          shape_and_slices=[f'{1 << 41} 3 {start},2:-'],
+          dtypes=[tf.float32],
+      )
+      self.assertAllEqual(got, _FULL[:2, :3] + i)
 
   @parameterized.named_parameters(
       ('block_64', 64, 16),

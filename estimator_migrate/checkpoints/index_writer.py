@@ -16,8 +16,13 @@ checkpoint's tensors are renamed without touching their bytes, as TF's own
 `MergeV2Checkpoints` renames data files and rewrites only the index.
 
 Example:
-  idx = index.read_index('/ckpt/v1/model.ckpt-100')
-  renamed = index.Index(idx.header, {new_name(k): e for k, e in ...}, ...)
+  parsed = index.read_index('/ckpt/v1/model.ckpt-100')
+  renamed = index.Index(
+      parsed.header,
+      {'v2/' + n: e for n, e in parsed.entries.items()},
+      {'v2/' + n: s for n, s in parsed.slice_entries.items()},
+  )
+  # With /ckpt/v2/model.ckpt-100.data-* in place (the same shards):
   index_writer.write_index('/ckpt/v2/model.ckpt-100', renamed)
 """
 
