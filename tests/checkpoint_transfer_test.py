@@ -208,6 +208,15 @@ class TransferTest(tf.test.TestCase, parameterized.TestCase):
     with open(self.target, 'rb') as f:
       self.assertEqual(f.read(), b'old')
 
+  @parameterized.named_parameters(('link', True), ('copy', False))
+  def test_missing_target_directory(self, link):
+    target = os.path.join(self.dir, 'absent', 'x.data-00000-of-00001')
+
+    with self.assertRaisesRegex(errors.CheckpointError, r'target: .*absent'):
+      transfer.transfer_file(self.source, target, link=link)
+
+    self.assertEqual(self._state(self.source), self.before)
+
   def test_missing_source(self):
     with self.assertRaisesRegex(
         errors.CheckpointError, r'source: .*not a file'
