@@ -22,7 +22,6 @@ NO_COMPRESSION = 0
 MAGIC = 0xDB4775248B80FB57  # kTableMagicNumber, format.h
 FOOTER = 48  # Footer::kEncodedLength: 2 * 20 (BlockHandle max) + 8 magic
 HANDLES = 40  # the two handles' space in the footer, zero-padded
-TRAILER = 5  # compression type byte + masked crc32c
 
 _MASK_DELTA = 0xA282EAD8  # crc32c.h kMaskDelta
 _U32 = 0xFFFFFFFF
