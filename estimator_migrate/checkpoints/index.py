@@ -16,21 +16,12 @@ import tensorflow as tf
 from tensorflow.core.protobuf import tensor_bundle_pb2
 
 from estimator_migrate import errors
+from estimator_migrate.checkpoints import bundle_format
 
-_MAGIC = 0xDB4775248B80FB57
-_FOOTER = 48
-_TRAILER = 5  # compression type byte + crc32
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-  result = shift = 0
-  while True:
-    byte = data[pos]
-    pos += 1
-    result |= (byte & 0x7F) << shift
-    if not byte & 0x80:
-      return result, pos
-    shift += 7
+# The table format's facts live in bundle_format, shared with index_writer.
+_MAGIC = bundle_format.MAGIC
+_FOOTER = bundle_format.FOOTER
+_varint = bundle_format.read_varint
 
 
 def _block_entries(data: bytes, offset: int, size: int):

@@ -19,7 +19,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import tensor_bundle_pb2
 
 from estimator_migrate import errors
-from estimator_migrate.checkpoints import crc
+from estimator_migrate.checkpoints import bundle_format
 from estimator_migrate.checkpoints import index as index_lib
 
 _CHECK_BYTES = 16 << 20  # block size of finish()'s re-reads
@@ -142,7 +142,7 @@ class RangeReader:
     if check.position != at:
       check.in_order = False  # finish() re-reads and checks it
       return data
-    check.crc = crc.extend(check.crc, data)
+    check.crc = bundle_format.crc32c(data, check.crc)
     check.position += size
     if check.position == piece.size:
       self._compare(piece, check.crc, name)
@@ -150,7 +150,7 @@ class RangeReader:
     return data
 
   def _compare(self, piece: index_lib.Stored, value: int, name: str) -> None:
-    if crc.mask(value) != piece.crc32c:
+    if bundle_format.mask(value) != piece.crc32c:
       path = self._file(piece.shard)[1]
       raise errors.CheckpointError(
           f'{path}: the bytes of {name!r} do not match their CRC-32C in'
@@ -168,7 +168,7 @@ class RangeReader:
       for at in range(0, piece.size, _CHECK_BYTES):
         size = min(_CHECK_BYTES, piece.size - at)
         chunk = self._read_bytes(piece.shard, piece.offset + at, size, name)
-        value = crc.extend(value, chunk)
+        value = bundle_format.crc32c(chunk, value)
       self._compare(piece, value, name)
       del self._checks[key]
 
