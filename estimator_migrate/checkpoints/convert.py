@@ -21,7 +21,6 @@ from estimator_migrate import errors
 from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import graph as graph_lib
-from estimator_migrate.checkpoints import index
 from estimator_migrate.checkpoints import mapping
 from estimator_migrate.checkpoints import roles
 from estimator_migrate.checkpoints import source as source_lib
@@ -75,6 +74,14 @@ def _check_target(source: source_lib.Source, target: str) -> None:
     raise errors.CheckpointError(
         f'target={target!r} is a directory; give a prefix inside it, e.g.'
         f' {os.path.join(target, os.path.basename(source.prefix))}.'
+    )
+  if files.is_local(target) and set('[]*?') & set(target):
+    # TF's checkpoint readers glob the prefix: a target named so could be
+    # written, but never restored (measured with TF 2.15).
+    raise errors.CheckpointError(
+        f'target={target!r} contains one of [ ] * ?, and TensorFlow cannot'
+        ' restore a checkpoint from such a path. Choose a target without'
+        ' them.'
     )
   # Real paths: `../v1/x` or a symlinked directory must not reach the source.
   # The target's directory receives a `checkpoint` state file, so it may not
@@ -254,7 +261,7 @@ def convert_optimizer_checkpoint(
       exact,
   )
   plan = mapping.plan_targets(
-      src, layout, kind, plans, lambda: index.read_entries(src.prefix)
+      src, layout, kind, plans, lambda: src.index.entries
   )
   with staging.staged(target) as staged:
     if tf.io.gfile.exists(target + '.index') and not overwrite:

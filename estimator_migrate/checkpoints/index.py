@@ -26,8 +26,16 @@ _varint = bundle_format.read_varint
 
 def _block_entries(data: bytes, offset: int, size: int):
   block = data[offset : offset + size]
-  if data[offset + size] != 0:
+  if data[offset + size] != bundle_format.NO_COMPRESSION:
     raise ValueError('compressed index blocks are not supported')
+  # As TF's table reader does: the trailer's masked CRC-32C covers the block
+  # and its type byte.
+  (stored,) = struct.unpack_from('<I', data, offset + size + 1)
+  if (
+      bundle_format.mask(bundle_format.crc32c(data[offset : offset + size + 1]))
+      != stored
+  ):
+    raise ValueError(f'block at offset {offset} does not match its checksum')
   (restarts,) = struct.unpack_from('<I', block, len(block) - 4)
   end = len(block) - 4 - 4 * restarts
   pos, key = 0, b''

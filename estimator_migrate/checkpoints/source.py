@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import files
+from estimator_migrate.checkpoints import index as index_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Source:
 
   prefix: str
   variables: Mapping[str, Variable]
+  index: index_lib.Index
 
   @property
   def nbytes(self) -> int:
@@ -101,23 +103,30 @@ def open_source(path: str | os.PathLike) -> Source:
         f'cannot read {prefix}.index: permission denied. Run as a user who'
         ' can read the checkpoint, or copy it somewhere readable.'
     )
+  # The project's own index parser, not TF's reader: TF's globs the prefix,
+  # so a `[` in a path makes it find nothing.
+  parsed = index_lib.read_index(prefix)
   try:
-    reader = tf.compat.v1.train.NewCheckpointReader(prefix)
-  except (tf.errors.OpError, ValueError) as e:
+    variables = {
+        name: Variable(
+            name,
+            tuple(int(d.size) for d in entry.shape.dim),
+            tf.as_dtype(entry.dtype),
+        )
+        for name, entry in sorted(parsed.entries.items())
+    }
+  except TypeError as e:  # an unknown dtype enum
     raise errors.CheckpointError(
-        f'cannot read {prefix}.index: {files.error_line(e)}. The checkpoint is'
-        ' corrupt or truncated; restore it from a backup.'
+        f'cannot read {prefix}.index: {e}. The index is corrupt.'
     ) from e
-  shapes = reader.get_variable_to_shape_map()
-  dtypes = reader.get_variable_to_dtype_map()
-  variables = {
-      name: Variable(name, tuple(int(d) for d in shapes[name]), dtypes[name])
-      for name in sorted(shapes)
-  }
-  data_files = files.with_prefix(prefix, '.data-')
-  if not data_files and any(v.nbytes for v in variables.values()):
-    raise errors.CheckpointError(
-        f'{prefix}.data-* is missing: the index lists tensors but no data'
-        ' file holds them.'
-    )
-  return Source(prefix, types.MappingProxyType(variables))
+  shards = max(parsed.header.num_shards, 1)
+  for shard in range(shards):
+    data = f'{prefix}.data-{shard:05d}-of-{shards:05d}'
+    if any(v.nbytes for v in variables.values()) and not tf.io.gfile.exists(
+        data
+    ):
+      raise errors.CheckpointError(
+          f'{data} is missing: the index lists tensors in {shards} data'
+          ' file(s). The checkpoint is incomplete; restore it from a backup.'
+      )
+  return Source(prefix, types.MappingProxyType(variables), parsed)
