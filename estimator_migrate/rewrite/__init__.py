@@ -1,0 +1,12 @@
+"""Rewrites v1 canned-estimator source as v2 code that trains the same.
+
+Modules: `names` (what a call names, through any import style), `calls`
+(one construction translated with the toolkit's tables), `layout` (80
+columns), `transformer` (one module's source), `files` (files and trees,
+atomic in-place writes), `report` (every edit, file:line).
+
+Example:
+  from estimator_migrate.rewrite import files
+  result = files.rewrite_paths(['trainer/'], in_place=True)
+  print(result.markdown())
+"""

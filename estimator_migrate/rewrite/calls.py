@@ -1,0 +1,632 @@
+"""Translates one canned-estimator call's source with the toolkit's tables.
+
+The source's values are turned into the objects `canned.translate_canned_args`
+takes (a v1 optimizer built from the literal arguments, a decay schedule
+evaluated eagerly, stand-ins for everything the translation only passes
+through), and the translation is written back as source: the Keras
+optimizer's class and arguments come from the optimizer plan, the learning
+rate and loss reduction from the same tables `translate_canned_args` reads.
+Expressions the source computes (`learning_rate=FLAGS.lr`) are carried as
+written into the argument that means the same.
+"""
+
+import ast
+from collections.abc import Mapping
+import dataclasses
+import inspect
+from typing import Any, Protocol
+
+import libcst as cst
+import tensorflow as tf
+
+from estimator_migrate import canned
+from estimator_migrate import errors
+from estimator_migrate import estimators
+from estimator_migrate import optimizers
+from estimator_migrate.rewrite import layout
+from estimator_migrate.rewrite import names
+
+_MISSING = object()
+_LR = 'learning_rate'
+_GLOBAL_STEP = 'global_step'
+RUNTIME_CALL = 'estimator_migrate.canned.make_v2_estimator'
+TO_ESTIMATOR = 'estimator_migrate.keras_estimator.to_estimator'
+
+
+class NotVisible(Exception):
+  """A value the translation needs is not in the source; says which."""
+
+
+class Context(Protocol):
+  """What the transformer knows about the file a call is in."""
+
+  def qualified(self, node: cst.CSTNode) -> str | None:
+    """The qualified name a Name/Attribute/Call's callee refers to."""
+
+  def code(self, node: cst.CSTNode) -> str:
+    """The source text of `node`."""
+
+  def line(self, node: cst.CSTNode) -> int:
+    """The line `node` starts at."""
+
+  def column(self, node: cst.CSTNode) -> int:
+    """The column `node` starts at."""
+
+  def indent(self, node: cst.CSTNode) -> int:
+    """The column of the statement `node` is in."""
+
+  def assigned(self, name: cst.Name) -> cst.BaseExpression | None:
+    """The value of `name`'s only assignment in its scope, if it has one."""
+
+  def spell(self, qualified: str) -> str:
+    """`qualified` as this file writes it (`tf.keras...`), importing it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ArgEdit:
+  """One argument's change, for the report."""
+
+  argument: str
+  line: int
+  before: str
+  after: str
+  exact: bool
+  why: str
+  applied: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class CallRewrite:
+  """A call's new form, the other nodes it changes, and the edits."""
+
+  call: cst.Call | None  # None: unchanged
+  replacements: Mapping[cst.CSTNode, cst.CSTNode]
+  comments: tuple[str, ...]
+  edits: tuple[ArgEdit, ...]
+
+
+@dataclasses.dataclass
+class _Optimizer:
+  """Where an optimizer argument's value comes from in the source."""
+
+  kind: str  # absent, literal, v1, keras
+  value: Any = None  # what translate_canned_args gets
+  node: cst.BaseExpression | None = None  # the node to replace
+  lambda_node: cst.Lambda | None = None
+  carried: dict[str, cst.BaseExpression] = dataclasses.field(
+      default_factory=dict
+  )
+  dropped: tuple[str, ...] = ()
+
+
+class _Opaque:
+  """Stands for a value the translation passes through unchanged."""
+
+  def __init__(self, code: str):
+    self.code = code
+
+  def __repr__(self):
+    return self.code
+
+
+class _Uncounted(_Opaque):
+  """Feature columns whose number the source does not show."""
+
+  def __iter__(self):
+    raise NotVisible(
+        f'the learning rate depends on the number of feature columns in'
+        f' `{self.code}`, which is not a list in this file'
+    )
+
+
+def _literal(ctx: Context, node: cst.BaseExpression | None) -> Any:
+  """The value of a literal (or a name bound once to one), else _MISSING."""
+  if node is None:
+    return _MISSING
+  if isinstance(node, cst.Name) and node.value not in ('None', 'True', 'False'):
+    value = ctx.assigned(node)
+    return _MISSING if value is None else _literal(ctx, value)
+  try:
+    return ast.literal_eval(ctx.code(node).strip())
+  except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+    return _MISSING
+
+
+def _constant(ctx: Context, node: cst.BaseExpression) -> Any:
+  """A literal, or a TensorFlow constant (`tf.losses.Reduction.SUM`)."""
+  value = _literal(ctx, node)
+  if value is not _MISSING:
+    return value
+  qualified = ctx.qualified(node)
+  if qualified and qualified.startswith('tensorflow.'):
+    try:
+      return names.load(qualified)
+    except LookupError:
+      pass
+  return _MISSING
+
+
+def _bind(
+    signature: inspect.Signature, args: tuple[cst.Arg, ...], what: str
+) -> dict[str, cst.Arg]:
+  if any(arg.star for arg in args):
+    raise NotVisible(
+        f'{what} takes *args/**kwargs, whose values are not in the source'
+    )
+  positional = [a for a in args if a.keyword is None]
+  keywords = {a.keyword.value: a for a in args if a.keyword is not None}
+  try:
+    return dict(signature.bind_partial(*positional, **keywords).arguments)
+  except TypeError as e:
+    raise errors.TranslationError(f'{what}: {e}') from e
+
+
+def _v1_class_signature(cls) -> inspect.Signature:
+  signature = inspect.signature(cls.__init__)
+  return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+
+def _decay(ctx: Context, node: cst.BaseExpression) -> Any:
+  """A v1 decay call evaluated eagerly (a partial of its Keras schedule)."""
+  if not isinstance(node, cst.Call):
+    return _MISSING
+  api = names.classify(ctx.qualified(node) or '')
+  if api is None or api.kind != 'decay':
+    return _MISSING
+  function = getattr(tf.compat.v1.train, api.name)
+  bound = _bind(inspect.signature(function), node.args, api.name)
+  values = {}
+  for name, arg in bound.items():
+    if name == _GLOBAL_STEP:
+      values[name] = 0  # Keras evaluates the schedule at the global step
+      continue
+    values[name] = _literal(ctx, arg.value)
+    if values[name] is _MISSING:
+      raise NotVisible(
+          f'{api.name}({name}=`{ctx.code(arg.value)}`): the schedule needs'
+          ' values that are not literals in this file'
+      )
+  return function(**values)
+
+
+def _v1_optimizer(ctx: Context, call: cst.Call, api: names.Api) -> _Optimizer:
+  """Builds the v1 optimizer a source construction makes."""
+  if api.name in optimizers.UNSUPPORTED:
+    raise errors.TranslationError(
+        f'{api.name} has no Keras counterpart'
+        f' ({optimizers.UNSUPPORTED[api.name]}).'
+    )
+  row = optimizers.OPTIMIZERS[api.name]
+  cls = getattr(tf.compat.v1.train, api.name)
+  bound = _bind(_v1_class_signature(cls), call.args, api.name)
+  hypers = {h.v1_argument: h for h in row.hypers if h.v1_argument}
+  values, carried, dropped = {}, {}, []
+  for name, arg in bound.items():
+    if name not in hypers:
+      dropped.append(name)  # use_locking, name, Ftrl's slot names
+      continue
+    value = _literal(ctx, arg.value)
+    if value is _MISSING and name == _LR:
+      value = _decay(ctx, arg.value)
+    if value is _MISSING:
+      carried[name] = arg.value
+      hyper = hypers[name]
+      # Any valid number: the plan takes the source expression instead.
+      value = hyper.v1_default if hyper.v1_default is not None else 0.5
+      value = 0.001 if name == _LR else value
+    values[name] = value
+  return _Optimizer(
+      'v1',
+      cls(**values),
+      node=call,
+      carried=carried,
+      dropped=tuple(dropped),
+  )
+
+
+def _optimizer(
+    ctx: Context, node: cst.BaseExpression | None, follow: bool = True
+) -> _Optimizer:
+  """Finds what an optimizer argument's source value is."""
+  if node is None:
+    return _Optimizer('absent')
+  value = _literal(ctx, node)
+  if value is not _MISSING and (value is None or isinstance(value, str)):
+    return _Optimizer('literal', value, node=node)
+  if isinstance(node, cst.Lambda) and not node.params.params:
+    found = _optimizer(ctx, node.body, follow=False)
+    if found.kind == 'v1':
+      found.lambda_node = node
+      found.node = node
+      return found
+  if isinstance(node, cst.Call):
+    qualified = ctx.qualified(node) or ''
+    if names.is_v2(qualified):
+      return _Optimizer('keras', node=node)
+    api = names.classify(qualified)
+    if api is not None and api.kind == 'v1_optimizer':
+      return _v1_optimizer(ctx, node, api)
+  if follow and isinstance(node, cst.Name):
+    value = ctx.assigned(node)
+    if value is not None:
+      found = _optimizer(ctx, value, follow=False)
+      if found.kind in ('v1', 'keras'):
+        return found
+  raise NotVisible(
+      f'optimizer `{ctx.code(node)}` is not built in this file (or is used'
+      ' elsewhere too)'
+  )
+
+
+def is_v2_call(ctx: Context, call: cst.Call, api: names.Api) -> bool:
+  """Whether a `tf.estimator.X` call already has v2 arguments."""
+  if api.v1_only:
+    return False
+  row = estimators.lookup(api.name)
+  watched = {a.name for a in row.family.optimizer_args} | {'loss_reduction'}
+  for arg in call.args:
+    if arg.keyword is None or arg.keyword.value not in watched:
+      continue
+    value = arg.value
+    if isinstance(value, cst.Lambda):
+      value = value.body
+    if isinstance(value, cst.Name):
+      value = ctx.assigned(value) or value
+    if names.is_v2(ctx.qualified(value) or ''):
+      return True
+  return False
+
+
+def _render_value(ctx: Context, value: Any) -> cst.BaseExpression:
+  if isinstance(value, tf.keras.optimizers.schedules.LearningRateSchedule):
+    config = {k: v for k, v in value.get_config().items() if v is not None}
+    return _render_call(
+        ctx,
+        f'tensorflow.keras.optimizers.schedules.{type(value).__name__}',
+        {k: _render_value(ctx, v) for k, v in config.items()},
+    )
+  return cst.parse_expression(repr(value))
+
+
+def _render_call(
+    ctx: Context, qualified: str, args: Mapping[str, cst.BaseExpression]
+) -> cst.Call:
+  return cst.Call(
+      func=cst.parse_expression(ctx.spell(qualified)),
+      args=[
+          cst.Arg(
+              keyword=cst.Name(key),
+              value=value,
+              equal=cst.AssignEqual(
+                  whitespace_before=cst.SimpleWhitespace(''),
+                  whitespace_after=cst.SimpleWhitespace(''),
+              ),
+          )
+          for key, value in args.items()
+      ],
+  )
+
+
+def _render_plan(
+    ctx: Context, plan: optimizers.OptimizerPlan, found: _Optimizer
+) -> cst.BaseExpression:
+  by_name = {}
+  for hyper in plan.row.hypers:
+    by_name[hyper.keras] = hyper
+    if hyper.v1_argument:
+      by_name.setdefault(hyper.v1_argument, hyper)
+  args = {}
+  for key, value in plan.config.items():
+    hyper = by_name.get(key)
+    source = found.carried.get(hyper.v1_argument) if hyper else None
+    args[key] = source if source is not None else _render_value(ctx, value)
+  call = _render_call(ctx, plan.qualified_class, args)
+  if found.lambda_node is not None:
+    return found.lambda_node.with_changes(body=call)
+  return call
+
+
+def _keyword(name: str, value: cst.BaseExpression) -> cst.Arg:
+  return cst.Arg(
+      keyword=cst.Name(name),
+      value=value,
+      equal=cst.AssignEqual(
+          whitespace_before=cst.SimpleWhitespace(''),
+          whitespace_after=cst.SimpleWhitespace(''),
+      ),
+  )
+
+
+def relayout(
+    original: tuple[cst.Arg, ...], args: list[cst.Arg]
+) -> list[cst.Arg]:
+  """Gives `args` the separators the original call used."""
+  if not args:
+    return args
+  if len(original) >= 2:
+    separator = original[-2].comma
+  else:
+    separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(' '))
+  last = original[-1].comma if original else cst.MaybeSentinel.DEFAULT
+  # The whitespace before `)` belongs to the last argument.
+  closing = original[-1].whitespace_after_arg if original else None
+  inner = original[0].whitespace_after_arg if len(original) >= 2 else None
+  keep = {id(a) for a in original[:-1]}
+  out = []
+  for i, arg in enumerate(args):
+    if i == len(args) - 1:
+      arg = arg.with_changes(comma=last)
+      if closing is not None:
+        arg = arg.with_changes(whitespace_after_arg=closing)
+    elif id(arg) not in keep:
+      arg = arg.with_changes(comma=separator)
+      if inner is not None:
+        arg = arg.with_changes(whitespace_after_arg=inner)
+    out.append(arg)
+  return out
+
+
+def _reduction(ctx: Context, value: str) -> cst.BaseExpression:
+  for key in ('SUM', 'SUM_OVER_BATCH_SIZE', 'NONE', 'AUTO'):
+    if getattr(tf.keras.losses.Reduction, key) == value:
+      return cst.parse_expression(
+          ctx.spell(f'tensorflow.keras.losses.Reduction.{key}')
+      )
+  raise errors.TranslationError(f'no tf.keras.losses.Reduction is {value!r}')
+
+
+def _columns(ctx: Context, node: cst.BaseExpression) -> Any:
+  if isinstance(node, cst.Name):
+    node = ctx.assigned(node) or node
+  if isinstance(node, (cst.List, cst.Tuple)) and not any(
+      isinstance(e, cst.StarredElement) for e in node.elements
+  ):
+    return [_Opaque('column')] * len(node.elements)
+  return _Uncounted(ctx.code(node))
+
+
+def translate_canned(
+    ctx: Context, call: cst.Call, api: names.Api, exact: bool
+) -> CallRewrite:
+  """Rewrites a v1 canned-estimator construction as its v2 twin.
+
+  Args:
+    ctx: The file the call is in.
+    call: The construction.
+    api: What it constructs (`names.classify`).
+    exact: Use the compat optimizers where Keras' class differs from v1.
+
+  Returns:
+    The new call, the optimizer variables' new values, and the edits.
+
+  Raises:
+    NotVisible: A value the translation needs is not in the source.
+    TranslationError: The tables cannot translate it (e.g. an optimizer
+      with no Keras counterpart).
+  """
+  row = estimators.lookup(api.name)
+  v1_class = getattr(tf.compat.v1.estimator, api.name)
+  bound = _bind(inspect.signature(v1_class), call.args, api.name)
+  standins: dict[str, Any] = {
+      name: _Opaque(ctx.code(arg.value)) for name, arg in bound.items()
+  }
+  found: dict[str, _Optimizer] = {}
+  for arg in row.family.optimizer_args:
+    given = bound.get(arg.name)
+    found[arg.name] = _optimizer(ctx, given.value if given else None)
+    if found[arg.name].kind in ('literal', 'v1'):
+      standins[arg.name] = found[arg.name].value
+    elif found[arg.name].kind == 'keras':
+      standins[arg.name] = 'SGD'  # translated, then left as it is
+    for columns in (arg.string_cap_columns, arg.none_cap_columns):
+      if columns and columns in bound:
+        standins[columns] = _columns(ctx, bound[columns].value)
+  if 'loss_reduction' in bound:
+    value = _constant(ctx, bound['loss_reduction'].value)
+    if not isinstance(value, str):
+      raise NotVisible(
+          f'loss_reduction `{ctx.code(bound["loss_reduction"].value)}` is'
+          ' not a constant in this file'
+      )
+    standins['loss_reduction'] = value
+  if 'weight_column' in bound:
+    value = _literal(ctx, bound['weight_column'].value)
+    standins['weight_column'] = None if value is None else 'weight'
+  translation = canned.translate_canned_args(api.name, exact=exact, **standins)
+  return _apply(ctx, call, api, row, bound, found, translation)
+
+
+def _apply(ctx, call, api, row, bound, found, translation) -> CallRewrite:
+  """Writes a translation back into the call's arguments."""
+  changes = {c.argument: c for c in translation.changes}
+  line = ctx.line(call)
+  new_values: dict[str, cst.BaseExpression] = {}
+  replacements: dict[cst.CSTNode, cst.CSTNode] = {}
+  edits, comments = [], []
+  for arg in row.family.optimizer_args:
+    source = found[arg.name]
+    if source.kind == 'keras':
+      continue
+    plan = translation.kwargs[arg.name]
+    new = _render_plan(ctx, plan, source)
+    change = changes[arg.name]
+    given = arg.name in bound
+    before = ctx.code(source.node) if source.node is not None else ''
+    if not given:
+      before = f'(v1 default {change.old})'
+    exact, why = change.exact, change.why
+    if source.carried:
+      shown = ', '.join(
+          f'{k}=`{ctx.code(v)}`' for k, v in source.carried.items()
+      )
+      why += f'; carried as written: {shown}'
+      if _LR in source.carried:
+        exact = False
+        why += (
+            ' (exact when the learning rate is a number or a Keras'
+            ' schedule; a v1 tensor must become a Keras schedule)'
+        )
+    if source.dropped:
+      why += (
+          f'; dropped {", ".join(source.dropped)} (no Keras counterpart;'
+          ' the checkpoint converter maps slot names)'
+      )
+    edit_line = ctx.line(source.node) if source.node is not None else line
+    if given and source.node is not bound[arg.name].value:
+      # An optimizer variable's value.
+      new = layout.fit(
+          new,
+          ctx.indent(source.node),
+          ctx.column(source.node),
+          ctx.indent(source.node),
+      )
+      replacements[source.node] = new
+    else:
+      new_values[arg.name] = new
+    after = cst.Module([]).code_for_node(new)
+    edits.append(ArgEdit(arg.name, edit_line, before, after, exact, why))
+  if row.has_loss_reduction:
+    change = changes['loss_reduction']
+    new = _reduction(ctx, translation.kwargs['loss_reduction'])
+    new_values['loss_reduction'] = new
+    given = bound.get('loss_reduction')
+    edits.append(
+        ArgEdit(
+            'loss_reduction',
+            ctx.line(given) if given else line,
+            ctx.code(given.value) if given else f'(v1 default {change.old})',
+            cst.Module([]).code_for_node(new),
+            change.exact,
+            change.why,
+        )
+    )
+  removed = set()
+  partitioner = row.family.partitioner_arg
+  if partitioner in bound:
+    removed.add(partitioner)
+    comments.append(f'{partitioner} removed: {canned.PARTITIONER_ADVICE}.')
+    edits.append(
+        ArgEdit(
+            partitioner,
+            ctx.line(bound[partitioner]),
+            ctx.code(bound[partitioner].value),
+            '(removed)',
+            True,
+            canned.PARTITIONER_ADVICE,
+        )
+    )
+  new_call = _arguments(ctx, call, bound, new_values, removed)
+  if api.v1_only:
+    func = cst.parse_expression(ctx.spell(f'tensorflow.estimator.{api.name}'))
+    new_call = new_call.with_changes(func=func)
+  return CallRewrite(new_call, replacements, tuple(comments), tuple(edits))
+
+
+def _arguments(ctx, call, bound, new_values, removed) -> cst.Call:
+  """The call with its new argument values, laid out in 80 columns.
+
+  A call with one argument per line keeps its layout, new arguments joining
+  it; any other call is laid out again as pyink would.
+  """
+  block = ctx.indent(call)
+  one_per_line = len(call.args) >= 2 and all(
+      isinstance(a.comma, cst.Comma)
+      and isinstance(a.comma.whitespace_after, cst.ParenthesizedWhitespace)
+      for a in call.args[:-1]
+  )
+  by_arg = {id(arg): name for name, arg in bound.items()}
+  last_column = ctx.column(call.args[-1]) if call.args else block + 4
+  args = []
+  for arg in call.args:
+    name = by_arg.get(id(arg))
+    if name in removed:
+      continue
+    if name in new_values:
+      value = new_values.pop(name)
+      if one_per_line:
+        column = ctx.column(arg)
+        value = layout.fit(value, column, column + len(name) + 1, block)
+      arg = arg.with_changes(value=value)
+    args.append(arg)
+  for name, value in new_values.items():
+    if one_per_line:
+      value = layout.fit(value, last_column, last_column + len(name) + 1, block)
+    args.append(_keyword(name, value))
+  if one_per_line:
+    return call.with_changes(args=relayout(call.args, args))
+  return layout.reflow(call.with_changes(args=args), ctx.column(call), block)
+
+
+def _width(node: cst.CSTNode) -> int:
+  return len(cst.Module([]).code_for_node(node))
+
+
+def runtime_call(ctx: Context, call: cst.Call, api: names.Api, exact: bool):
+  """The call as `make_v2_estimator('X', ...)`: translated when it runs."""
+  v1_class = getattr(tf.compat.v1.estimator, api.name)
+  signature = inspect.signature(v1_class)
+  positional = [a for a in call.args if a.keyword is None and not a.star]
+  if any(a.star == '*' for a in call.args):
+    raise NotVisible(f'{api.name} takes *args, which cannot be named')
+  names_in_order = list(signature.parameters)
+  args = [cst.Arg(cst.SimpleString(repr(api.name)))]
+  for arg in call.args:
+    if arg.keyword is None and not arg.star:
+      name = names_in_order[positional.index(arg)]
+      arg = arg.with_changes(
+          keyword=cst.Name(name),
+          equal=cst.AssignEqual(
+              whitespace_before=cst.SimpleWhitespace(''),
+              whitespace_after=cst.SimpleWhitespace(''),
+          ),
+      )
+    args.append(arg)
+  if exact:
+    args.append(_keyword('exact', cst.Name('True')))
+  new = call.with_changes(func=cst.parse_expression(ctx.spell(RUNTIME_CALL)))
+  return layout.reflow(
+      new.with_changes(args=args), ctx.column(call), ctx.indent(call)
+  )
+
+
+def translate_model_to_estimator(
+    ctx: Context, call: cst.Call, api: names.Api
+) -> CallRewrite:
+  """`model_to_estimator(...)` -> the toolkit's `to_estimator(...)`."""
+  function = names.load(api.qualified)
+  bound = _bind(inspect.signature(function), call.args, api.name)
+  if 'keras_model_path' in bound:
+    raise errors.TranslationError(
+        'keras_model_path=: to_estimator takes the model; pass'
+        ' keras_model=tf.keras.models.load_model(path)'
+    )
+  by_arg = {id(arg): name for name, arg in bound.items()}
+  args = []
+  for i, arg in enumerate(call.args):
+    if i > 0 and arg.keyword is None:
+      arg = arg.with_changes(
+          keyword=cst.Name(by_arg[id(arg)]),
+          equal=cst.AssignEqual(
+              whitespace_before=cst.SimpleWhitespace(''),
+              whitespace_after=cst.SimpleWhitespace(''),
+          ),
+      )
+    args.append(arg)
+  why = 'the same Estimator, with its late and silent failures checked first'
+  default = inspect.signature(function).parameters['checkpoint_format'].default
+  if 'checkpoint_format' not in bound and default != 'checkpoint':
+    args.append(_keyword('checkpoint_format', cst.SimpleString(repr(default))))
+    why += f"; v1's default checkpoint_format={default!r} made explicit"
+  new = call.with_changes(func=cst.parse_expression(ctx.spell(TO_ESTIMATOR)))
+  new = layout.reflow(
+      new.with_changes(args=args), ctx.column(call), ctx.indent(call)
+  )
+  edit = ArgEdit(
+      api.name,
+      ctx.line(call),
+      ctx.code(call.func),
+      cst.Module([]).code_for_node(new.func),
+      True,
+      why,
+  )
+  return CallRewrite(new, {}, (), (edit,))
