@@ -21,7 +21,7 @@ def build_estimator(model_dir, config=None, warm_start_from=None):
           l1_regularization_strength=0.01,
           l2_regularization_strength=0.01,
       ),
-      partitioner=tf.fixed_size_partitioner(2),
+      partitioner=tf.min_max_variable_partitioner(max_partitions=2),
       model_dir=model_dir,
       config=config,
       warm_start_from=warm_start_from,
