@@ -25,6 +25,7 @@ from estimator_migrate import estimators
 from estimator_migrate import optimizers
 from estimator_migrate.rewrite import layout
 from estimator_migrate.rewrite import names
+from estimator_migrate.rewrite import report
 
 _MISSING = object()
 _LR = 'learning_rate'
@@ -63,26 +64,13 @@ class Context(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
-class ArgEdit:
-  """One argument's change, for the report."""
-
-  argument: str
-  line: int
-  before: str
-  after: str
-  exact: bool
-  why: str
-  applied: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
 class CallRewrite:
   """A call's new form, the other nodes it changes, and the edits."""
 
   call: cst.Call | None  # None: unchanged
   replacements: Mapping[cst.CSTNode, cst.CSTNode]
   comments: tuple[str, ...]
-  edits: tuple[ArgEdit, ...]
+  edits: tuple[report.Edit, ...]  # path filled in by the caller
 
 
 @dataclasses.dataclass
@@ -293,17 +281,7 @@ def _render_call(
 ) -> cst.Call:
   return cst.Call(
       func=cst.parse_expression(ctx.spell(qualified)),
-      args=[
-          cst.Arg(
-              keyword=cst.Name(key),
-              value=value,
-              equal=cst.AssignEqual(
-                  whitespace_before=cst.SimpleWhitespace(''),
-                  whitespace_after=cst.SimpleWhitespace(''),
-              ),
-          )
-          for key, value in args.items()
-      ],
+      args=[_keyword(key, value) for key, value in args.items()],
   )
 
 
@@ -324,6 +302,10 @@ def _render_plan(
   if found.lambda_node is not None:
     return found.lambda_node.with_changes(body=call)
   return call
+
+
+def _edit(argument, line, before, after, exact, why) -> report.Edit:
+  return report.Edit('', line, argument, before, after, exact, why)
 
 
 def _keyword(name: str, value: cst.BaseExpression) -> cst.Arg:
@@ -484,14 +466,14 @@ def _apply(ctx, call, api, row, bound, found, translation) -> CallRewrite:
     else:
       new_values[arg.name] = new
     after = cst.Module([]).code_for_node(new)
-    edits.append(ArgEdit(arg.name, edit_line, before, after, exact, why))
+    edits.append(_edit(arg.name, edit_line, before, after, exact, why))
   if row.has_loss_reduction:
     change = changes['loss_reduction']
     new = _reduction(ctx, translation.kwargs['loss_reduction'])
     new_values['loss_reduction'] = new
     given = bound.get('loss_reduction')
     edits.append(
-        ArgEdit(
+        _edit(
             'loss_reduction',
             ctx.line(given) if given else line,
             ctx.code(given.value) if given else f'(v1 default {change.old})',
@@ -506,7 +488,7 @@ def _apply(ctx, call, api, row, bound, found, translation) -> CallRewrite:
     removed.add(partitioner)
     comments.append(f'{partitioner} removed: {canned.PARTITIONER_ADVICE}.')
     edits.append(
-        ArgEdit(
+        _edit(
             partitioner,
             ctx.line(bound[partitioner]),
             ctx.code(bound[partitioner].value),
@@ -573,13 +555,7 @@ def runtime_call(ctx: Context, call: cst.Call, api: names.Api, exact: bool):
   for arg in call.args:
     if arg.keyword is None and not arg.star:
       name = names_in_order[positional.index(arg)]
-      arg = arg.with_changes(
-          keyword=cst.Name(name),
-          equal=cst.AssignEqual(
-              whitespace_before=cst.SimpleWhitespace(''),
-              whitespace_after=cst.SimpleWhitespace(''),
-          ),
-      )
+      arg = _keyword(name, arg.value)
     args.append(arg)
   if exact:
     args.append(_keyword('exact', cst.Name('True')))
@@ -604,13 +580,7 @@ def translate_model_to_estimator(
   args = []
   for i, arg in enumerate(call.args):
     if i > 0 and arg.keyword is None:
-      arg = arg.with_changes(
-          keyword=cst.Name(by_arg[id(arg)]),
-          equal=cst.AssignEqual(
-              whitespace_before=cst.SimpleWhitespace(''),
-              whitespace_after=cst.SimpleWhitespace(''),
-          ),
-      )
+      arg = _keyword(by_arg[id(arg)], arg.value)
     args.append(arg)
   why = 'the same Estimator, with its late and silent failures checked first'
   default = inspect.signature(function).parameters['checkpoint_format'].default
@@ -621,7 +591,7 @@ def translate_model_to_estimator(
   new = layout.reflow(
       new.with_changes(args=args), ctx.column(call), ctx.indent(call)
   )
-  edit = ArgEdit(
+  edit = _edit(
       api.name,
       ctx.line(call),
       ctx.code(call.func),

@@ -142,10 +142,7 @@ class _Analysis(cst.CSTVisitor):
           rewrite.comments
       )
     self.edits.extend(
-        report.Edit(
-            self._path, e.line, e.argument, e.before, e.after, e.exact, e.why
-        )
-        for e in rewrite.edits
+        dataclasses.replace(e, path=self._path) for e in rewrite.edits
     )
 
   def _not_visible(self, node: cst.Call, api: names.Api, reason: str):
