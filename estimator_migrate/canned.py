@@ -47,6 +47,20 @@ _REDUCTIONS: types.MappingProxyType[str, tuple[str, bool]] = (
     )
 )
 
+
+def v1_reduction_named(v2_value: str) -> str | None:
+  """The v1 reduction that `v2_value` renames (`'sum'` -> `'weighted_sum'`).
+
+  None when no v1 reduction is the same under that v2 name. Lets the source
+  rewriter read `tf.keras.losses.Reduction.SUM` given to a v1 estimator (what
+  tf_upgrade_v2 inserts) as the v1 reduction it meant.
+  """
+  for v1_value, (new, needs_no_weights) in _REDUCTIONS.items():
+    if new == v2_value and not needs_no_weights:
+      return v1_value
+  return None
+
+
 PARTITIONER_ADVICE = (
     'v2 estimators have no partitioner: partition variables with'
     ' tf.distribute.experimental.ParameterServerStrategy(variable_partitioner='

@@ -30,28 +30,23 @@ class RewriteBinaryTest(absltest.TestCase):
     with open(os.path.join(self.tree, 'README.txt'), 'w') as f:
       f.write('not Python')
 
-  def test_tree_diff_report_in_place_then_nothing_left_to_do(self):
-    before = _snapshot(self.tree)
+  def test_tree_in_place_with_diff_and_report_then_nothing_to_do(self):
     report = os.path.join(self.create_tempdir().full_path, 'r.md')
     result = testing.run_binary(
-        _BINARY, self.tree, '--diff', f'--report={report}'
+        _BINARY, self.tree, '--in_place', '--diff', f'--report={report}'
     )
     self.assertEqual(result.returncode, 0, result.stderr[-2000:])
-    self.assertEqual(_snapshot(self.tree), before)  # nothing written
     self.assertIn(
         '+      loss_reduction=tf.keras.losses.Reduction.SUM,', result.stdout
     )
     self.assertIn('left unchanged', result.stderr)
     with open(report) as f:
-      text = f.read()
-    self.assertIn('trainer/dnn_classifier_partitioned.py:16', text)
-
-    result = testing.run_binary(_BINARY, self.tree, '--in_place')
-    self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+      self.assertIn('trainer/dnn_classifier_partitioned.py:16', f.read())
     after = _snapshot(self.tree)
     for name in os.listdir(os.path.join(_CORPUS, 'after')):
       with open(os.path.join(_CORPUS, 'after', name)) as f:
         self.assertEqual(after[f'trainer/{name}'], f.read(), name)
+    self.assertEqual(after['README.txt'], 'not Python')
     self.assertFalse([n for n in after if n.endswith('.tmp')])
 
     result = testing.run_binary(_BINARY, self.tree, '--in_place', '--diff')

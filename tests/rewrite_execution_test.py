@@ -2,8 +2,9 @@
 
 Each runnable corpus file defines `build_estimator(model_dir, config,
 warm_start_from)`. The v1 reference runs the original file as TF 1.x meant
-it (`import tensorflow as tf` bound to `tf.compat.v1`); the rewrite and
-tf_upgrade_v2's output run under TF 2.15. All three warm-start from one
+it (`tf` and `tensorflow.estimator` bound to their compat.v1 modules); the
+rewrite and tf_upgrade_v2's output run under TF 2.15. The figures:
+  pytest tests/rewrite_execution_test.py -o log_cli=true --log-cli-level=INFO All three warm-start from one
 checkpoint written by the reference, train 6 steps on the same batches
 (`tests/canned_harness`) and are evaluated on the same data.
 
@@ -15,6 +16,7 @@ eval losses within 1e-5 relative.
 import os
 import types
 
+from absl import logging
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
@@ -28,25 +30,28 @@ from tests import canned_harness
 
 CORPUS = os.path.join(os.path.dirname(__file__), 'rewrite_corpus')
 _STEPS = 6
+# TF 1.x's `tensorflow.estimator` and `tf` were v1.
+_AS_TF1 = (
+    ('import tensorflow as tf\n', 'import tensorflow.compat.v1 as tf\n'),
+    (
+        'from tensorflow.estimator import',
+        'from tensorflow.compat.v1.estimator import',
+    ),
+)
+# What tf_upgrade_v2's output of a file does.
+_FAILS = 'fails to construct'  # compat.v1 class + a Keras loss_reduction
+_DIFFERS = 'trains, not as v1 did'  # v2 class, v2 defaults
+_STILL_V1 = 'unchanged: still compat.v1'
 # file: (kind, rewrite options, tolerance, what tf_upgrade_v2's output does)
 _CASES = {
-    'dnn_classifier_partitioned': (
-        'Classifier',
-        {},
-        3e-4,
-        'fails to construct',
-    ),
-    'tf1_defaults': ('Regressor', {}, 3e-5, 'trains differently'),
-    'linear_compat_v1': ('Classifier', {}, 0.0, 'unchanged (compat.v1)'),
-    'combined_from_import': ('Classifier', {}, 3e-5, 'unchanged (compat.v1)'),
-    'dnn_regressor_alias': ('Regressor', {}, 5e-5, 'unchanged (compat.v1)'),
-    'decay_schedule': ('Classifier', {}, 3e-4, 'unchanged (compat.v1)'),
-    'rmsprop_exact': (
-        'Regressor',
-        {'exact': True},
-        0.0,
-        'unchanged (compat.v1)',
-    ),
+    'dnn_classifier_partitioned': ('Classifier', {}, 3e-4, _FAILS),
+    'tf1_defaults': ('Regressor', {}, 3e-5, _DIFFERS),
+    'from_tensorflow_estimator': ('Regressor', {}, 3e-4, _DIFFERS),
+    'linear_compat_v1': ('Classifier', {}, 0.0, _STILL_V1),
+    'combined_from_import': ('Classifier', {}, 3e-5, _STILL_V1),
+    'dnn_regressor_alias': ('Regressor', {}, 5e-5, _STILL_V1),
+    'decay_schedule': ('Classifier', {}, 3e-4, _STILL_V1),
+    'rmsprop_exact': ('Regressor', {'exact': True}, 0.0, _STILL_V1),
 }
 
 
@@ -92,13 +97,10 @@ class RewriteTrainsLikeV1Test(parameterized.TestCase):
     root = self.create_tempdir().full_path
     with open(os.path.join(CORPUS, 'before', f'{name}.py')) as f:
       source = f.read()
-    # TF 1.x's `tf` is v1: the reference binds it to tf.compat.v1.
-    v1 = _module(
-        'v1',
-        source.replace(
-            'import tensorflow as tf\n', 'import tensorflow.compat.v1 as tf\n'
-        ),
-    )
+    reference = source
+    for tf1, compat in _AS_TF1:
+      reference = reference.replace(tf1, compat)
+    v1 = _module('v1', reference)
     new, _ = transformer.rewrite_source(
         source, name, transformer.Options(**options)
     )
@@ -109,24 +111,42 @@ class RewriteTrainsLikeV1Test(parameterized.TestCase):
     v1_dir, v1_metrics = self._train(v1, root, 'v1', kind, init)
     v2_dir, v2_metrics = self._train(_module('v2', new), root, 'v2', kind, init)
     v1_weights, v2_weights = side_by_side.model_variables(v1_dir, v2_dir)
-    self.assertLessEqual(_relative(v1_weights, v2_weights), tolerance)
+    difference = _relative(v1_weights, v2_weights)
+    logging.info(
+        '%s rewrite: loss v1 %.6g, rewritten %.6g; max rel weight diff %.2g',
+        name,
+        v1_metrics['loss'],
+        v2_metrics['loss'],
+        difference,
+    )
+    self.assertLessEqual(difference, tolerance)
     self.assertAlmostEqual(
         v1_metrics['loss'], v2_metrics['loss'], delta=1e-5 * v1_metrics['loss']
     )
+    self._check_tf_upgrade_v2(name, source, root, kind, init, v1_dir)
 
-  @parameterized.named_parameters(
-      (
-          'optimizer_given',
-          'dnn_classifier_partitioned',
-          'Invalid loss_reduction',
-      ),
-  )
-  def test_tf_upgrade_v2_output_fails_to_construct(self, name, message):
-    with open(os.path.join(CORPUS, 'before', f'{name}.py')) as f:
-      upgraded = _upgraded(f.read(), self.create_tempdir().full_path)
+  def _check_tf_upgrade_v2(self, name, source, root, kind, init, v1_dir):
+    """tf_upgrade_v2's output of the same file does what _CASES says."""
+    verdict = _CASES[name][3]
+    upgraded = _upgraded(source, self.create_tempdir().full_path)
+    if verdict == _STILL_V1:
+      self.assertEqual(upgraded, source)
+      return
     module = _module('upgraded', upgraded)
-    with self.assertRaisesRegex(ValueError, message):
-      module.build_estimator(self.create_tempdir().full_path)
+    if verdict == _FAILS:
+      with self.assertRaisesRegex(ValueError, 'Invalid loss_reduction'):
+        module.build_estimator(os.path.join(root, 'upgraded'))
+      return
+    up_dir, up_metrics = self._train(module, root, 'upgraded', kind, init)
+    v1_weights, up_weights = side_by_side.model_variables(v1_dir, up_dir)
+    difference = _relative(v1_weights, up_weights)
+    logging.info(
+        '%s tf_upgrade_v2: loss %.6g; max rel weight diff %.2g',
+        name,
+        up_metrics['loss'],
+        difference,
+    )
+    self.assertGreater(difference, 1e-2)
 
 
 if __name__ == '__main__':

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate import optimizers
+from estimator_migrate.rewrite import files
 from estimator_migrate.rewrite import transformer
 
 CORPUS = os.path.join(os.path.dirname(__file__), 'rewrite_corpus')
@@ -57,6 +58,33 @@ class GoldenTest(parameterized.TestCase):
         sorted(os.listdir(os.path.join(CORPUS, 'before'))),
         sorted(os.listdir(os.path.join(CORPUS, 'after'))),
     )
+
+
+class FilesTest(absltest.TestCase):
+
+  def test_writes_nothing_without_in_place(self):
+    tree = self.create_tempdir()
+    source = _read('before', 'baseline.py')
+    path = tree.create_file('pkg/model.py', source).full_path
+    result = files.rewrite_paths([tree.full_path])
+    self.assertEqual(result.files[0].new, _read('after', 'baseline.py'))
+    with open(path) as f:
+      self.assertEqual(f.read(), source)
+    self.assertIn('+++ b/', files.diff(result))
+
+  def test_bad_paths_name_the_path(self):
+    tree = self.create_tempdir()
+    text = tree.create_file('notes.txt', 'x').full_path
+    for path in (text, os.path.join(tree.full_path, 'missing.py')):
+      with self.assertRaisesRegex(errors.TranslationError, path):
+        files.python_files([path])
+
+  def test_rewrites_tf_upgrade_v2_output_as_the_original(self):
+    # tf_upgrade_v2's output (compat.v1 class + Keras SUM, which v1 rejects)
+    # becomes what the original would have: only the docstrings differ.
+    upgraded = _read('after', 'after_tf_upgrade_v2.py').splitlines()
+    original = _read('after', 'dnn_classifier_partitioned.py').splitlines()
+    self.assertEqual(upgraded[1:], original[1:])
 
 
 class EditsTest(parameterized.TestCase):

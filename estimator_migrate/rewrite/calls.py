@@ -319,31 +319,54 @@ def _keyword(name: str, value: cst.BaseExpression) -> cst.Arg:
   )
 
 
+def _comment(comma: Any) -> cst.TrailingWhitespace | None:
+  """The end-of-line comment after a comma, if there is one."""
+  if isinstance(comma, cst.Comma) and isinstance(
+      comma.whitespace_after, cst.ParenthesizedWhitespace
+  ):
+    if comma.whitespace_after.first_line.comment is not None:
+      return comma.whitespace_after.first_line
+  return None
+
+
 def relayout(
-    original: tuple[cst.Arg, ...], args: list[cst.Arg]
+    original: tuple[cst.Arg, ...],
+    args: list[cst.Arg],
+    origins: list[cst.Arg | None],
 ) -> list[cst.Arg]:
-  """Gives `args` the separators the original call used."""
-  if not args:
-    return args
-  if len(original) >= 2:
-    separator = original[-2].comma
-  else:
-    separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(' '))
-  last = original[-1].comma if original else cst.MaybeSentinel.DEFAULT
+  """Gives a one-per-line call's new `args` the original's separators.
+
+  `origins[i]` is the original argument `args[i]` came from (None for a new
+  one); an argument keeps its own comma, and so its end-of-line comment.
+  """
+  separator = original[-2].comma
+  last = original[-1].comma
   # The whitespace before `)` belongs to the last argument.
-  closing = original[-1].whitespace_after_arg if original else None
-  inner = original[0].whitespace_after_arg if len(original) >= 2 else None
-  keep = {id(a) for a in original[:-1]}
+  closing = original[-1].whitespace_after_arg
+  inner = original[0].whitespace_after_arg
   out = []
-  for i, arg in enumerate(args):
+  for i, (arg, origin) in enumerate(zip(args, origins, strict=True)):
+    comment = _comment(origin.comma) if origin is not None else None
     if i == len(args) - 1:
-      arg = arg.with_changes(comma=last)
-      if closing is not None:
-        arg = arg.with_changes(whitespace_after_arg=closing)
-    elif id(arg) not in keep:
-      arg = arg.with_changes(comma=separator)
-      if inner is not None:
-        arg = arg.with_changes(whitespace_after_arg=inner)
+      arg = arg.with_changes(comma=last, whitespace_after_arg=closing)
+      if comment is not None and _comment(last) is None:
+        arg = arg.with_changes(
+            comma=last.with_changes(
+                whitespace_after=last.whitespace_after.with_changes(
+                    first_line=comment
+                )
+            )
+        )
+    elif origin is None or origin is original[-1]:
+      arg = arg.with_changes(comma=separator, whitespace_after_arg=inner)
+      if comment is not None:
+        arg = arg.with_changes(
+            comma=separator.with_changes(
+                whitespace_after=separator.whitespace_after.with_changes(
+                    first_line=comment
+                )
+            )
+        )
     out.append(arg)
   return out
 
@@ -393,6 +416,7 @@ def translate_canned(
       name: _Opaque(ctx.code(arg.value)) for name, arg in bound.items()
   }
   found: dict[str, _Optimizer] = {}
+  notes: dict[str, str] = {}
   for arg in row.family.optimizer_args:
     given = bound.get(arg.name)
     found[arg.name] = _optimizer(ctx, given.value if given else None)
@@ -410,15 +434,28 @@ def translate_canned(
           f'loss_reduction `{ctx.code(bound["loss_reduction"].value)}` is'
           ' not a constant in this file'
       )
+    v1_value = canned.v1_reduction_named(value)
+    if v1_value is not None and names.is_v2(
+        ctx.qualified(bound['loss_reduction'].value) or ''
+    ):
+      # tf_upgrade_v2 appends tf.keras.losses.Reduction.SUM to the v1 class,
+      # which rejects it: read as the v1 reduction it meant.
+      value = v1_value
+      notes['loss_reduction'] = (
+          f'; the Keras reduction given to the v1 class (which rejects it,'
+          f" as after tf_upgrade_v2) read as v1's {v1_value!r}"
+      )
     standins['loss_reduction'] = value
   if 'weight_column' in bound:
     value = _literal(ctx, bound['weight_column'].value)
     standins['weight_column'] = None if value is None else 'weight'
   translation = canned.translate_canned_args(api.name, exact=exact, **standins)
-  return _apply(ctx, call, api, row, bound, found, translation)
+  return _apply(ctx, call, api, row, bound, found, translation, notes)
 
 
-def _apply(ctx, call, api, row, bound, found, translation) -> CallRewrite:
+def _apply(
+    ctx, call, api, row, bound, found, translation, notes
+) -> CallRewrite:
   """Writes a translation back into the call's arguments."""
   changes = {c.argument: c for c in translation.changes}
   line = ctx.line(call)
@@ -479,7 +516,7 @@ def _apply(ctx, call, api, row, bound, found, translation) -> CallRewrite:
             ctx.code(given.value) if given else f'(v1 default {change.old})',
             cst.Module([]).code_for_node(new),
             change.exact,
-            change.why,
+            change.why + notes.get('loss_reduction', ''),
         )
     )
   removed = set()
@@ -518,11 +555,12 @@ def _arguments(ctx, call, bound, new_values, removed) -> cst.Call:
   )
   by_arg = {id(arg): name for name, arg in bound.items()}
   last_column = ctx.column(call.args[-1]) if call.args else block + 4
-  args = []
+  args, origins = [], []
   for arg in call.args:
     name = by_arg.get(id(arg))
     if name in removed:
       continue
+    origins.append(arg)
     if name in new_values:
       value = new_values.pop(name)
       if one_per_line:
@@ -534,8 +572,9 @@ def _arguments(ctx, call, bound, new_values, removed) -> cst.Call:
     if one_per_line:
       value = layout.fit(value, last_column, last_column + len(name) + 1, block)
     args.append(_keyword(name, value))
+    origins.append(None)
   if one_per_line:
-    return call.with_changes(args=relayout(call.args, args))
+    return call.with_changes(args=relayout(call.args, args, origins))
   return layout.reflow(call.with_changes(args=args), ctx.column(call), block)
 
 

@@ -19,7 +19,7 @@ def build_estimator(model_dir, config=None, warm_start_from=None):
           learning_rate=0.001,
           initial_accumulator_value=0.1,
           epsilon=1e-30,
-      ),
+      ),  # v1 gives it learning rate 0.001
       n_classes=3,
       config=config,
       warm_start_from=warm_start_from,
