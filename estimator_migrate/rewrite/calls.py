@@ -260,6 +260,12 @@ def is_v2_call(ctx: Context, call: cst.Call, api: names.Api) -> bool:
       value = value.body
     if isinstance(value, cst.Name):
       value = ctx.assigned(value) or value
+    if (
+        isinstance(value, cst.Call)
+        and ctx.qualified(value) == 'functools.partial'
+        and value.args
+    ):
+      value = value.args[0].value
     if names.is_v2(ctx.qualified(value) or ''):
       return True
   return False
@@ -286,8 +292,19 @@ def _render_call(
 
 
 def _render_plan(
-    ctx: Context, plan: optimizers.OptimizerPlan, found: _Optimizer
+    ctx: Context,
+    plan: optimizers.OptimizerPlan,
+    found: _Optimizer,
+    variable: bool,
 ) -> cst.BaseExpression:
+  """The plan as source: a factory of the Keras optimizer.
+
+  A factory, not an instance, as `translate_canned_args` gives (the plan is
+  callable): an Estimator builds a graph per train() call, and a Keras
+  optimizer instance fails in the second ("Cannot set `iterations` to a new
+  Variable after the Optimizer weights have been created"). An argument
+  becomes `lambda: Class(...)`; a variable `functools.partial(Class, ...)`.
+  """
   by_name = {}
   for hyper in plan.row.hypers:
     by_name[hyper.keras] = hyper
@@ -298,10 +315,14 @@ def _render_plan(
     hyper = by_name.get(key)
     source = found.carried.get(hyper.v1_argument) if hyper else None
     args[key] = source if source is not None else _render_value(ctx, value)
+  if variable and found.lambda_node is None:
+    partial = _render_call(ctx, 'functools.partial', args)
+    cls = cst.Arg(cst.parse_expression(ctx.spell(plan.qualified_class)))
+    return partial.with_changes(args=[cls, *partial.args])
   call = _render_call(ctx, plan.qualified_class, args)
   if found.lambda_node is not None:
     return found.lambda_node.with_changes(body=call)
-  return call
+  return cst.Lambda(params=cst.Parameters(), body=call)
 
 
 def _edit(argument, line, before, after, exact, why) -> report.Edit:
@@ -467,9 +488,10 @@ def _apply(
     if source.kind == 'keras':
       continue
     plan = translation.kwargs[arg.name]
-    new = _render_plan(ctx, plan, source)
-    change = changes[arg.name]
     given = arg.name in bound
+    variable = given and source.node is not bound[arg.name].value
+    new = _render_plan(ctx, plan, source, variable)
+    change = changes[arg.name]
     before = ctx.code(source.node) if source.node is not None else ''
     if not given:
       before = f'(v1 default {change.old})'
@@ -491,8 +513,7 @@ def _apply(
           ' the checkpoint converter maps slot names)'
       )
     edit_line = ctx.line(source.node) if source.node is not None else line
-    if given and source.node is not bound[arg.name].value:
-      # An optimizer variable's value.
+    if variable:
       new = layout.fit(
           new,
           ctx.indent(source.node),

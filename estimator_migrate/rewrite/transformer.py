@@ -7,6 +7,7 @@ else, comments and formatting included, is kept byte for byte.
 """
 
 import dataclasses
+import sys
 import textwrap
 
 import libcst as cst
@@ -293,12 +294,40 @@ def _add_imports(module: cst.Module, analysis: _Analysis) -> cst.Module:
       body[position] = body[position].with_changes(leading_lines=[])
     body.insert(position, line)
   wanted = sorted(m for m in analysis.imports if m not in have)
+  for name in (m for m in wanted if m in sys.stdlib_module_names):
+    body = _add_standard_import(module, body, name)
+  wanted = [m for m in wanted if m not in sys.stdlib_module_names]
   if wanted:
     position = _after_imports(module, body)
     new = [cst.parse_statement(f'import {m}\n') for m in wanted]
     new[0] = new[0].with_changes(leading_lines=[cst.EmptyLine()])
     body[position:position] = new
   return module.with_changes(body=body)
+
+
+def _add_standard_import(module, body, name):
+  """`import <name>` among the standard-library imports, or above the rest."""
+  line = cst.parse_statement(f'import {name}\n')
+  standard = [
+      i
+      for i, s in enumerate(body)
+      if (_imported(module, s) or '.').split('.')[0] in sys.stdlib_module_names
+  ]
+  if standard:
+    after = [i for i in standard if _imported(module, body[i]) > name]
+    position = after[0] if after else standard[-1] + 1
+  else:
+    position = next(
+        (i for i, s in enumerate(body) if _imported(module, s) is not None),
+        _after_imports(module, body),
+    )
+    if position < len(body):
+      # A section of its own: the first import's comments move above it.
+      line = line.with_changes(leading_lines=body[position].leading_lines)
+      body[position] = body[position].with_changes(
+          leading_lines=[cst.EmptyLine()]
+      )
+  return body[:position] + [line] + body[position:]
 
 
 def _after_imports(module: cst.Module, body: list[cst.CSTNode]) -> int:

@@ -7,12 +7,12 @@ def baselines(model_dir):
   classifier = tf.estimator.BaselineClassifier(
       model_dir=model_dir + '/classifier',
       n_classes=3,
-      optimizer=tf.keras.optimizers.legacy.SGD(learning_rate=0.1),
+      optimizer=lambda: tf.keras.optimizers.legacy.SGD(learning_rate=0.1),
       loss_reduction=tf.keras.losses.Reduction.SUM,
   )
   regressor = tf.estimator.BaselineRegressor(
       model_dir=model_dir + '/regressor',
-      optimizer=tf.keras.optimizers.legacy.Ftrl(
+      optimizer=lambda: tf.keras.optimizers.legacy.Ftrl(
           learning_rate=0.3,
           learning_rate_power=-0.5,
           initial_accumulator_value=0.1,

@@ -15,7 +15,7 @@ def build_estimator(model_dir, config=None, warm_start_from=None):
           tf.feature_column.embedding_column(wide, dimension=2),
       ],
       dnn_hidden_units=[4],
-      dnn_optimizer=tf.keras.optimizers.legacy.Adagrad(
+      dnn_optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(
           learning_rate=0.001,
           initial_accumulator_value=0.1,
           epsilon=1e-30,
@@ -23,7 +23,7 @@ def build_estimator(model_dir, config=None, warm_start_from=None):
       n_classes=3,
       config=config,
       warm_start_from=warm_start_from,
-      linear_optimizer=tf.keras.optimizers.legacy.Ftrl(
+      linear_optimizer=lambda: tf.keras.optimizers.legacy.Ftrl(
           learning_rate=0.005,
           learning_rate_power=-0.5,
           initial_accumulator_value=0.1,

@@ -17,7 +17,7 @@ def build_estimator(model_dir, config=None, warm_start_from=None):
       model_dir=model_dir,
       n_classes=3,
       # Adam with a larger epsilon, as the paper did.
-      optimizer=tf.keras.optimizers.legacy.Adam(
+      optimizer=lambda: tf.keras.optimizers.legacy.Adam(
           learning_rate=0.01,
           beta_1=0.9,
           beta_2=0.999,

@@ -1,11 +1,14 @@
 """A regressor through a module alias, its optimizer built first."""
 
+import functools
+
 import tensorflow as tf
 
 
 def build_estimator(model_dir, config=None, warm_start_from=None):
   columns = [tf.feature_column.numeric_column('x', shape=[3])]
-  optimizer = tf.keras.optimizers.legacy.SGD(
+  optimizer = functools.partial(
+      tf.keras.optimizers.legacy.SGD,
       learning_rate=0.05,
       momentum=0.9,
       nesterov=True,

@@ -8,7 +8,7 @@ def build(columns, model_dir):
       head=tf.estimator.MultiClassHead(n_classes=3),
       hidden_units=[8],
       feature_columns=columns,
-      optimizer=tf.keras.optimizers.legacy.Adagrad(
+      optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(
           learning_rate=0.1,
           initial_accumulator_value=0.5,
           epsilon=1e-30,
@@ -18,7 +18,7 @@ def build(columns, model_dir):
   linear = tf.estimator.LinearEstimator(
       head=tf.estimator.RegressionHead(),
       feature_columns=columns,
-      optimizer=tf.keras.optimizers.legacy.SGD(learning_rate=0.2),
+      optimizer=lambda: tf.keras.optimizers.legacy.SGD(learning_rate=0.2),
   )
   combined = tf.estimator.DNNLinearCombinedEstimator(
       head=tf.estimator.BinaryClassHead(),

@@ -9,7 +9,7 @@ FLAGS = flags.FLAGS
 def build(columns):
   tuned = tf.estimator.LinearRegressor(
       feature_columns=columns,
-      optimizer=tf.keras.optimizers.legacy.Ftrl(
+      optimizer=lambda: tf.keras.optimizers.legacy.Ftrl(
           learning_rate=FLAGS.learning_rate,
           learning_rate_power=-0.5,
           initial_accumulator_value=0.1,

@@ -13,7 +13,7 @@ def build_estimator(model_dir, config=None, warm_start_from=None):
   return DNNLinearCombinedRegressor(
       model_dir=model_dir,
       linear_feature_columns=[x, cat],
-      linear_optimizer=tf.keras.optimizers.legacy.Ftrl(
+      linear_optimizer=lambda: tf.keras.optimizers.legacy.Ftrl(
           learning_rate=0.005,
           learning_rate_power=-0.5,
           initial_accumulator_value=0.1,
@@ -24,7 +24,7 @@ def build_estimator(model_dir, config=None, warm_start_from=None):
       ),  # v1 caps it at 1/sqrt(2 columns)
       dnn_feature_columns=[x],
       dnn_hidden_units=[4],
-      dnn_optimizer=tf.keras.optimizers.legacy.Adam(
+      dnn_optimizer=lambda: tf.keras.optimizers.legacy.Adam(
           learning_rate=0.001,
           beta_1=0.9,
           beta_2=0.999,
@@ -39,6 +39,6 @@ def build_estimator(model_dir, config=None, warm_start_from=None):
 def linear(columns):
   return Regressor(
       columns,
-      optimizer=tf.keras.optimizers.legacy.SGD(learning_rate=0.2),
+      optimizer=lambda: tf.keras.optimizers.legacy.SGD(learning_rate=0.2),
       loss_reduction=tf.keras.losses.Reduction.SUM,
   )

@@ -21,7 +21,7 @@ def build_estimator(model_dir, config=None, warm_start_from=None):
   return tf2.estimator.LinearClassifier(
       feature_columns=feature_columns(),
       n_classes=3,
-      optimizer=tf2.keras.optimizers.legacy.Ftrl(
+      optimizer=lambda: tf2.keras.optimizers.legacy.Ftrl(
           learning_rate=0.1,
           learning_rate_power=-0.5,
           initial_accumulator_value=0.1,

@@ -8,7 +8,7 @@ def build_estimator(model_dir, config=None, warm_start_from=None):
   return tf2.estimator.DNNRegressor(
       hidden_units=[4],
       feature_columns=[tf.feature_column.numeric_column('x', shape=[3])],
-      optimizer=tf2.keras.optimizers.legacy.RMSprop(
+      optimizer=lambda: tf2.keras.optimizers.legacy.RMSprop(
           learning_rate=0.01,
           rho=0.9,
           momentum=0.5,

@@ -11,7 +11,7 @@ def build_estimator(model_dir, config=None, warm_start_from=None):
       model_dir=model_dir,
       config=config,
       warm_start_from=warm_start_from,
-      optimizer=tf.keras.optimizers.legacy.Adagrad(
+      optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(
           learning_rate=0.05,
           initial_accumulator_value=0.1,
           epsilon=1e-30,

@@ -10,7 +10,7 @@ def build_estimator(model_dir, config=None, warm_start_from=None):
   return tf2.estimator.DNNRegressor(
       hidden_units=[4],
       feature_columns=[tf.feature_column.numeric_column('x', shape=[3])],
-      optimizer=estimator_migrate.compat_optimizers.RMSPropV1(
+      optimizer=lambda: estimator_migrate.compat_optimizers.RMSPropV1(
           learning_rate=0.01,
           rho=0.9,
           momentum=0.5,
