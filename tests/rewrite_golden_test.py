@@ -117,6 +117,18 @@ class EditsTest(parameterized.TestCase):
     self.assertIn('--runtime_translate', edits[0].why)
     self.assertIn('`optimizer`', edits[1].why)
 
+  def test_optimizer_variable_used_elsewhere_is_left(self):
+    source = (
+        'import tensorflow.compat.v1 as tf\n'
+        'opt = tf.train.AdamOptimizer(0.01)\n'
+        'est = tf.estimator.DNNClassifier([4], cols, optimizer=opt)\n'
+        "custom = tf.estimator.Estimator(model_fn, params={'opt': opt})\n"
+    )
+    new, edits = transformer.rewrite_source(source)
+    self.assertEqual(new, source)
+    self.assertEqual([(e.line, e.applied) for e in edits], [(3, False)])
+    self.assertIn('also used outside', edits[0].why)
+
   def test_runtime_translation_is_reported_not_exact(self):
     edits = self._edits('params_kwargs.py', runtime_translate=True)
     self.assertTrue(all(e.applied and not e.exact for e in edits))

@@ -62,6 +62,9 @@ class Context(Protocol):
   def spell(self, qualified: str) -> str:
     """`qualified` as this file writes it (`tf.keras...`), importing it."""
 
+  def only_optimizer(self, name: cst.Name) -> bool:
+    """Whether `name` is read only as canned estimators' optimizer argument."""
+
 
 @dataclasses.dataclass(frozen=True)
 class CallRewrite:
@@ -236,14 +239,16 @@ def _optimizer(
       return _v1_optimizer(ctx, node, api)
   if follow and isinstance(node, cst.Name):
     value = ctx.assigned(node)
+    if value is not None and not ctx.only_optimizer(node):
+      raise NotVisible(
+          f'optimizer `{ctx.code(node)}` is also used outside canned'
+          " estimators' optimizer arguments, so its value is not rewritten"
+      )
     if value is not None:
       found = _optimizer(ctx, value, follow=False)
       if found.kind in ('v1', 'keras'):
         return found
-  raise NotVisible(
-      f'optimizer `{ctx.code(node)}` is not built in this file (or is used'
-      ' elsewhere too)'
-  )
+  raise NotVisible(f'optimizer `{ctx.code(node)}` is not built in this file')
 
 
 def is_v2_call(ctx: Context, call: cst.Call, api: names.Api) -> bool:

@@ -14,11 +14,17 @@ import libcst as cst
 from libcst import metadata
 
 from estimator_migrate import errors
+from estimator_migrate import estimators
 from estimator_migrate.rewrite import calls
 from estimator_migrate.rewrite import names
 from estimator_migrate.rewrite import report
 
 _MARK = 'estimator-migrate:'
+_OPTIMIZER_ARGS = frozenset(
+    arg.name
+    for family in estimators.FAMILIES.values()
+    for arg in family.optimizer_args
+)
 _WIDTH = 80
 
 
@@ -106,6 +112,25 @@ class _Analysis(cst.CSTVisitor):
     if not isinstance(statement, cst.Assign) or len(statement.targets) != 1:
       return None
     return statement.value
+
+  def only_optimizer(self, name: cst.Name) -> bool:
+    scope = self.get_metadata(metadata.ScopeProvider, name, None)
+    if scope is None:
+      return False
+    for assignment in scope[name.value]:
+      for access in assignment.references:
+        arg = self.get_metadata(metadata.ParentNodeProvider, access.node, None)
+        call = self.get_metadata(metadata.ParentNodeProvider, arg, None)
+        if not (
+            isinstance(arg, cst.Arg)
+            and arg.keyword is not None
+            and arg.keyword.value in _OPTIMIZER_ARGS
+            and isinstance(call, cst.Call)
+            and getattr(names.classify(self.qualified(call) or ''), 'kind', '')
+            == 'canned'
+        ):
+          return False
+    return True
 
   def spell(self, qualified: str) -> str:
     if qualified.startswith('tensorflow.'):
