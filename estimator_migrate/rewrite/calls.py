@@ -29,7 +29,8 @@ from estimator_migrate.rewrite import report
 
 _MISSING = object()
 _LR = 'learning_rate'
-_GLOBAL_STEP = 'global_step'
+# The step argument of v1 decay functions (piecewise_constant calls it x).
+_STEP_ARGUMENTS = ('global_step', 'x')
 RUNTIME_CALL = 'estimator_migrate.canned.make_v2_estimator'
 TO_ESTIMATOR = 'estimator_migrate.keras_estimator.to_estimator'
 
@@ -168,7 +169,7 @@ def _decay(ctx: Context, node: cst.BaseExpression) -> Any:
   bound = _bind(inspect.signature(function), node.args, api.name)
   values = {}
   for name, arg in bound.items():
-    if name == _GLOBAL_STEP:
+    if name in _STEP_ARGUMENTS:
       values[name] = 0  # Keras evaluates the schedule at the global step
       continue
     values[name] = _literal(ctx, arg.value)
@@ -284,7 +285,27 @@ def _render_value(ctx: Context, value: Any) -> cst.BaseExpression:
         f'tensorflow.keras.optimizers.schedules.{type(value).__name__}',
         {k: _render_value(ctx, v) for k, v in config.items()},
     )
-  return cst.parse_expression(repr(value))
+  value = _python(value)
+  try:
+    return cst.parse_expression(repr(value))
+  except cst.ParserSyntaxError as e:
+    raise errors.TranslationError(
+        f'the translated value {value!r} cannot be written as source'
+    ) from e
+
+
+def _python(value: Any) -> Any:
+  """Plain Python numbers and lists for tensors (schedule configs hold them)."""
+  if hasattr(value, 'numpy'):
+    value = value.numpy()
+  if hasattr(value, 'ndim') and value.ndim:
+    return [_python(v) for v in value]
+  if hasattr(value, 'item') and hasattr(value, 'dtype'):
+    # str() of a float32 is its shortest form (0.1, not 0.10000000149...).
+    return float(str(value)) if value.dtype.kind == 'f' else value.item()
+  if isinstance(value, (list, tuple)):
+    return type(value)(_python(v) for v in value)
+  return value
 
 
 def _render_call(

@@ -3,6 +3,8 @@
 import tensorflow as tf2
 import tensorflow.compat.v1 as tf
 
+import estimator_migrate.compat_optimizers
+
 
 def build_estimator(model_dir, config=None, warm_start_from=None):
   return tf2.estimator.DNNClassifier(
@@ -22,6 +24,23 @@ def build_estimator(model_dir, config=None, warm_start_from=None):
           beta_1=0.9,
           beta_2=0.999,
           epsilon=1e-08,
+      ),
+      loss_reduction=tf2.keras.losses.Reduction.SUM,
+  )
+
+
+def build_stepped(columns):
+  """Momentum on a stepped schedule: Keras SGD would not match v1 here."""
+  return tf2.estimator.DNNRegressor(
+      hidden_units=[4],
+      feature_columns=columns,
+      optimizer=lambda: estimator_migrate.compat_optimizers.MomentumV1(
+          learning_rate=tf2.keras.optimizers.schedules.PiecewiseConstantDecay(
+              boundaries=[10, 20],
+              values=[0.1, 0.01, 0.001],
+          ),
+          momentum=0.9,
+          use_nesterov=False,
       ),
       loss_reduction=tf2.keras.losses.Reduction.SUM,
   )

@@ -21,3 +21,17 @@ def build_estimator(model_dir, config=None, warm_start_from=None):
           )
       ),
   )
+
+
+def build_stepped(columns):
+  """Momentum on a stepped schedule: Keras SGD would not match v1 here."""
+  return tf.estimator.DNNRegressor(
+      hidden_units=[4],
+      feature_columns=columns,
+      optimizer=lambda: tf.train.MomentumOptimizer(
+          tf.train.piecewise_constant(
+              tf.train.get_global_step(), [10, 20], [0.1, 0.01, 0.001]
+          ),
+          momentum=0.9,
+      ),
+  )
