@@ -23,7 +23,6 @@ Example:
 from collections.abc import Sequence
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
@@ -56,7 +55,8 @@ _RUNTIME_TRANSLATE = flags.DEFINE_bool(
 def main(argv: Sequence[str]) -> int:
   paths = argv[1:]
   if not paths:
-    raise app.UsageError('Name at least one PATH (a .py file or a directory).')
+    logging.error('Name at least one PATH (a .py file or a directory).')
+    return 2
   try:
     result = files.rewrite_paths(
         paths,
