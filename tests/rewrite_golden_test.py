@@ -129,6 +129,17 @@ class EditsTest(parameterized.TestCase):
     self.assertEqual([(e.line, e.applied) for e in edits], [(3, False)])
     self.assertIn('also used outside', edits[0].why)
 
+  def test_learning_rate_capped_by_uncounted_columns_is_left(self):
+    # v1's linear learning rate is min(0.005, 1/sqrt(len(columns))), and
+    # `columns` is a parameter: its length is not in the source.
+    edits = self._edits('estimator_heads.py')
+    left = [e for e in edits if not e.applied]
+    self.assertEqual(
+        [(e.line, e.argument) for e in left],
+        [(19, 'DNNLinearCombinedEstimator')],
+    )
+    self.assertIn('number of feature columns in `columns`', left[0].why)
+
   def test_runtime_translation_is_reported_not_exact(self):
     edits = self._edits('params_kwargs.py', runtime_translate=True)
     self.assertTrue(all(e.applied and not e.exact for e in edits))
