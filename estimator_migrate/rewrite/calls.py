@@ -1,20 +1,20 @@
 """Translates one canned-estimator call's source with the toolkit's tables.
 
-The source's values are turned into the objects `canned.translate_canned_args`
-takes (a v1 optimizer built from the literal arguments, a decay schedule
-evaluated eagerly, stand-ins for everything the translation only passes
-through), and the translation is written back as source: the Keras
+The source's values (read by `values`) are turned into the objects
+`canned.translate_canned_args` takes (a v1 optimizer built from the literal
+arguments, a decay schedule evaluated eagerly, stand-ins for everything the
+translation only passes through), and the translation is written back as
+source: the Keras
 optimizer's class and arguments come from the optimizer plan, the learning
 rate and loss reduction from the same tables `translate_canned_args` reads.
 Expressions the source computes (`learning_rate=FLAGS.lr`) are carried as
 written into the argument that means the same.
 """
 
-import ast
 from collections.abc import Mapping
 import dataclasses
 import inspect
-from typing import Any, Protocol
+from typing import Any
 
 import libcst as cst
 import tensorflow as tf
@@ -26,45 +26,10 @@ from estimator_migrate import optimizers
 from estimator_migrate.rewrite import layout
 from estimator_migrate.rewrite import names
 from estimator_migrate.rewrite import report
+from estimator_migrate.rewrite import values
 
-_MISSING = object()
-_LR = 'learning_rate'
-# The step argument of v1 decay functions (piecewise_constant calls it x).
-_STEP_ARGUMENTS = ('global_step', 'x')
 RUNTIME_CALL = 'estimator_migrate.canned.make_v2_estimator'
 TO_ESTIMATOR = 'estimator_migrate.keras_estimator.to_estimator'
-
-
-class NotVisible(Exception):
-  """A value the translation needs is not in the source; says which."""
-
-
-class Context(Protocol):
-  """What the transformer knows about the file a call is in."""
-
-  def qualified(self, node: cst.CSTNode) -> str | None:
-    """The qualified name a Name/Attribute/Call's callee refers to."""
-
-  def code(self, node: cst.CSTNode) -> str:
-    """The source text of `node`."""
-
-  def line(self, node: cst.CSTNode) -> int:
-    """The line `node` starts at."""
-
-  def column(self, node: cst.CSTNode) -> int:
-    """The column `node` starts at."""
-
-  def indent(self, node: cst.CSTNode) -> int:
-    """The column of the statement `node` is in."""
-
-  def assigned(self, name: cst.Name) -> cst.BaseExpression | None:
-    """The value of `name`'s only assignment in its scope, if it has one."""
-
-  def spell(self, qualified: str) -> str:
-    """`qualified` as this file writes it (`tf.keras...`), importing it."""
-
-  def only_optimizer(self, name: cst.Name) -> bool:
-    """Whether `name` is read only as canned estimators' optimizer argument."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,207 +42,7 @@ class CallRewrite:
   edits: tuple[report.Edit, ...]  # path filled in by the caller
 
 
-@dataclasses.dataclass
-class _Optimizer:
-  """Where an optimizer argument's value comes from in the source."""
-
-  kind: str  # absent, literal, v1, keras
-  value: Any = None  # what translate_canned_args gets
-  node: cst.BaseExpression | None = None  # the node to replace
-  lambda_node: cst.Lambda | None = None
-  carried: dict[str, cst.BaseExpression] = dataclasses.field(
-      default_factory=dict
-  )
-  dropped: tuple[str, ...] = ()
-
-
-class _Opaque:
-  """Stands for a value the translation passes through unchanged."""
-
-  def __init__(self, code: str):
-    self.code = code
-
-  def __repr__(self):
-    return self.code
-
-
-class _Uncounted(_Opaque):
-  """Feature columns whose number the source does not show."""
-
-  def __iter__(self):
-    raise NotVisible(
-        f'the learning rate depends on the number of feature columns in'
-        f' `{self.code}`, which is not a list in this file'
-    )
-
-
-def _literal(ctx: Context, node: cst.BaseExpression | None) -> Any:
-  """The value of a literal (or a name bound once to one), else _MISSING."""
-  if node is None:
-    return _MISSING
-  if isinstance(node, cst.Name) and node.value not in ('None', 'True', 'False'):
-    value = ctx.assigned(node)
-    return _MISSING if value is None else _literal(ctx, value)
-  try:
-    return ast.literal_eval(ctx.code(node).strip())
-  except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-    return _MISSING
-
-
-def _constant(ctx: Context, node: cst.BaseExpression) -> Any:
-  """A literal, or a TensorFlow constant (`tf.losses.Reduction.SUM`)."""
-  value = _literal(ctx, node)
-  if value is not _MISSING:
-    return value
-  qualified = ctx.qualified(node)
-  if qualified and qualified.startswith('tensorflow.'):
-    try:
-      return names.load(qualified)
-    except LookupError:
-      pass
-  return _MISSING
-
-
-def _bind(
-    signature: inspect.Signature, args: tuple[cst.Arg, ...], what: str
-) -> dict[str, cst.Arg]:
-  if any(arg.star for arg in args):
-    raise NotVisible(
-        f'{what} takes *args/**kwargs, whose values are not in the source'
-    )
-  positional = [a for a in args if a.keyword is None]
-  keywords = {a.keyword.value: a for a in args if a.keyword is not None}
-  try:
-    return dict(signature.bind_partial(*positional, **keywords).arguments)
-  except TypeError as e:
-    raise errors.TranslationError(f'{what}: {e}') from e
-
-
-def _v1_class_signature(cls) -> inspect.Signature:
-  signature = inspect.signature(cls.__init__)
-  return signature.replace(parameters=list(signature.parameters.values())[1:])
-
-
-def _decay(ctx: Context, node: cst.BaseExpression) -> Any:
-  """A v1 decay call evaluated eagerly (a partial of its Keras schedule)."""
-  if not isinstance(node, cst.Call):
-    return _MISSING
-  api = names.classify(ctx.qualified(node) or '')
-  if api is None or api.kind != 'decay':
-    return _MISSING
-  function = getattr(tf.compat.v1.train, api.name)
-  bound = _bind(inspect.signature(function), node.args, api.name)
-  values = {}
-  for name, arg in bound.items():
-    if name in _STEP_ARGUMENTS:
-      values[name] = 0  # Keras evaluates the schedule at the global step
-      continue
-    values[name] = _literal(ctx, arg.value)
-    if values[name] is _MISSING:
-      raise NotVisible(
-          f'{api.name}({name}=`{ctx.code(arg.value)}`): the schedule needs'
-          ' values that are not literals in this file'
-      )
-  return function(**values)
-
-
-def _v1_optimizer(ctx: Context, call: cst.Call, api: names.Api) -> _Optimizer:
-  """Builds the v1 optimizer a source construction makes."""
-  if api.name in optimizers.UNSUPPORTED:
-    raise errors.TranslationError(
-        f'{api.name} has no Keras counterpart'
-        f' ({optimizers.UNSUPPORTED[api.name]}).'
-    )
-  row = optimizers.OPTIMIZERS[api.name]
-  cls = getattr(tf.compat.v1.train, api.name)
-  bound = _bind(_v1_class_signature(cls), call.args, api.name)
-  hypers = {h.v1_argument: h for h in row.hypers if h.v1_argument}
-  values, carried, dropped = {}, {}, []
-  for name, arg in bound.items():
-    if name not in hypers:
-      dropped.append(name)  # use_locking, name, Ftrl's slot names
-      continue
-    value = _literal(ctx, arg.value)
-    if value is _MISSING and name == _LR:
-      value = _decay(ctx, arg.value)
-    if value is _MISSING:
-      carried[name] = arg.value
-      hyper = hypers[name]
-      # Any valid number: the plan takes the source expression instead.
-      value = hyper.v1_default if hyper.v1_default is not None else 0.5
-      value = 0.001 if name == _LR else value
-    values[name] = value
-  return _Optimizer(
-      'v1',
-      cls(**values),
-      node=call,
-      carried=carried,
-      dropped=tuple(dropped),
-  )
-
-
-def _optimizer(
-    ctx: Context, node: cst.BaseExpression | None, follow: bool = True
-) -> _Optimizer:
-  """Finds what an optimizer argument's source value is."""
-  if node is None:
-    return _Optimizer('absent')
-  value = _literal(ctx, node)
-  if value is not _MISSING and (value is None or isinstance(value, str)):
-    return _Optimizer('literal', value, node=node)
-  if isinstance(node, cst.Lambda) and not node.params.params:
-    found = _optimizer(ctx, node.body, follow=False)
-    if found.kind == 'v1':
-      found.lambda_node = node
-      found.node = node
-      return found
-  if isinstance(node, cst.Call):
-    qualified = ctx.qualified(node) or ''
-    if names.is_v2(qualified):
-      return _Optimizer('keras', node=node)
-    api = names.classify(qualified)
-    if api is not None and api.kind == 'v1_optimizer':
-      return _v1_optimizer(ctx, node, api)
-  if follow and isinstance(node, cst.Name):
-    value = ctx.assigned(node)
-    if value is not None and not ctx.only_optimizer(node):
-      raise NotVisible(
-          f'optimizer `{ctx.code(node)}` is also used outside canned'
-          " estimators' optimizer arguments, so its value is not rewritten"
-      )
-    if value is not None:
-      found = _optimizer(ctx, value, follow=False)
-      if found.kind in ('v1', 'keras'):
-        return found
-  raise NotVisible(f'optimizer `{ctx.code(node)}` is not built in this file')
-
-
-def is_v2_call(ctx: Context, call: cst.Call, api: names.Api) -> bool:
-  """Whether a `tf.estimator.X` call already has v2 arguments."""
-  if api.v1_only:
-    return False
-  row = estimators.lookup(api.name)
-  watched = {a.name for a in row.family.optimizer_args} | {'loss_reduction'}
-  for arg in call.args:
-    if arg.keyword is None or arg.keyword.value not in watched:
-      continue
-    value = arg.value
-    if isinstance(value, cst.Lambda):
-      value = value.body
-    if isinstance(value, cst.Name):
-      value = ctx.assigned(value) or value
-    if (
-        isinstance(value, cst.Call)
-        and ctx.qualified(value) == 'functools.partial'
-        and value.args
-    ):
-      value = value.args[0].value
-    if names.is_v2(ctx.qualified(value) or ''):
-      return True
-  return False
-
-
-def _render_value(ctx: Context, value: Any) -> cst.BaseExpression:
+def _render_value(ctx: values.Context, value: Any) -> cst.BaseExpression:
   if isinstance(value, tf.keras.optimizers.schedules.LearningRateSchedule):
     config = {k: v for k, v in value.get_config().items() if v is not None}
     return _render_call(
@@ -309,7 +74,7 @@ def _python(value: Any) -> Any:
 
 
 def _render_call(
-    ctx: Context, qualified: str, args: Mapping[str, cst.BaseExpression]
+    ctx: values.Context, qualified: str, args: Mapping[str, cst.BaseExpression]
 ) -> cst.Call:
   return cst.Call(
       func=cst.parse_expression(ctx.spell(qualified)),
@@ -318,9 +83,9 @@ def _render_call(
 
 
 def _render_plan(
-    ctx: Context,
+    ctx: values.Context,
     plan: optimizers.OptimizerPlan,
-    found: _Optimizer,
+    found: values.OptimizerSource,
     variable: bool,
 ) -> cst.BaseExpression:
   """The plan as source: a factory of the Keras optimizer.
@@ -418,7 +183,7 @@ def relayout(
   return out
 
 
-def _reduction(ctx: Context, value: str) -> cst.BaseExpression:
+def _reduction(ctx: values.Context, value: str) -> cst.BaseExpression:
   for key in ('SUM', 'SUM_OVER_BATCH_SIZE', 'NONE', 'AUTO'):
     if getattr(tf.keras.losses.Reduction, key) == value:
       return cst.parse_expression(
@@ -427,18 +192,8 @@ def _reduction(ctx: Context, value: str) -> cst.BaseExpression:
   raise errors.TranslationError(f'no tf.keras.losses.Reduction is {value!r}')
 
 
-def _columns(ctx: Context, node: cst.BaseExpression) -> Any:
-  if isinstance(node, cst.Name):
-    node = ctx.assigned(node) or node
-  if isinstance(node, (cst.List, cst.Tuple)) and not any(
-      isinstance(e, cst.StarredElement) for e in node.elements
-  ):
-    return [_Opaque('column')] * len(node.elements)
-  return _Uncounted(ctx.code(node))
-
-
 def translate_canned(
-    ctx: Context, call: cst.Call, api: names.Api, exact: bool
+    ctx: values.Context, call: cst.Call, api: names.Api, exact: bool
 ) -> CallRewrite:
   """Rewrites a v1 canned-estimator construction as its v2 twin.
 
@@ -452,32 +207,32 @@ def translate_canned(
     The new call, the optimizer variables' new values, and the edits.
 
   Raises:
-    NotVisible: A value the translation needs is not in the source.
+    values.NotVisible: A value the translation needs is not in the source.
     TranslationError: The tables cannot translate it (e.g. an optimizer
       with no Keras counterpart).
   """
   row = estimators.lookup(api.name)
   v1_class = getattr(tf.compat.v1.estimator, api.name)
-  bound = _bind(inspect.signature(v1_class), call.args, api.name)
+  bound = values.bind(inspect.signature(v1_class), call.args, api.name)
   standins: dict[str, Any] = {
-      name: _Opaque(ctx.code(arg.value)) for name, arg in bound.items()
+      name: values.Opaque(ctx.code(arg.value)) for name, arg in bound.items()
   }
-  found: dict[str, _Optimizer] = {}
+  found: dict[str, values.OptimizerSource] = {}
   notes: dict[str, str] = {}
   for arg in row.family.optimizer_args:
     given = bound.get(arg.name)
-    found[arg.name] = _optimizer(ctx, given.value if given else None)
+    found[arg.name] = values.find_optimizer(ctx, given.value if given else None)
     if found[arg.name].kind in ('literal', 'v1'):
       standins[arg.name] = found[arg.name].value
     elif found[arg.name].kind == 'keras':
       standins[arg.name] = 'SGD'  # translated, then left as it is
     for columns in (arg.string_cap_columns, arg.none_cap_columns):
       if columns and columns in bound:
-        standins[columns] = _columns(ctx, bound[columns].value)
+        standins[columns] = values.columns(ctx, bound[columns].value)
   if 'loss_reduction' in bound:
-    value = _constant(ctx, bound['loss_reduction'].value)
+    value = values.constant(ctx, bound['loss_reduction'].value)
     if not isinstance(value, str):
-      raise NotVisible(
+      raise values.NotVisible(
           f'loss_reduction `{ctx.code(bound["loss_reduction"].value)}` is'
           ' not a constant in this file'
       )
@@ -494,7 +249,7 @@ def translate_canned(
       )
     standins['loss_reduction'] = value
   if 'weight_column' in bound:
-    value = _literal(ctx, bound['weight_column'].value)
+    value = values.literal(ctx, bound['weight_column'].value)
     standins['weight_column'] = None if value is None else 'weight'
   translation = canned.translate_canned_args(api.name, exact=exact, **standins)
   return _apply(ctx, call, api, row, bound, found, translation, notes)
@@ -527,7 +282,7 @@ def _apply(
           f'{k}=`{ctx.code(v)}`' for k, v in source.carried.items()
       )
       why += f'; carried as written: {shown}'
-      if _LR in source.carried:
+      if values.LEARNING_RATE in source.carried:
         exact = False
         why += (
             ' (exact when the learning rate is a number or a Keras'
@@ -629,13 +384,15 @@ def _width(node: cst.CSTNode) -> int:
   return len(cst.Module([]).code_for_node(node))
 
 
-def runtime_call(ctx: Context, call: cst.Call, api: names.Api, exact: bool):
+def runtime_call(
+    ctx: values.Context, call: cst.Call, api: names.Api, exact: bool
+):
   """The call as `make_v2_estimator('X', ...)`: translated when it runs."""
   v1_class = getattr(tf.compat.v1.estimator, api.name)
   signature = inspect.signature(v1_class)
   positional = [a for a in call.args if a.keyword is None and not a.star]
   if any(a.star == '*' for a in call.args):
-    raise NotVisible(f'{api.name} takes *args, which cannot be named')
+    raise values.NotVisible(f'{api.name} takes *args, which cannot be named')
   names_in_order = list(signature.parameters)
   args = [cst.Arg(cst.SimpleString(repr(api.name)))]
   for arg in call.args:
@@ -652,11 +409,11 @@ def runtime_call(ctx: Context, call: cst.Call, api: names.Api, exact: bool):
 
 
 def translate_model_to_estimator(
-    ctx: Context, call: cst.Call, api: names.Api
+    ctx: values.Context, call: cst.Call, api: names.Api
 ) -> CallRewrite:
   """`model_to_estimator(...)` -> the toolkit's `to_estimator(...)`."""
   function = names.load(api.qualified)
-  bound = _bind(inspect.signature(function), call.args, api.name)
+  bound = values.bind(inspect.signature(function), call.args, api.name)
   if 'keras_model_path' in bound:
     raise errors.TranslationError(
         'keras_model_path=: to_estimator takes the model; pass'

@@ -18,6 +18,7 @@ from estimator_migrate import estimators
 from estimator_migrate.rewrite import calls
 from estimator_migrate.rewrite import names
 from estimator_migrate.rewrite import report
+from estimator_migrate.rewrite import values
 
 _MARK = 'estimator-migrate:'
 _OPTIMIZER_ARGS = frozenset(
@@ -145,14 +146,14 @@ class _Analysis(cst.CSTVisitor):
     api = names.classify(self.qualified(node) or '')
     if api is None or api.kind not in ('canned', 'model_to_estimator'):
       return
-    if api.kind == 'canned' and calls.is_v2_call(self, node, api):
+    if api.kind == 'canned' and values.is_v2_call(self, node, api):
       return
     try:
       if api.kind == 'canned':
         rewrite = calls.translate_canned(self, node, api, self._options.exact)
       else:
         rewrite = calls.translate_model_to_estimator(self, node, api)
-    except calls.NotVisible as e:
+    except values.NotVisible as e:
       self._not_visible(node, api, str(e))
       return
     except errors.TranslationError as e:
@@ -182,7 +183,7 @@ class _Analysis(cst.CSTVisitor):
       return
     try:
       new = calls.runtime_call(self, node, api, self._options.exact)
-    except calls.NotVisible as e:
+    except values.NotVisible as e:
       self._left(node, api, f'{e}; pass the arguments by name.')
       return
     self.replacements[node] = new
