@@ -10,6 +10,7 @@ Modules (import the one you need; each is small and named for what it does):
   compat_optimizers  RMSPropV1, MomentumV1, AdagradV1 (v1's own kernels).
   side_by_side     train a v1 canned estimator beside its translation.
   checkpoints      convert_optimizer_checkpoint, inspect, assignment_map.
+  rewrite          rewrite v1 canned-estimator source as v2 (libcst).
   data             TFDS loading and Estimator input_fns; the embedded set.
   models, training The guide's CNN and its three TF2 training loops.
   report, errors   Change tables; MigrationError and its subclasses.

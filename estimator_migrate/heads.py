@@ -139,6 +139,19 @@ class HeadTranslation:
   change: report.Change | None
 
 
+def v1_reduction_named(v2_value: str) -> str | None:
+  """The v1 reduction that `v2_value` renames (`'sum'` -> `'weighted_sum'`).
+
+  None when no v1 reduction is the same under that v2 name. Lets the source
+  rewriter read `tf.keras.losses.Reduction.SUM` given to a v1 estimator (what
+  tf_upgrade_v2 inserts) as the v1 reduction it meant.
+  """
+  for v1_value, (new, needs_no_weights) in REDUCTIONS.items():
+    if new == v2_value and not needs_no_weights:
+      return v1_value
+  return None
+
+
 def translate_reduction(
     value: str,
     weight_column: Any,
