@@ -249,11 +249,35 @@ def translate_canned(
           f" as after tf_upgrade_v2) read as v1's {v1_value!r}"
       )
     standins['loss_reduction'] = value
+  if 'head' in bound:
+    standins['head'] = _v2_head(ctx, bound['head'].value)
   if 'weight_column' in bound:
     value = values.literal(ctx, bound['weight_column'].value)
     standins['weight_column'] = None if value is None else 'weight'
   translation = canned.translate_canned_args(api.name, exact=exact, **standins)
   return _apply(ctx, call, api, row, bound, found, translation, notes)
+
+
+def _v2_head(ctx, node) -> tf.estimator.Head:
+  """A stand-in for a v2 head the source constructs (which passes through).
+
+  Raises:
+    values.NotVisible: Not a v2 head built in this file: a v1 head must be
+      translated with its attributes (`estimator_migrate.heads`), at run time.
+  """
+  target = node.func if isinstance(node, cst.Call) else node
+  qualified = ctx.qualified(target) or ''
+  try:
+    head_class = names.load(qualified) if qualified else None
+  except LookupError:
+    head_class = None
+  if isinstance(head_class, type) and issubclass(head_class, tf.estimator.Head):
+    return tf.estimator.RegressionHead()  # any v2 head: passed through
+  raise values.NotVisible(
+      f'head `{ctx.code(node)}` is not a v2 head constructed here; a v1 head'
+      ' is translated at run time (--runtime_translate, or'
+      ' estimator_migrate.heads.translate_head)'
+  )
 
 
 def _apply(
