@@ -182,7 +182,7 @@ def _check_side(what, spec, names, problems, notes):
     if len(spec) != len(names):
       problems.append(
           f'{what} is {_describe(spec)} but the model has {len(names)}'
-          f' {what}s {list(names)}: give one per {what[:-1]}, in that order,'
+          f' {what}s {list(names)}: give one per {what}, in that order,'
           f' or a dict keyed by those names.'
       )
   elif len(names) != 1:
