@@ -1,5 +1,6 @@
 """Runs convert_checkpoint and inspect_checkpoint as their users do."""
 
+import io
 import json
 import os
 import subprocess
@@ -8,6 +9,7 @@ import sys
 from absl.testing import absltest
 import tensorflow as tf
 
+from estimator_migrate.cli import convert_checkpoint
 from tests import canned_harness
 from tests import testing
 
@@ -41,7 +43,7 @@ class CheckpointBinariesTest(absltest.TestCase):
     self.assertEqual(result.returncode, 0, result.stderr[-2000:])
     self.assertIn('estimator: dnn_linear_combined', result.stdout)
     self.assertIn('(verified)', result.stdout)
-    self.assertIn('MB/s', result.stderr)  # progress
+    self.assertNotIn('MB/s', result.stderr)  # a short run prints no progress
     with open(f'{out}/report.json') as f:
       report = json.load(f)
     self.assertEqual(set(report['optimizers']), {'dnn', 'linear'})
@@ -73,13 +75,33 @@ class CheckpointBinariesTest(absltest.TestCase):
     result = testing.run_binary(
         _CONVERT, '--source=a', '--target=b', '--optimizer=dnn=Lamb:0.1'
     )
-    self.assertEqual(result.returncode, 1)
+    self.assertEqual(result.returncode, 2)
     self.assertIn("'Lamb' is not a name", result.stderr)
+    self.assertNotIn('Traceback', result.stderr)
+    self.assertNotIn('--chunk_mb', result.stderr)  # no flag help dumped
 
   def test_required_flags(self):
     result = testing.run_binary(_CONVERT)
-    self.assertEqual(result.returncode, 1)
+    self.assertEqual(result.returncode, 2)
     self.assertIn('--source', result.stderr)
+
+  def test_progress_after_the_first_second_at_most_once_a_second(self):
+    now = [0.0]
+    out = io.StringIO()
+    progress = convert_checkpoint._Progress(clock=lambda: now[0], out=out)
+    for t, done in ((0.5, 10), (0.9, 20), (1.2, 30), (1.5, 40), (2.3, 50)):
+      now[0] = t
+      progress(done * 1_000_000, 100_000_000)
+    now[0] = 2.4
+    progress(100_000_000, 100_000_000)  # the end is always shown
+    self.assertEqual(
+        out.getvalue().splitlines(),
+        [
+            '  30.0 / 100.0 MB (30%), 25 MB/s',
+            '  50.0 / 100.0 MB (50%), 22 MB/s',
+            '  100.0 / 100.0 MB (100%), 42 MB/s',
+        ],
+    )
 
   def test_console_script_help_shows_the_module(self):
     # pip's wrapper is __main__ and argv[0]: what a console script sees.

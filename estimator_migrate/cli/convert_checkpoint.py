@@ -16,7 +16,7 @@ Example:
       --target=/models/v2/model.ckpt-5000 --report=/models/v2/report.json
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import math
 import os
 import re
@@ -129,24 +129,30 @@ def _write_report(path: str, text: str) -> None:
 
 
 class _Progress:
-  """Prints bytes done, percentage and rate at most once a second."""
+  """Prints bytes done, percentage and rate at most once a second.
 
-  def __init__(self):
-    self._began = time.perf_counter()
-    self._last = (
-        self._began
-    )  # quiet for the first second: short runs print none
+  Quiet for the first second, so a short conversion prints no progress.
+  """
+
+  def __init__(
+      self, clock: Callable[[], float] = time.perf_counter, out=None
+  ) -> None:
+    self._clock = clock
+    self._out = out or sys.stderr
+    self._began = clock()
+    self._last = self._began
 
   def __call__(self, done: int, total: int) -> None:
-    now = time.perf_counter()
-    if now - self._last < 1.0 and (done < total or self._last == self._began):
+    now = self._clock()
+    started = self._last != self._began
+    if now - self._last < 1.0 and (done < total or not started):
       return
     self._last = now
     rate = done / max(now - self._began, 1e-9) / 1e6
     print(
         f'  {done / 1e6:,.1f} / {total / 1e6:,.1f} MB'
         f' ({100 * done / max(total, 1):.0f}%), {rate:,.0f} MB/s',
-        file=sys.stderr,
+        file=self._out,
         flush=True,
     )
 
