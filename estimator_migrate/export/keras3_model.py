@@ -1,0 +1,319 @@
+"""A canned estimator rebuilt as a Keras 3 model (TensorFlow backend).
+
+Written by `estimator-migrate-export`. This file needs only `keras`, `numpy`,
+`tensorflow` (the backend) and the standard library. It reads two files
+next to it: `spec.json` (the feature columns, towers and head the estimator
+was built with) and `weights.npz` (the checkpoint's tensors, stored under
+their checkpoint names).
+
+  import model
+  m = model.load()
+  predictions = m(model.select_features(m, features))
+
+Feature columns become Keras preprocessing layers (`StringLookup`,
+`IntegerLookup`, `Hashing`, `Discretization`). As feature columns do, ids
+from `''` (strings) and `-1` (integers) are dropped: the layers below carry
+them as id `-1`, which every consumer skips.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PACKAGE = 'estimator_migrate'
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CategoricalIds(keras.layers.Layer):
+  """One categorical feature column: raw values to ids, `-1` where dropped.
+
+  Ids are the feature column's: vocabulary ids `0..V-1`, then out-of-vocab
+  buckets `V..V+num_oov_buckets-1` (FarmHash, as `StaticVocabularyTable`),
+  else `default_value`.
+  """
+
+  def __init__(self, column, **kwargs):
+    super().__init__(**kwargs)
+    self.column = column
+    kind = column['kind']
+    if kind == 'vocabulary':
+      if column['input_dtype'] == 'string':
+        self.lookup = keras.layers.StringLookup(
+            vocabulary=column['vocabulary'], num_oov_indices=1
+        )
+      else:
+        self.lookup = keras.layers.IntegerLookup(
+            vocabulary=column['vocabulary'], num_oov_indices=1
+        )
+      buckets = max(column['num_oov_buckets'], 1)
+      self.oov_hash = keras.layers.Hashing(num_bins=buckets)
+    elif kind == 'hash':
+      self.hash = keras.layers.Hashing(num_bins=column['num_buckets'])
+    elif kind == 'bucketized':
+      self.discretize = keras.layers.Discretization(
+          bin_boundaries=column['boundaries']
+      )
+
+  def call(self, values):
+    column = self.column
+    kind = column['kind']
+    if kind == 'bucketized':
+      buckets = tf.cast(self.discretize(values), tf.int64)
+      width = len(column['boundaries']) + 1
+      offsets = tf.range(tf.shape(buckets)[-1], dtype=tf.int64) * width
+      return buckets + offsets
+    if values.dtype == tf.string:
+      valid = tf.not_equal(values, '')
+    else:
+      values = tf.cast(values, tf.int64)
+      valid = tf.not_equal(values, -1)
+    if kind == 'vocabulary':
+      index = tf.cast(self.lookup(values), tf.int64)
+      size = len(column['vocabulary'])
+      if column['num_oov_buckets']:
+        missing = size + tf.cast(self.oov_hash(values), tf.int64)
+      else:
+        missing = tf.fill(tf.shape(index), np.int64(column['default_value']))
+      ids = tf.where(index > 0, index - 1, missing)
+    elif kind == 'hash':
+      ids = tf.cast(self.hash(values), tf.int64)
+    else:  # identity
+      in_range = (values >= 0) & (values < column['num_buckets'])
+      default = column['default_value']
+      default = -1 if default is None else default
+      ids = tf.where(in_range, values, np.int64(default))
+    return tf.where(valid, ids, np.int64(-1))
+
+  def get_config(self):
+    return {**super().get_config(), 'column': self.column}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SparseCombiner(keras.layers.Layer):
+  """`embedding_lookup_sparse`: rows of ids combined by sum, mean or sqrtn.
+
+  Serves embedding columns (`units` = dimension) and the linear model's
+  categorical weights (`units` = logits dimension). Ids `-1` are skipped;
+  an example with no id gets zeros.
+  """
+
+  def __init__(self, num_buckets, units, combiner, **kwargs):
+    super().__init__(**kwargs)
+    self.num_buckets = num_buckets
+    self.units = units
+    self.combiner = combiner
+
+  def build(self, input_shape):
+    self.embeddings = self.add_weight(
+        shape=(self.num_buckets, self.units), name='embeddings'
+    )
+
+  def call(self, ids):
+    valid = tf.cast(ids >= 0, self.embeddings.dtype)
+    rows = tf.gather(self.embeddings, tf.maximum(ids, 0))
+    total = tf.reduce_sum(rows * valid[..., None], axis=-2)
+    count = tf.reduce_sum(valid, axis=-1, keepdims=True)
+    if self.combiner == 'mean':
+      return tf.math.divide_no_nan(total, count)
+    if self.combiner == 'sqrtn':
+      return tf.math.divide_no_nan(total, tf.sqrt(count))
+    return total
+
+  def get_config(self):
+    return {
+        **super().get_config(),
+        'num_buckets': self.num_buckets,
+        'units': self.units,
+        'combiner': self.combiner,
+    }
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MultiHot(keras.layers.Layer):
+  """`indicator_column`: counts of each id (ids `-1` skipped)."""
+
+  def __init__(self, num_buckets, **kwargs):
+    super().__init__(**kwargs)
+    self.num_buckets = num_buckets
+
+  def call(self, ids):
+    return tf.reduce_sum(tf.one_hot(ids, self.num_buckets), axis=-2)
+
+  def get_config(self):
+    return {**super().get_config(), 'num_buckets': self.num_buckets}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BiasAdd(keras.layers.Layer):
+  """The linear model's `bias_weights` added to the summed column logits."""
+
+  def build(self, input_shape):
+    self.bias = self.add_weight(
+        shape=(input_shape[-1],), initializer='zeros', name='bias'
+    )
+
+  def call(self, logits):
+    return logits + self.bias
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Predictions(keras.layers.Layer):
+  """The estimator head's prediction keys, computed from the logits."""
+
+  def __init__(self, head, **kwargs):
+    super().__init__(**kwargs)
+    self.head = head
+
+  def call(self, logits):
+    if self.head['type'] == 'regression':
+      return {'predictions': logits}
+    if self.head['type'] == 'binary':
+      logistic = tf.sigmoid(logits)
+      two_class = tf.concat([tf.zeros_like(logits), logits], axis=-1)
+      return {
+          'logits': logits,
+          'logistic': logistic,
+          'probabilities': tf.nn.softmax(two_class),
+          'class_ids': tf.argmax(two_class, axis=-1)[:, None],
+      }
+    return {
+        'logits': logits,
+        'probabilities': tf.nn.softmax(logits),
+        'class_ids': tf.argmax(logits, axis=-1)[:, None],
+    }
+
+  def get_config(self):
+    return {**super().get_config(), 'head': self.head}
+
+
+def _layer_name(checkpoint_name):
+  return checkpoint_name.replace('/', '.')
+
+
+def _inputs(spec):
+  return {
+      key: keras.Input(shape=tuple(f['shape']), dtype=f['dtype'], name=key)
+      for key, f in sorted(spec['inputs'].items())
+  }
+
+
+def _ids(spec, inputs):
+  return {
+      name: CategoricalIds(column, name=f'ids.{name}')(inputs[column['key']])
+      for name, column in sorted(spec['categorical'].items())
+  }
+
+
+def _dense_input(column, inputs, ids):
+  """One column of the DNN's input layer, flattened to [batch, width]."""
+  if column['type'] == 'numeric':
+    return keras.layers.Flatten(name=f'flatten.{column["name"]}')(
+        inputs[column['key']]
+    )
+  if column['type'] == 'embedding':
+    return SparseCombiner(
+        column['num_buckets'],
+        column['dimension'],
+        column['combiner'],
+        name=_layer_name(column['weight']),
+    )(ids[column['categorical']])
+  return MultiHot(column['num_buckets'], name=f'multi_hot.{column["name"]}')(
+      ids[column['categorical']]
+  )
+
+
+def _dnn_logits(spec, inputs, ids):
+  dnn = spec['dnn']
+  # The input layer concatenates columns sorted by name, as feature columns do.
+  columns = sorted(dnn['columns'], key=lambda c: c['name'])
+  parts = [_dense_input(c, inputs, ids) for c in columns]
+  net = parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
+  for index, units in enumerate(dnn['hidden_units']):
+    net = keras.layers.Dense(
+        units,
+        activation=dnn['activation'],
+        name=_layer_name(f'{dnn["scope"]}/hiddenlayer_{index}'),
+    )(net)
+    if dnn['dropout']:
+      net = keras.layers.Dropout(dnn['dropout'])(net)
+  return keras.layers.Dense(
+      spec['head']['logits_dimension'],
+      name=_layer_name(f'{dnn["scope"]}/logits'),
+  )(net)
+
+
+def _linear_logits(spec, inputs, ids):
+  linear = spec['linear']
+  units = spec['head']['logits_dimension']
+  parts = []
+  for column in sorted(linear['columns'], key=lambda c: c['name']):
+    name = _layer_name(column['weight'])
+    if column['type'] == 'numeric':
+      flat = keras.layers.Flatten(name=f'flatten.{name}')(inputs[column['key']])
+      parts.append(keras.layers.Dense(units, use_bias=False, name=name)(flat))
+    else:
+      parts.append(
+          SparseCombiner(
+              column['num_buckets'],
+              units,
+              linear['sparse_combiner'],
+              name=name,
+          )(ids[column['categorical']])
+      )
+  total = parts[0] if len(parts) == 1 else keras.layers.Add()(parts)
+  return BiasAdd(name=_layer_name(linear['bias']))(total)
+
+
+def build_model(spec):
+  """The estimator's model with fresh weights: feature dict to predictions."""
+  inputs = _inputs(spec)
+  ids = _ids(spec, inputs)
+  logits = []
+  if spec.get('dnn'):
+    logits.append(_dnn_logits(spec, inputs, ids))
+  if spec.get('linear'):
+    logits.append(_linear_logits(spec, inputs, ids))
+  total = logits[0] if len(logits) == 1 else keras.layers.Add()(logits)
+  outputs = Predictions(spec['head'], name='predictions')(total)
+  return keras.Model(inputs, outputs, name=spec['estimator'])
+
+
+def select_features(model, features):
+  """The features `model` reads, as tensors (Keras 3 models reject others).
+
+  An estimator's feature dict may hold more keys (a weight column, features
+  of other models); a Keras 3 functional model given extra keys misassigns
+  them, so pass `select_features(model, features)`.
+  """
+  return {key: tf.constant(features[key]) for key in model.input}
+
+
+def load(directory=None, compile=False):  # noqa: A002 (Keras' own name)
+  """Builds the model and restores the estimator's trained weights.
+
+  Args:
+    directory: The exported directory (default: the one holding this file).
+    compile: Not supported yet: this export carries the weights only, not
+      the optimizer state.
+
+  Returns:
+    A `keras.Model` taking the estimator's feature dict (each feature
+    `[batch, ...]`) and returning the estimator's prediction keys.
+  """
+  directory = directory or HERE
+  if compile:
+    raise ValueError(
+        'compile=True is not supported by this export: it carries weights'
+        ' only. Call load(compile=False) and compile the model yourself.'
+    )
+  with open(os.path.join(directory, 'spec.json'), encoding='utf-8') as f:
+    spec = json.load(f)
+  model = build_model(spec)
+  with np.load(os.path.join(directory, 'weights.npz')) as weights:
+    for layer_name, names in spec['weights'].items():
+      model.get_layer(layer_name).set_weights([weights[n] for n in names])
+  return model
