@@ -5,11 +5,14 @@ import importlib
 import importlib.util
 import os
 
+import tensorflow as tf
+
 from estimator_migrate import errors
 from estimator_migrate import report as report_lib
 from estimator_migrate.export import codegen
 from estimator_migrate.export import columns as columns_lib
 from estimator_migrate.export import families
+from estimator_migrate.export import optimizer_state
 from estimator_migrate.export import weights as weights_lib
 
 
@@ -23,6 +26,7 @@ class ExportResult:
   spec: dict
   mappings: tuple[columns_lib.Mapping, ...]
   arrays: dict
+  optimizer_notes: tuple[str, ...] = ()
 
   def report(self) -> str:
     """Every column and variable: how it was mapped, exact or not."""
@@ -60,7 +64,32 @@ class ExportResult:
         'Predictions: `logits`, `probabilities`, `class_ids` (and'
         ' `logistic` for binary classifiers), or `predictions` for'
         ' regressors.',
+        '',
+        '## Optimizer state (`load(compile=True)`)',
+        '',
     ]
+    if self.spec['compile_unavailable']:
+      lines.append(
+          'Not carried: ' + self.spec['compile_unavailable'] + '. `load()`'
+          ' gives the trained model; compile it yourself to train on.'
+      )
+    else:
+      lines.append(
+          report_lib.markdown_table(
+              ('optimizer', 'Keras 3', 'variables', 'iterations', 'config'),
+              [
+                  (
+                      e['name'],
+                      e['class'],
+                      len(e['variables']),
+                      e['iterations'],
+                      ', '.join(f'{k}={v}' for k, v in e['config'].items()),
+                  )
+                  for e in self.spec['optimizers']
+              ],
+          )
+      )
+      lines.extend(['', *(f'- {note}' for note in self.optimizer_notes)])
     return '\n'.join(lines) + '\n'
 
   def save(self, target: str) -> str:
@@ -112,14 +141,43 @@ def canned_to_keras(
   constructor_kwargs.pop('model_dir', None)
   model = families.model_spec(estimator, constructor_kwargs)
   weights = weights_lib.read_weights(model_dir, model.shapes)
+  state = optimizer_state.read_state(
+      tf.train.load_checkpoint(weights.prefix),
+      weights.source.variables,
+      list(model.shapes),
+      {
+          arg.name.removesuffix('optimizer').removesuffix(
+              '_'
+          ): constructor_kwargs.get(arg.name)
+          for arg in model.row.family.optimizer_args
+      },
+      weights.global_step,
+  )
+  spec = dict(model.spec)
+  spec['optimizers'] = list(state.entries) if not state.reason else None
+  spec['compile_unavailable'] = state.reason
+  spec['loss_reduction'] = _loss_reduction(constructor_kwargs)
   return ExportResult(
       estimator=model.row.name,
       prefix=weights.prefix,
       global_step=weights.global_step,
-      spec=model.spec,
+      spec=spec,
       mappings=model.mappings,
-      arrays=dict(weights.arrays),
+      arrays={**weights.arrays, **state.arrays},
+      optimizer_notes=state.notes,
   )
+
+
+def _loss_reduction(kwargs: dict) -> str:
+  """Keras 3's name of the estimator's loss reduction (v2 default)."""
+  value = kwargs.get('loss_reduction', 'sum_over_batch_size')
+  value = getattr(value, 'value', value)
+  if value not in ('sum', 'sum_over_batch_size'):
+    raise errors.TranslationError(
+        f'loss_reduction {value!r} has no Keras 3 reduction; use sum or'
+        ' sum_over_batch_size.'
+    )
+  return value
 
 
 def load_config(config: str) -> dict:

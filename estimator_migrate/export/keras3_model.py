@@ -190,6 +190,101 @@ class Predictions(keras.layers.Layer):
     return {**super().get_config(), 'head': self.head}
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Adagrad(keras.optimizers.Adagrad):
+  """Adagrad as TF 2.15 computes it: lr * g / (sqrt(acc) + epsilon).
+
+  Keras 3's Adagrad divides by sqrt(acc + epsilon); the estimator's Keras 2
+  Adagrad (ResourceApplyAdagradV2) adds epsilon after the square root.
+  """
+
+  def update_step(self, gradient, variable, learning_rate):
+    lr = keras.ops.cast(learning_rate, variable.dtype)
+    gradient = keras.ops.cast(gradient, variable.dtype)
+    accumulator = self._accumulators[self._get_variable_index(variable)]
+    self.assign_add(accumulator, keras.ops.square(gradient))
+    self.assign_sub(
+        variable,
+        lr * gradient / (keras.ops.sqrt(accumulator) + self.epsilon),
+    )
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SGD(keras.optimizers.SGD):
+  """SGD whose momentum touches only the rows an embedding gradient names.
+
+  TF 2.15 applies momentum to sparse gradients lazily
+  (ResourceSparseApplyKerasMomentum); Keras 3 would decay every row.
+  """
+
+  def update_step(self, gradient, variable, learning_rate):
+    if not (isinstance(gradient, tf.IndexedSlices) and self.momentum):
+      return super().update_step(gradient, variable, learning_rate)
+    lr = tf.cast(learning_rate, variable.dtype)
+    momentum = self.momentums[self._get_variable_index(variable)]
+    rows = gradient.indices
+    accumulated = (
+        tf.gather(momentum, rows) * self.momentum - lr * gradient.values
+    )
+    self.assign(momentum, tf.IndexedSlices(accumulated, rows))
+    step = accumulated
+    if self.nesterov:
+      step = accumulated * self.momentum - lr * gradient.values
+    self.assign_add(variable, tf.IndexedSlices(step, rows))
+    return None
+
+
+OPTIMIZERS = {
+    'Adam': keras.optimizers.Adam,
+    'Adagrad': Adagrad,
+    'Ftrl': keras.optimizers.Ftrl,
+    'SGD': SGD,
+}
+
+
+def _summed(gradient):
+  """Sums an embedding gradient's repeated rows, as TF 2.15 optimizers do.
+
+  Keras 3 applies elementwise ops to `IndexedSlices` values: with a row
+  repeated, Adagrad would add the sum of the squares instead of the square
+  of the sum.
+  """
+  if not isinstance(gradient, tf.IndexedSlices):
+    return gradient
+  rows, positions = tf.unique(gradient.indices)
+  values = tf.math.unsorted_segment_sum(
+      gradient.values, positions, tf.shape(rows)[0]
+  )
+  return tf.IndexedSlices(values, rows, gradient.dense_shape)
+
+
+class EstimatorModel(keras.Model):
+  """A functional model whose `fit` applies each optimizer to its variables.
+
+  A DNNLinearCombined estimator trains its DNN and its linear part with two
+  optimizers; `groups` pairs each optimizer with the variables it trains.
+  """
+
+  groups = ()
+
+  def train_step(self, data):
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    with tf.GradientTape() as tape:
+      y_pred = self(x, training=True)
+      loss = self.compute_loss(
+          x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+      )
+    variables = [v for _, group in self.groups for v in group]
+    gradients = [_summed(g) for g in tape.gradient(loss, variables)]
+    start = 0
+    for optimizer, group in self.groups:
+      optimizer.apply_gradients(
+          zip(gradients[start : start + len(group)], group, strict=True)
+      )
+      start += len(group)
+    return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+
 def _layer_name(checkpoint_name):
   return checkpoint_name.replace('/', '.')
 
@@ -279,7 +374,57 @@ def build_model(spec):
     logits.append(_linear_logits(spec, inputs, ids))
   total = logits[0] if len(logits) == 1 else keras.layers.Add()(logits)
   outputs = Predictions(spec['head'], name='predictions')(total)
-  return keras.Model(inputs, outputs, name=spec['estimator'])
+  return EstimatorModel(inputs, outputs, name=spec['estimator'])
+
+
+def _variables_by_name(model, spec):
+  """Checkpoint name -> the Keras variable holding it."""
+  out = {}
+  for layer_name, names in spec['weights'].items():
+    out.update(zip(names, model.get_layer(layer_name).weights, strict=True))
+  return out
+
+
+def _loss(spec):
+  reduction = spec['loss_reduction']
+  head = spec['head']['type']
+  if head == 'regression':
+    return {'predictions': keras.losses.MeanSquaredError(reduction=reduction)}
+  if head == 'binary':
+    loss = keras.losses.BinaryCrossentropy(
+        from_logits=True, reduction=reduction
+    )
+  else:
+    loss = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction=reduction
+    )
+  return {'logits': loss}
+
+
+def _compile(model, spec, weights):
+  """Compiles with the estimator's loss and optimizers, state restored."""
+  if spec['compile_unavailable']:
+    raise ValueError(
+        'compile=True is not available for this export: '
+        + spec['compile_unavailable']
+        + '. Call load(compile=False) and compile the model yourself.'
+    )
+  variables = _variables_by_name(model, spec)
+  groups = []
+  for entry in spec['optimizers']:
+    optimizer = OPTIMIZERS[entry['class']](**entry['config'])
+    group = [variables[name] for name in entry['variables']]
+    optimizer.build(group)
+    optimizer.iterations.assign(entry['iterations'])
+    for attribute, keys in entry['slots'].items():
+      for variable, key in zip(group, keys, strict=True):
+        index = optimizer._get_variable_index(variable)  # noqa: SLF001
+        getattr(optimizer, attribute)[index].assign(weights[key])
+    groups.append((optimizer, group))
+  model.groups = tuple(groups)
+  # XLA cannot compile the string lookups; the first optimizer is Keras'
+  # own, the others are applied by EstimatorModel.train_step.
+  model.compile(optimizer=groups[0][0], loss=_loss(spec), jit_compile=False)
 
 
 def select_features(model, features):
@@ -297,23 +442,23 @@ def load(directory=None, compile=False):  # noqa: A002 (Keras' own name)
 
   Args:
     directory: The exported directory (default: the one holding this file).
-    compile: Not supported yet: this export carries the weights only, not
-      the optimizer state.
+    compile: Also compile with the estimator's loss on `logits` (or
+      `predictions` for regressors) and its optimizer(s), their slots,
+      iterations and hyperparameters restored, so that `fit` continues
+      where the estimator stopped. Labels: `{'logits': class ids}` (float
+      0/1 for binary heads) or `{'predictions': values}`.
 
   Returns:
     A `keras.Model` taking the estimator's feature dict (each feature
     `[batch, ...]`) and returning the estimator's prediction keys.
   """
   directory = directory or HERE
-  if compile:
-    raise ValueError(
-        'compile=True is not supported by this export: it carries weights'
-        ' only. Call load(compile=False) and compile the model yourself.'
-    )
   with open(os.path.join(directory, 'spec.json'), encoding='utf-8') as f:
     spec = json.load(f)
   model = build_model(spec)
   with np.load(os.path.join(directory, 'weights.npz')) as weights:
     for layer_name, names in spec['weights'].items():
       model.get_layer(layer_name).set_weights([weights[n] for n in names])
+    if compile:
+      _compile(model, spec, weights)
   return model

@@ -42,6 +42,29 @@ for directory, features, output in jobs:
   result.append(output)
 """
 
+_CONTINUE = """
+import importlib.util, json, os, sys
+import numpy as np
+jobs = json.loads(sys.argv[1])
+result = []
+for directory, features, labels, batch_size, output in jobs:
+  spec = importlib.util.spec_from_file_location(
+      'exported_' + str(len(result)), os.path.join(directory, 'model.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  model = module.load(directory, compile=True)
+  with np.load(features) as f:
+    inputs = module.select_features(model, {k: f[k] for k in f.files})
+  with np.load(labels) as f:
+    targets = {k: f[k] for k in f.files}
+  history = model.fit(inputs, targets, batch_size=batch_size, epochs=1,
+                      shuffle=False, verbose=0)
+  with open(os.path.join(directory, 'spec.json')) as f:
+    names = module._variables_by_name(model, json.load(f))
+  np.savez(output, **{n: np.asarray(v.numpy()) for n, v in names.items()})
+  result.append([output, history.history['loss']])
+"""
+
 
 @dataclasses.dataclass(frozen=True)
 class Parity:
@@ -128,3 +151,42 @@ def compare(
         np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))
     )
   return Parity(diffs)
+
+
+def modern_continue(
+    jobs: Sequence[
+        tuple[str, Mapping[str, np.ndarray], Mapping[str, np.ndarray], int]
+    ],
+) -> list[dict[str, np.ndarray]]:
+  """Trains each export on (features, labels) in the modern environment.
+
+  Each job is (directory, features, labels keyed by the loss output, batch
+  size): `load(directory, compile=True)` then one epoch of `fit` with
+  `shuffle=False`. Returns each model's variables by checkpoint name.
+
+  Raises:
+    MigrationError: No modern environment, or training failed.
+  """
+  with tempfile.TemporaryDirectory() as scratch:
+    specs = []
+    for i, (directory, features, labels, batch_size) in enumerate(jobs):
+      features_path = os.path.join(scratch, f'features_{i}.npz')
+      labels_path = os.path.join(scratch, f'labels_{i}.npz')
+      _save_features(features_path, features)
+      _save_features(labels_path, labels)
+      output = os.path.join(scratch, f'weights_{i}.npz')
+      specs.append(
+          [
+              os.path.abspath(directory),
+              features_path,
+              labels_path,
+              batch_size,
+              output,
+          ]
+      )
+    outputs = modern.run(_CONTINUE + modern.result_line(), json.dumps(specs))
+    results = []
+    for output, _ in outputs:
+      with np.load(output) as f:
+        results.append({k: f[k] for k in f.files})
+    return results

@@ -22,6 +22,7 @@ class Weights:
   prefix: str
   arrays: Mapping[str, np.ndarray]
   global_step: int | None
+  source: source_lib.Source
 
 
 def read_weights(model_dir: str, shapes: Mapping[str, tuple]) -> Weights:
@@ -61,4 +62,4 @@ def read_weights(model_dir: str, shapes: Mapping[str, tuple]) -> Weights:
   step = None
   if 'global_step' in source.variables:
     step = int(reader.get_tensor('global_step'))
-  return Weights(source.prefix, arrays, step)
+  return Weights(source.prefix, arrays, step, source)
