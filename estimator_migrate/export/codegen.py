@@ -32,9 +32,15 @@ def model_source(estimator: str, prefix: str) -> str:
 
 
 def write_directory(
-    target: str, files: dict[str, str], arrays: dict[str, np.ndarray]
+    target: str,
+    files: dict[str, str],
+    arrays: dict[str, np.ndarray],
+    finish=None,
 ) -> None:
   """Writes text `files` and `weights.npz` into `target`, atomically.
+
+  `finish(temporary_directory)`, if given, adds to the directory before it
+  is moved into place.
 
   Raises:
     MigrationError: `target` exists and is not empty.
@@ -61,6 +67,8 @@ def write_directory(
     np.savez(buffer, **arrays)
     with tf.io.gfile.GFile(os.path.join(temporary, 'weights.npz'), 'wb') as f:
       f.write(buffer.getvalue())
+    if finish is not None:
+      finish(temporary)
     if tf.io.gfile.exists(target):
       tf.io.gfile.rmtree(target)
     tf.io.gfile.rename(temporary, target)

@@ -13,6 +13,7 @@ from estimator_migrate.export import codegen
 from estimator_migrate.export import columns as columns_lib
 from estimator_migrate.export import families
 from estimator_migrate.export import optimizer_state
+from estimator_migrate.export import serving
 from estimator_migrate.export import weights as weights_lib
 
 
@@ -92,15 +93,24 @@ class ExportResult:
       lines.extend(['', *(f'- {note}' for note in self.optimizer_notes)])
     return '\n'.join(lines) + '\n'
 
-  def save(self, target: str) -> str:
+  def save(self, target: str, saved_model: bool = False) -> str:
     """Writes model.py, spec.json, weights.npz and report.md into `target`.
+
+    Args:
+      target: A new (or empty) directory.
+      saved_model: Also write `saved_model/`, a serving SavedModel, in the
+        modern environment (`serving.write_saved_models`).
 
     Returns:
       `target`.
 
     Raises:
-      MigrationError: `target` exists and is not empty.
+      MigrationError: `target` exists and is not empty; or, with
+        `saved_model`, no modern environment.
     """
+    finish = None
+    if saved_model:
+      finish = lambda directory: serving.write_saved_models([directory])  # noqa: E731
     codegen.write_directory(
         target,
         {
@@ -109,6 +119,7 @@ class ExportResult:
             'report.md': self.report(),
         },
         self.arrays,
+        finish,
     )
     return target
 

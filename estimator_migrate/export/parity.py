@@ -38,7 +38,13 @@ for directory, features, output in jobs:
   with np.load(features) as f:
     inputs = module.select_features(model, {k: f[k] for k in f.files})
   predictions = model(inputs, training=False)
-  np.savez(output, **{k: np.asarray(v) for k, v in predictions.items()})
+  out = {k: np.asarray(v) for k, v in predictions.items()}
+  served = os.path.join(directory, 'saved_model')
+  if os.path.isdir(served):
+    serve = tf.saved_model.load(served).signatures['serving_default']
+    out.update({'saved_model/' + k: np.asarray(v)
+                for k, v in serve(**inputs).items()})
+  np.savez(output, **out)
   result.append(output)
 """
 
@@ -91,6 +97,9 @@ def modern_predict(
     jobs: Sequence[tuple[str, Mapping[str, np.ndarray]]],
 ) -> list[dict[str, np.ndarray]]:
   """Predictions of each exported directory on its features, in one process.
+
+  Where the directory holds `saved_model/`, its `serving_default`
+  predictions are added under `saved_model/<key>`.
 
   Raises:
     MigrationError: No modern environment, or loading/predicting failed.
