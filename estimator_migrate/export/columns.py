@@ -176,6 +176,14 @@ def _register_categorical(columns: Columns, column, owner: str) -> str:
   return column.name
 
 
+def _numeric_column(columns: Columns, column, keras: str, **extra) -> dict:
+  """Registers a numeric column's input; its spec for either tower."""
+  spec = _numeric(column, column.name)
+  _add_input(columns, column.key, spec['shape'], spec['dtype'], column.name)
+  columns.mappings.append(Mapping(column.name, 'numeric', keras, True))
+  return {'type': 'numeric', 'name': column.name, 'key': column.key, **extra}
+
+
 def dnn_columns(
     columns: Columns, feature_columns: Iterable, scope: str
 ) -> list[dict]:
@@ -254,12 +262,9 @@ def linear_columns(
     name = column.name
     weight = f'{scope}/linear_model/{name}/weights'
     if kind == 'NumericColumn':
-      spec = _numeric(column, name)
-      _add_input(columns, column.key, spec['shape'], spec['dtype'], name)
       out.append(
-          {'type': 'numeric', 'name': name, 'key': column.key, 'weight': weight}
+          _numeric_column(columns, column, 'Dense (no bias)', weight=weight)
       )
-      columns.mappings.append(Mapping(name, 'numeric', 'Dense (no bias)', True))
       continue
     ids = _register_categorical(columns, column, name)
     out.append(

@@ -67,6 +67,21 @@ def run(script: str, *args: str, timeout: float = 600):
   )
 
 
+# Python source for the modern env: imports an export's own model.py.
+LOAD_EXPORT = """
+import importlib.util, json, os, sys
+import numpy as np
+
+
+def load_export(directory, index):
+  spec = importlib.util.spec_from_file_location(
+      f'exported_{index}', os.path.join(directory, 'model.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+"""
+
+
 def result_line(name: str = 'result') -> str:
   """Python source printing the JSON of variable `name` for `run`."""
   return f'print({_RESULT!r} + __import__("json").dumps({name}))'

@@ -24,16 +24,11 @@ from estimator_migrate.export import modern
 KEYS = ('logits', 'logistic', 'probabilities', 'class_ids', 'predictions')
 
 _SCRIPT = """
-import importlib.util, json, os, sys
-import numpy as np
 import tensorflow as tf
 jobs = json.loads(sys.argv[1])
 result = []
 for directory, features, output in jobs:
-  spec = importlib.util.spec_from_file_location(
-      'exported_' + str(len(result)), os.path.join(directory, 'model.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  module = load_export(directory, len(result))
   model = module.load(directory)
   with np.load(features) as f:
     inputs = module.select_features(model, {k: f[k] for k in f.files})
@@ -49,15 +44,10 @@ for directory, features, output in jobs:
 """
 
 _CONTINUE = """
-import importlib.util, json, os, sys
-import numpy as np
 jobs = json.loads(sys.argv[1])
 result = []
 for directory, features, labels, batch_size, output in jobs:
-  spec = importlib.util.spec_from_file_location(
-      'exported_' + str(len(result)), os.path.join(directory, 'model.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  module = load_export(directory, len(result))
   model = module.load(directory, compile=True)
   with np.load(features) as f:
     inputs = module.select_features(model, {k: f[k] for k in f.files})
@@ -111,7 +101,9 @@ def modern_predict(
       _save_features(features_path, features)
       output = os.path.join(scratch, f'predictions_{i}.npz')
       specs.append([os.path.abspath(directory), features_path, output])
-    outputs = modern.run(_SCRIPT + modern.result_line(), json.dumps(specs))
+    outputs = modern.run(
+        modern.LOAD_EXPORT + _SCRIPT + modern.result_line(), json.dumps(specs)
+    )
     results = []
     for output in outputs:
       with np.load(output) as f:
@@ -193,7 +185,10 @@ def modern_continue(
               output,
           ]
       )
-    outputs = modern.run(_CONTINUE + modern.result_line(), json.dumps(specs))
+    outputs = modern.run(
+        modern.LOAD_EXPORT + _CONTINUE + modern.result_line(),
+        json.dumps(specs),
+    )
     results = []
     for output, _ in outputs:
       with np.load(output) as f:

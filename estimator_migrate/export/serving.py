@@ -16,14 +16,11 @@ from estimator_migrate.export import modern
 DIRECTORY = 'saved_model'
 
 _SCRIPT = """
-import importlib.util, json, os, shutil, sys
+import shutil
 directories = json.loads(sys.argv[1])
 result = []
 for directory in directories:
-  spec = importlib.util.spec_from_file_location(
-      'exported_' + str(len(result)), os.path.join(directory, 'model.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  module = load_export(directory, len(result))
   model = module.load(directory)
   target = os.path.join(directory, 'saved_model')
   temporary = target + '.tmp'
@@ -46,4 +43,6 @@ def write_saved_models(directories: Sequence[str]) -> list[str]:
     MigrationError: No modern environment, or the export failed.
   """
   paths = [os.path.abspath(d) for d in directories]
-  return modern.run(_SCRIPT + modern.result_line(), json.dumps(paths))
+  return modern.run(
+      modern.LOAD_EXPORT + _SCRIPT + modern.result_line(), json.dumps(paths)
+  )
