@@ -71,11 +71,16 @@ class ExportBinaryTest(parameterized.TestCase):
 
   def test_exports_directory(self):
     target = os.path.join(self.create_tempdir().full_path, 'keras')
-    result = testing.run_binary(_BINARY, *self._flags(target=target))
+    result = testing.run_binary(
+        _BINARY, *self._flags(target=target), '--saved_model'
+    )
     self.assertEqual(result.returncode, 0, result.stderr[-2000:])
     self.assertCountEqual(
         os.listdir(target),
-        ['model.py', 'spec.json', 'weights.npz', 'report.md'],
+        ['model.py', 'spec.json', 'weights.npz', 'report.md', 'saved_model'],
+    )
+    self.assertTrue(
+        os.path.exists(os.path.join(target, 'saved_model', 'saved_model.pb'))
     )
     self.assertIn('dnn/logits/kernel', result.stdout)
     self.assertEqual(

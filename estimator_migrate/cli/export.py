@@ -5,16 +5,18 @@ DNNLinearCombined Classifier/Regressor) and the constructor kwargs it was
 built with (`--config` names a callable returning them: feature columns live
 in user code), and writes --target: `model.py` (Keras 3 code with
 `load(directory=None, compile=False) -> keras.Model`), `spec.json`,
-`weights.npz` and `report.md`. The target is written under a temporary name
-and moved into place when complete; report.md lists how every feature
-column and variable was carried.
+`weights.npz`, `report.md` and, with --saved_model, `saved_model/` (written
+in the modern environment). The target is written under a temporary name and
+moved into place when complete; report.md lists how every feature column and
+variable was carried.
 
 Example:
   bazel run //estimator_migrate/cli:export -- --estimator=DNNClassifier \
       --model_dir=/models/v2 --config=my_pkg.config:estimator_kwargs \
       --target=/models/keras
   estimator-migrate-export --estimator=DNNLinearCombinedClassifier \
-      --model_dir=/models/v1 --config=config.py:kwargs --target=/models/keras
+      --model_dir=/models/v2 --config=config.py:kwargs --target=/models/keras \
+      --saved_model
 """
 
 from collections.abc import Sequence
@@ -45,6 +47,12 @@ _CONFIG = flags.DEFINE_string(
 _TARGET = flags.DEFINE_string(
     'target', None, 'Directory to write (must not exist or be empty).'
 )
+_SAVED_MODEL = flags.DEFINE_bool(
+    'saved_model',
+    False,
+    'Also write target/saved_model for serving, in the modern environment'
+    ' (.venv-modern or $ESTIMATOR_MIGRATE_MODERN_PYTHON).',
+)
 
 # Which flag each library argument is.
 _FLAG_OF = {
@@ -70,7 +78,7 @@ def main(argv: Sequence[str]) -> int:
     result = exporter.canned_to_keras(
         _ESTIMATOR.value, model_dir=_MODEL_DIR.value, **kwargs
     )
-    result.save(_TARGET.value)
+    result.save(_TARGET.value, saved_model=_SAVED_MODEL.value)
   except errors.MigrationError as e:
     logging.error('%s', _flagged(str(e)))
     return 2

@@ -71,6 +71,7 @@ def run(script: str, *args: str, timeout: float = 600):
 LOAD_EXPORT = """
 import importlib.util, json, os, sys
 import numpy as np
+sys.dont_write_bytecode = True  # no __pycache__ inside the export
 
 
 def load_export(directory, index):
