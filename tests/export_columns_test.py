@@ -89,11 +89,17 @@ class SpecTest(parameterized.TestCase):
 
   @parameterized.named_parameters(
       (
-          'crossed',
+          'weighted',
           'LinearClassifier',
-          dict(feature_columns=[fc.crossed_column(['a', 'b'], 10)]),
+          dict(
+              feature_columns=[
+                  fc.weighted_categorical_column(
+                      fc.categorical_column_with_identity('a', 3), 'w'
+                  )
+              ]
+          ),
           columns.ColumnError,
-          'a_X_b',
+          'a_weighted_by_w',
       ),
       (
           'normalizer_fn',

@@ -4,8 +4,8 @@ Each case trains a small estimator a few steps on the TF 2.15 stack, exports
 it with `export.canned_to_keras`, and compares `estimator.predict` with the
 generated `model.py`'s `load()` run in the modern environment (TensorFlow
 2.21, Keras 3; one subprocess for every case). Features hold multivalent
-ids, `''` and `-1` (dropped by feature columns), out-of-vocabulary values,
-and columns listed out of name order.
+ids, `''` and `-1` (dropped by feature columns, except a crossed column's
+raw keys), out-of-vocabulary values, and columns listed out of name order.
 """
 
 import os
@@ -108,6 +108,22 @@ def _columns(vocabulary_file: str) -> dict:
           ],
           linear_feature_columns=[word, age_buckets, city, item],
       ),
+      'combined_crossed': dict(
+          n_classes=3,
+          dnn_hidden_units=[3],
+          dnn_feature_columns=[
+              fc.embedding_column(fc.crossed_column(['word', code], 9), 2),
+              fc.indicator_column(fc.crossed_column(['city', age_buckets], 5)),
+          ],
+          linear_feature_columns=[
+              fc.crossed_column(['city', word], 11),
+              fc.crossed_column(
+                  [age_buckets, fc.crossed_column(['city', code], 3)],
+                  13,
+                  hash_key=7,
+              ),
+          ],
+      ),
       'combined_binary_label_vocabulary': dict(
           label_vocabulary=['no', 'yes'],
           weight_column='weight',
@@ -130,6 +146,7 @@ _CASES = {
         tf.estimator.DNNLinearCombinedClassifier,
         'classes3',
     ),
+    'combined_crossed': (tf.estimator.DNNLinearCombinedClassifier, 'classes3'),
     'combined_binary_label_vocabulary': (
         tf.compat.v1.estimator.DNNLinearCombinedClassifier,
         'vocabulary',

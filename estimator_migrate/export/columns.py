@@ -27,6 +27,7 @@ SUPPORTED = (
     'categorical_column_with_vocabulary_file',
     'categorical_column_with_identity',
     'categorical_column_with_hash_bucket',
+    'crossed_column (of raw keys and the columns above)',
     'indicator',
     'embedding (combiner mean, sum, sqrtn)',
 )
@@ -167,7 +168,43 @@ def _categorical(column, owner: str) -> tuple[dict, dict]:
   )
 
 
+def _leaves(column) -> list:
+  """A crossed column's keys, nested crosses flattened (as feature columns)."""
+  out = []
+  for key in column.keys:
+    if not isinstance(key, str) and _kind(key) == 'CrossedColumn':
+      out.extend(_leaves(key))
+    else:
+      out.append(key)
+  return out
+
+
+def _register_crossed(columns: Columns, column, owner: str) -> str:
+  """A crossed column: its leaves' raw values or ids, hashed together.
+
+  A raw key is read as the dtype another column gives that feature, else
+  as a string.
+  """
+  sources = []
+  for key in _leaves(column):
+    if isinstance(key, str):
+      dtype = columns.inputs.get(key, {}).get('dtype', 'string')
+      _add_input(columns, key, [None], dtype, owner)
+      sources.append({'raw': key})
+    else:
+      sources.append({'ids': _register_categorical(columns, key, owner)})
+  columns.categorical[column.name] = {
+      'kind': 'crossed',
+      'sources': sources,
+      'num_buckets': int(column.hash_bucket_size),
+      'hash_key': column.hash_key,
+  }
+  return column.name
+
+
 def _register_categorical(columns: Columns, column, owner: str) -> str:
+  if _kind(column) == 'CrossedColumn':
+    return _register_crossed(columns, column, owner)
   spec, input_spec = _categorical(column, owner)
   _add_input(
       columns, spec['key'], input_spec['shape'], input_spec['dtype'], owner
@@ -193,10 +230,7 @@ def dnn_columns(
     kind = _kind(column)
     name = column.name
     if kind == 'NumericColumn':
-      spec = _numeric(column, name)
-      _add_input(columns, column.key, spec['shape'], spec['dtype'], name)
-      out.append({'type': 'numeric', 'name': name, 'key': column.key})
-      columns.mappings.append(Mapping(name, 'numeric', 'Input + Flatten', True))
+      out.append(_numeric_column(columns, column, 'Input + Flatten'))
     elif kind == 'EmbeddingColumn':
       if column.max_norm is not None:
         raise ColumnError(
@@ -247,7 +281,7 @@ def dnn_columns(
           f'column {name!r} ({type(column).__name__}) cannot feed a DNN'
           ' here. Supported: numeric, bucketized, indicator and embedding'
           ' columns over the categorical columns'
-          f' {", ".join(SUPPORTED[2:6])}.'
+          f' {", ".join(SUPPORTED[2:7])}.'
       )
   return out
 

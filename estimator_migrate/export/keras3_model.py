@@ -92,6 +92,49 @@ class CategoricalIds(keras.layers.Layer):
     return {**super().get_config(), 'column': self.column}
 
 
+def _ids_to_sparse(ids):
+  """Ids as the SparseTensor a categorical column gives (no `-1`)."""
+  indices = tf.where(tf.not_equal(ids, -1))
+  return tf.SparseTensor(
+      indices, tf.gather_nd(ids, indices), tf.shape(ids, tf.int64)
+  )
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CrossedIds(keras.layers.Layer):
+  """`crossed_column`: every combination of the leaves' values, hashed.
+
+  The same op as feature columns (`tf.sparse.cross_hashed`, FingerprintCat64
+  with the column's hash_key) over the same inputs: a raw key's dense values
+  as they are (feature columns keep `''` and `-1` there), a categorical
+  leaf's ids without the dropped ones. Examples with fewer crosses are
+  padded with `-1`.
+  """
+
+  def __init__(self, column, **kwargs):
+    super().__init__(**kwargs)
+    self.column = column
+
+  def call(self, sources):
+    inputs = []
+    for source, values in zip(self.column['sources'], sources, strict=True):
+      if 'raw' in source:
+        inputs.append(
+            values if values.dtype == tf.string else tf.cast(values, tf.int64)
+        )
+      else:
+        inputs.append(_ids_to_sparse(values))
+    crossed = tf.sparse.cross_hashed(
+        inputs,
+        num_buckets=self.column['num_buckets'],
+        hash_key=self.column['hash_key'],
+    )
+    return tf.sparse.to_dense(crossed, default_value=np.int64(-1))
+
+  def get_config(self):
+    return {**super().get_config(), 'column': self.column}
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class SparseCombiner(keras.layers.Layer):
   """`embedding_lookup_sparse`: rows of ids combined by sum, mean or sqrtn.
@@ -297,10 +340,19 @@ def _inputs(spec):
 
 
 def _ids(spec, inputs):
-  return {
-      name: CategoricalIds(column, name=f'ids.{name}')(inputs[column['key']])
-      for name, column in sorted(spec['categorical'].items())
-  }
+  ids = {}
+  for name, column in sorted(spec['categorical'].items()):
+    if column['kind'] != 'crossed':
+      layer = CategoricalIds(column, name=f'ids.{name}')
+      ids[name] = layer(inputs[column['key']])
+  for name, column in sorted(spec['categorical'].items()):
+    if column['kind'] == 'crossed':
+      sources = [
+          inputs[s['raw']] if 'raw' in s else ids[s['ids']]
+          for s in column['sources']
+      ]
+      ids[name] = CrossedIds(column, name=f'ids.{name}')(sources)
+  return ids
 
 
 def _dense_input(column, inputs, ids):
