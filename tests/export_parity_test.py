@@ -11,6 +11,7 @@ raw keys), out-of-vocabulary values, and columns listed out of name order.
 import os
 import tempfile
 
+from absl import logging
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
@@ -214,6 +215,7 @@ class ExportParityTest(parameterized.TestCase):
   def test_predictions_equal(self, name):
     keras = {k: v for k, v in self.actual[name].items() if '/' not in k}
     measured = parity.compare(self.expected[name], keras)
+    logging.info('parity %s: Keras 3 max %.3g', name, measured.max)
     self.assertLessEqual(measured.max, TOLERANCE, measured.table())
     for value in self.expected[name].values():
       self.assertLen(value, _N)
@@ -227,6 +229,7 @@ class ExportParityTest(parameterized.TestCase):
         if k.startswith(prefix)
     }
     measured = parity.compare(self.expected[name], served)
+    logging.info('parity %s: saved_model max %.3g', name, measured.max)
     self.assertLessEqual(measured.max, TOLERANCE, measured.table())
 
   @parameterized.named_parameters((name, name) for name in _CASES)
