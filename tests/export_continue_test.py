@@ -22,7 +22,7 @@ from estimator_migrate.export import parity
 
 fc = tf.feature_column
 # Measured max |estimator - Keras 3| after M steps (docs/export.md), over
-# three runs: at most 3.0e-8 for every optimizer (float rounding); the bound
+# two runs: at most 3.0e-8 for every optimizer (float rounding); the bound
 # leaves room for other CPUs.
 TOLERANCE = {'Adam': 1e-6, 'Adagrad': 1e-6, 'Ftrl': 1e-6, 'SGD': 1e-6}
 _BATCH = 8
