@@ -2,9 +2,11 @@
 
 Modules: `columns` (feature columns to preprocessing-layer specs),
 `families` (canned families to the model spec), `weights` (checkpoint
-tensors), `codegen` (the export directory), `keras3_model` (the generated
-model.py, Keras 3 code), `modern` (the current-TensorFlow subprocess),
-`parity` (predictions compared there), `canned` (the entry point
+tensors), `optimizer_state` (slots, iterations and hyperparameters for
+`load(compile=True)`), `codegen` (the export directory), `keras3_model`
+(the generated model.py, Keras 3 code), `modern` (the current-TensorFlow
+subprocess), `serving` (saved_model/ written there), `parity` (predictions
+and continued training compared there), `exporter` (the entry point
 `canned_to_keras`).
 """
 
