@@ -10,10 +10,16 @@ STAMP := $(VENV)/.installed
 BIN := $(abspath $(VENV))/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BAZEL_ENV := PATH=$(BIN):$$PATH
+# The modern environment (current TensorFlow, Keras 3) where exports are
+# proven; tests reach it through ESTIMATOR_MIGRATE_MODERN_PYTHON.
+MODERN_VENV := .venv-modern
+MODERN_STAMP := $(MODERN_VENV)/.installed
+MODERN_PYTHON := $(abspath $(MODERN_VENV))/bin/python
+MODERN_ENV := ESTIMATOR_MIGRATE_MODERN_PYTHON=$(MODERN_PYTHON)
 # Python sources that lint checks.
 PY_DIRS := estimator_migrate examples tests benchmarks tools conftest.py
 
-.PHONY: demo test test-bazel test-pytest lint format venv bazel lock bench clean
+.PHONY: demo test test-bazel test-pytest lint format venv venv-modern bazel lock lock-modern bench clean
 
 DEMO_DIR ?= demo_output
 
@@ -22,11 +28,11 @@ demo: $(STAMP)
 
 test: lint test-bazel test-pytest
 
-test-bazel: $(STAMP) bazel
-	$(BAZEL_ENV) bazel test //...
+test-bazel: $(STAMP) $(MODERN_STAMP) bazel
+	$(BAZEL_ENV) bazel test --test_env=$(MODERN_ENV) //...
 
-test-pytest: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/pytest -q
+test-pytest: $(STAMP) $(MODERN_STAMP)
+	$(MODERN_ENV) TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/pyink --check --diff $(PY_DIRS)
@@ -46,6 +52,15 @@ $(STAMP): requirements.lock
 	$(BIN)/pip install --quiet --no-deps .
 	touch $@
 
+venv-modern: $(MODERN_STAMP)
+
+$(MODERN_STAMP): requirements-modern.lock
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required for the modern environment." >&2; exit 1; }
+	[ -x $(MODERN_PYTHON) ] || $(PYTHON) -m venv $(MODERN_VENV)
+	$(MODERN_VENV)/bin/pip install --quiet --upgrade pip
+	$(MODERN_VENV)/bin/pip install --quiet -r requirements-modern.lock
+	touch $@
+
 bazel:
 	@if ! command -v bazel >/dev/null || [ ! -d /usr/share/bazel/rules/java ]; then \
 	  echo "Installing Bazel (Debian bazel-bootstrap, bazel-rules-java)"; \
@@ -59,8 +74,14 @@ lock:
 	/tmp/estimator_migrate_lock/bin/pip install --quiet -r requirements.in
 	/tmp/estimator_migrate_lock/bin/pip freeze > requirements.lock
 
+# Re-pins requirements-modern.lock from requirements-modern.in.
+lock-modern:
+	rm -rf /tmp/estimator_migrate_lock_modern && $(PYTHON) -m venv /tmp/estimator_migrate_lock_modern
+	/tmp/estimator_migrate_lock_modern/bin/pip install --quiet -r requirements-modern.in
+	/tmp/estimator_migrate_lock_modern/bin/pip freeze > requirements-modern.lock
+
 bench: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=. $(BIN)/python benchmarks/checkpoint_conversion.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info $(DEMO_DIR)
+	rm -rf $(VENV) $(MODERN_VENV) build *.egg-info $(DEMO_DIR)

@@ -1,0 +1,16 @@
+"""Leaving Estimators: a trained canned estimator as a Keras 3 model.
+
+Modules: `columns` (feature columns to preprocessing-layer specs),
+`families` (canned families to the model spec), `weights` (checkpoint
+tensors), `optimizer_state` (slots, iterations and hyperparameters for
+`load(compile=True)`), `codegen` (the export directory), `keras3_model`
+(the generated model.py, Keras 3 code), `modern` (the current-TensorFlow
+subprocess), `serving` (saved_model/ written there), `parity` (predictions
+and continued training compared there), `exporter` (the entry point
+`canned_to_keras`).
+"""
+
+from estimator_migrate.export.exporter import ExportResult
+from estimator_migrate.export.exporter import canned_to_keras
+
+__all__ = ['ExportResult', 'canned_to_keras']

@@ -1,0 +1,316 @@
+"""Feature columns to the JSON spec of Keras 3 preprocessing layers.
+
+A column becomes plain data (`spec.json`) that the generated `model.py`
+turns into layers: categorical columns into `CategoricalIds` (`StringLookup`
+/ `IntegerLookup` / `Hashing` / `Discretization` with the feature column's id
+numbering), embedding columns into `SparseCombiner`, indicator columns into
+`MultiHot`. v1 (`_NumericColumn`) and v2 (`NumericColumn`) classes are read
+alike. Anything else is a `ColumnError` naming the column and why.
+"""
+
+from collections.abc import Iterable
+import dataclasses
+
+import tensorflow as tf
+
+from estimator_migrate import errors
+
+
+class ColumnError(errors.MigrationError):
+  """A feature column has no exact Keras 3 counterpart in this exporter."""
+
+
+SUPPORTED = (
+    'numeric',
+    'bucketized',
+    'categorical_column_with_vocabulary_list',
+    'categorical_column_with_vocabulary_file',
+    'categorical_column_with_identity',
+    'categorical_column_with_hash_bucket',
+    'crossed_column (of raw keys and the columns above)',
+    'indicator',
+    'embedding (combiner mean, sum, sqrtn)',
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Mapping:
+  """How one feature column was carried over, for the report."""
+
+  column: str
+  kind: str
+  keras: str
+  exact: bool
+  note: str = ''
+
+
+@dataclasses.dataclass
+class Columns:
+  """The inputs and categorical id layers shared by the model's towers."""
+
+  inputs: dict = dataclasses.field(default_factory=dict)
+  categorical: dict = dataclasses.field(default_factory=dict)
+  mappings: list = dataclasses.field(default_factory=list)
+
+
+def _kind(column) -> str:
+  return type(column).__name__.lstrip('_').removesuffix('V2')
+
+
+def _dtype_name(dtype) -> str:
+  dtype = tf.as_dtype(dtype)
+  if dtype == tf.string:
+    return 'string'
+  if dtype.is_integer:
+    return 'int64'
+  return dtype.name
+
+
+def _add_input(columns: Columns, key: str, shape, dtype: str, owner: str):
+  spec = {'shape': list(shape), 'dtype': dtype}
+  known = columns.inputs.setdefault(key, spec)
+  if known != spec:
+    raise ColumnError(
+        f'feature {key!r} is read by two columns with different shapes or'
+        f' dtypes ({known} and {spec}, the second from {owner!r}); give each'
+        ' column its own feature key.'
+    )
+
+
+def _numeric(column, owner: str) -> dict:
+  if column.normalizer_fn is not None:
+    raise ColumnError(
+        f'column {owner!r}: numeric_column {column.key!r} has a'
+        ' normalizer_fn, which is Python code the exporter cannot carry. Drop'
+        ' it from the column and apply it in the input pipeline.'
+    )
+  return {'shape': [int(d) for d in column.shape], 'dtype': 'float32'}
+
+
+def _vocabulary_from_file(column) -> list:
+  with tf.io.gfile.GFile(column.vocabulary_file) as f:
+    lines = [line.rstrip('\n') for line in f]
+  if column.vocabulary_size is not None:
+    lines = lines[: column.vocabulary_size]
+  if tf.as_dtype(column.dtype).is_integer:
+    return [int(v) for v in lines]
+  return lines
+
+
+def _categorical(column, owner: str) -> tuple[dict, dict]:
+  """The id layer's spec and the input's spec of a categorical column."""
+  kind = _kind(column)
+  if kind == 'BucketizedColumn':
+    source = _numeric(column.source_column, owner)
+    width = len(column.boundaries) + 1
+    size = 1
+    for d in source['shape']:
+      size *= d
+    spec = {
+        'kind': 'bucketized',
+        'key': column.source_column.key,
+        'boundaries': [float(b) for b in column.boundaries],
+        'num_buckets': width * size,
+    }
+    return spec, source
+  if kind in (
+      'VocabularyListCategoricalColumn',
+      'VocabularyFileCategoricalColumn',
+  ):
+    if kind == 'VocabularyListCategoricalColumn':
+      vocabulary = list(column.vocabulary_list)
+    else:
+      vocabulary = _vocabulary_from_file(column)
+    dtype = _dtype_name(column.dtype)
+    vocabulary = [
+        v.decode()
+        if isinstance(v, bytes)
+        else (v if dtype == 'string' else int(v))
+        for v in vocabulary
+    ]
+    spec = {
+        'kind': 'vocabulary',
+        'key': column.key,
+        'input_dtype': dtype,
+        'vocabulary': vocabulary,
+        'num_oov_buckets': int(column.num_oov_buckets),
+        'default_value': int(column.default_value),
+        'num_buckets': len(vocabulary) + int(column.num_oov_buckets),
+    }
+    if dtype != 'string' and column.num_oov_buckets:
+      raise ColumnError(
+          f'column {owner!r}: integer vocabulary {column.key!r} with'
+          ' num_oov_buckets: its out-of-vocabulary hashing is not exported'
+          ' yet. Use num_oov_buckets=0 or a string vocabulary.'
+      )
+    return spec, {'shape': [None], 'dtype': dtype}
+  if kind == 'IdentityCategoricalColumn':
+    spec = {
+        'kind': 'identity',
+        'key': column.key,
+        'input_dtype': 'int64',
+        'num_buckets': int(column.num_buckets),
+        'default_value': column.default_value,
+    }
+    return spec, {'shape': [None], 'dtype': 'int64'}
+  if kind == 'HashedCategoricalColumn':
+    dtype = _dtype_name(column.dtype)
+    spec = {
+        'kind': 'hash',
+        'key': column.key,
+        'input_dtype': dtype,
+        'num_buckets': int(column.hash_bucket_size),
+    }
+    return spec, {'shape': [None], 'dtype': dtype}
+  raise ColumnError(
+      f'column {owner!r} ({type(column).__name__}) is not supported by the'
+      f' exporter. Supported: {", ".join(SUPPORTED)}.'
+  )
+
+
+def _leaves(column) -> list:
+  """A crossed column's keys, nested crosses flattened (as feature columns)."""
+  out = []
+  for key in column.keys:
+    if not isinstance(key, str) and _kind(key) == 'CrossedColumn':
+      out.extend(_leaves(key))
+    else:
+      out.append(key)
+  return out
+
+
+def _register_crossed(columns: Columns, column, owner: str) -> str:
+  """A crossed column: its leaves' raw values or ids, hashed together.
+
+  A raw key is read as the dtype another column gives that feature, else
+  as a string.
+  """
+  sources = []
+  for key in _leaves(column):
+    if isinstance(key, str):
+      dtype = columns.inputs.get(key, {}).get('dtype', 'string')
+      _add_input(columns, key, [None], dtype, owner)
+      sources.append({'raw': key})
+    else:
+      sources.append({'ids': _register_categorical(columns, key, owner)})
+  columns.categorical[column.name] = {
+      'kind': 'crossed',
+      'sources': sources,
+      'num_buckets': int(column.hash_bucket_size),
+      'hash_key': column.hash_key,
+  }
+  return column.name
+
+
+def _register_categorical(columns: Columns, column, owner: str) -> str:
+  if _kind(column) == 'CrossedColumn':
+    return _register_crossed(columns, column, owner)
+  spec, input_spec = _categorical(column, owner)
+  _add_input(
+      columns, spec['key'], input_spec['shape'], input_spec['dtype'], owner
+  )
+  columns.categorical[column.name] = spec
+  return column.name
+
+
+def _numeric_column(columns: Columns, column, keras: str, **extra) -> dict:
+  """Registers a numeric column's input; its spec for either tower."""
+  spec = _numeric(column, column.name)
+  _add_input(columns, column.key, spec['shape'], spec['dtype'], column.name)
+  columns.mappings.append(Mapping(column.name, 'numeric', keras, True))
+  return {'type': 'numeric', 'name': column.name, 'key': column.key, **extra}
+
+
+def dnn_columns(
+    columns: Columns, feature_columns: Iterable, scope: str
+) -> list[dict]:
+  """Specs of the DNN input layer's columns (dense outputs)."""
+  out = []
+  for column in feature_columns:
+    kind = _kind(column)
+    name = column.name
+    if kind == 'NumericColumn':
+      out.append(_numeric_column(columns, column, 'Input + Flatten'))
+    elif kind == 'EmbeddingColumn':
+      if column.max_norm is not None:
+        raise ColumnError(
+            f'column {name!r}: embedding max_norm is not exported yet.'
+        )
+      ids = _register_categorical(columns, column.categorical_column, name)
+      weight = (
+          f'{scope}/input_from_feature_columns/input_layer/{name}/'
+          'embedding_weights'
+      )
+      out.append(
+          {
+              'type': 'embedding',
+              'name': name,
+              'categorical': ids,
+              'num_buckets': columns.categorical[ids]['num_buckets'],
+              'dimension': int(column.dimension),
+              'combiner': column.combiner,
+              'weight': weight,
+          }
+      )
+      columns.mappings.append(
+          Mapping(
+              name,
+              f'embedding ({column.combiner})',
+              'CategoricalIds + SparseCombiner',
+              True,
+          )
+      )
+    elif kind in ('IndicatorColumn', 'BucketizedColumn'):
+      source = (
+          column.categorical_column if kind == 'IndicatorColumn' else column
+      )
+      ids = _register_categorical(columns, source, name)
+      out.append(
+          {
+              'type': 'indicator',
+              'name': name,
+              'categorical': ids,
+              'num_buckets': columns.categorical[ids]['num_buckets'],
+          }
+      )
+      columns.mappings.append(
+          Mapping(name, kind, 'CategoricalIds + MultiHot', True)
+      )
+    else:
+      raise ColumnError(
+          f'column {name!r} ({type(column).__name__}) cannot feed a DNN'
+          ' here. Supported: numeric, bucketized, indicator and embedding'
+          ' columns over the categorical columns'
+          f' {", ".join(SUPPORTED[2:7])}.'
+      )
+  return out
+
+
+def linear_columns(
+    columns: Columns, feature_columns: Iterable, scope: str
+) -> list[dict]:
+  """Specs of the linear model's columns (each owns a weight variable)."""
+  out = []
+  for column in feature_columns:
+    kind = _kind(column)
+    name = column.name
+    weight = f'{scope}/linear_model/{name}/weights'
+    if kind == 'NumericColumn':
+      out.append(
+          _numeric_column(columns, column, 'Dense (no bias)', weight=weight)
+      )
+      continue
+    ids = _register_categorical(columns, column, name)
+    out.append(
+        {
+            'type': 'categorical',
+            'name': name,
+            'categorical': ids,
+            'num_buckets': columns.categorical[ids]['num_buckets'],
+            'weight': weight,
+        }
+    )
+    columns.mappings.append(
+        Mapping(name, kind, 'CategoricalIds + SparseCombiner', True)
+    )
+  return out

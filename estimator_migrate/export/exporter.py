@@ -1,0 +1,237 @@
+"""The entry point: `canned_to_keras` and the result it returns."""
+
+import dataclasses
+import importlib
+import importlib.util
+import os
+
+import tensorflow as tf
+
+from estimator_migrate import errors
+from estimator_migrate import report as report_lib
+from estimator_migrate.export import codegen
+from estimator_migrate.export import columns as columns_lib
+from estimator_migrate.export import families
+from estimator_migrate.export import optimizer_state
+from estimator_migrate.export import serving
+from estimator_migrate.export import weights as weights_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+  """A canned estimator's Keras 3 twin, ready to be saved."""
+
+  estimator: str
+  prefix: str
+  global_step: int | None
+  spec: dict
+  mappings: tuple[columns_lib.Mapping, ...]
+  arrays: dict
+  optimizer_notes: tuple[str, ...] = ()
+
+  def report(self) -> str:
+    """Every column and variable: how it was mapped, exact or not."""
+    lines = [
+        f'# {self.estimator} exported to Keras 3',
+        '',
+        f'Checkpoint: `{self.prefix}` (global step {self.global_step}).',
+        '',
+        '## Feature columns',
+        '',
+        report_lib.markdown_table(
+            ('column', 'kind', 'Keras 3', 'exact', 'note'),
+            [
+                (m.column, m.kind, m.keras, 'yes' if m.exact else 'NO', m.note)
+                for m in self.mappings
+            ],
+        ),
+        '',
+        '## Variables',
+        '',
+        report_lib.markdown_table(
+            ('Keras layer', 'checkpoint variable', 'shape', 'exact'),
+            [
+                (
+                    layer,
+                    name,
+                    'x'.join(map(str, self.arrays[name].shape)),
+                    'yes',
+                )
+                for layer, names in sorted(self.spec['weights'].items())
+                for name in names
+            ],
+        ),
+        '',
+        'Predictions: `logits`, `probabilities`, `class_ids` (and'
+        ' `logistic` for binary classifiers), or `predictions` for'
+        ' regressors.',
+        '',
+        '## Optimizer state (`load(compile=True)`)',
+        '',
+    ]
+    if self.spec['compile_unavailable']:
+      lines.append(
+          'Not carried: ' + self.spec['compile_unavailable'] + '. `load()`'
+          ' gives the trained model; compile it yourself to train on.'
+      )
+    else:
+      lines.append(
+          report_lib.markdown_table(
+              ('optimizer', 'Keras 3', 'variables', 'iterations', 'config'),
+              [
+                  (
+                      e['name'],
+                      e['class'],
+                      len(e['variables']),
+                      e['iterations'],
+                      ', '.join(f'{k}={v}' for k, v in e['config'].items()),
+                  )
+                  for e in self.spec['optimizers']
+              ],
+          )
+      )
+      lines.extend(['', *(f'- {note}' for note in self.optimizer_notes)])
+    return '\n'.join(lines) + '\n'
+
+  def save(self, target: str, saved_model: bool = False) -> str:
+    """Writes model.py, spec.json, weights.npz and report.md into `target`.
+
+    Args:
+      target: A new (or empty) directory.
+      saved_model: Also write `saved_model/`, a serving SavedModel, in the
+        modern environment (`serving.write_saved_models`).
+
+    Returns:
+      `target`.
+
+    Raises:
+      MigrationError: `target` exists and is not empty; or, with
+        `saved_model`, no modern environment.
+    """
+    finish = None
+    if saved_model:
+      finish = lambda directory: serving.write_saved_models([directory])  # noqa: E731
+    codegen.write_directory(
+        target,
+        {
+            'model.py': codegen.model_source(self.estimator, self.prefix),
+            'spec.json': codegen.spec_json(self.spec),
+            'report.md': self.report(),
+        },
+        self.arrays,
+        finish,
+    )
+    return target
+
+
+def canned_to_keras(
+    estimator, *, model_dir: str, **constructor_kwargs
+) -> ExportResult:
+  """Carries a trained canned estimator to a Keras 3 model.
+
+  Args:
+    estimator: Name or class of the canned estimator, v1 or v2 (e.g.
+      `'DNNClassifier'`, `tf.compat.v1.estimator.LinearRegressor`).
+    model_dir: Its model_dir or a checkpoint prefix.
+    **constructor_kwargs: The kwargs the estimator was built with (its
+      feature columns live in user code).
+
+  Returns:
+    The export; `save(directory)` writes it.
+
+  Raises:
+    TranslationError: Not an exportable estimator or option.
+    ColumnError: A feature column the exporter does not carry.
+    CheckpointError: No checkpoint, or one of another model.
+  """
+  if not model_dir:
+    raise errors.CheckpointError(
+        'model_dir is empty: give the estimator model_dir or a checkpoint'
+        ' prefix.'
+    )
+  constructor_kwargs.pop('model_dir', None)
+  model = families.model_spec(estimator, constructor_kwargs)
+  weights = weights_lib.read_weights(model_dir, model.shapes)
+  state = optimizer_state.read_state(
+      tf.train.load_checkpoint(weights.prefix),
+      weights.source.variables,
+      list(model.shapes),
+      {
+          arg.name.removesuffix('optimizer').removesuffix(
+              '_'
+          ): constructor_kwargs.get(arg.name)
+          for arg in model.row.family.optimizer_args
+      },
+      weights.global_step,
+  )
+  spec = dict(model.spec)
+  spec['optimizers'] = list(state.entries) if not state.reason else None
+  spec['compile_unavailable'] = state.reason
+  spec['loss_reduction'] = _loss_reduction(constructor_kwargs)
+  return ExportResult(
+      estimator=model.row.name,
+      prefix=weights.prefix,
+      global_step=weights.global_step,
+      spec=spec,
+      mappings=model.mappings,
+      arrays={**weights.arrays, **state.arrays},
+      optimizer_notes=state.notes,
+  )
+
+
+def _loss_reduction(kwargs: dict) -> str:
+  """Keras 3's name of the estimator's loss reduction (v2 default)."""
+  value = kwargs.get('loss_reduction', 'sum_over_batch_size')
+  value = getattr(value, 'value', value)
+  if value not in ('sum', 'sum_over_batch_size'):
+    raise errors.TranslationError(
+        f'loss_reduction {value!r} has no Keras 3 reduction; use sum or'
+        ' sum_over_batch_size.'
+    )
+  return value
+
+
+def load_config(config: str) -> dict:
+  """The constructor kwargs named by `config`: `module:callable`.
+
+  `module` is a dotted module name or a `.py` file; the callable takes no
+  argument and returns the kwargs the estimator was built with (a dict may
+  stand in for the callable).
+
+  Raises:
+    MigrationError: Malformed, not importable, or not returning a dict.
+  """
+  module_name, _, attribute = (config or '').rpartition(':')
+  if not module_name or not attribute:
+    raise errors.MigrationError(
+        f'config {config!r} is not `module:callable` (e.g.'
+        ' my_pkg.config:estimator_kwargs or path/to/config.py:kwargs).'
+    )
+  try:
+    if module_name.endswith('.py'):
+      spec = importlib.util.spec_from_file_location(
+          'estimator_migrate_export_config', module_name
+      )
+      if spec is None or not os.path.isfile(module_name):
+        raise FileNotFoundError(module_name)
+      module = importlib.util.module_from_spec(spec)
+      spec.loader.exec_module(module)
+    else:
+      module = importlib.import_module(module_name)
+  except (ImportError, FileNotFoundError, SyntaxError) as e:
+    raise errors.MigrationError(
+        f'config {config!r}: cannot import {module_name!r} ({e}). Give an'
+        ' importable module (on PYTHONPATH) or a .py file.'
+    ) from e
+  value = getattr(module, attribute, None)
+  if value is None:
+    raise errors.MigrationError(
+        f'config {config!r}: {module_name!r} has no {attribute!r}.'
+    )
+  kwargs = value() if callable(value) else value
+  if not isinstance(kwargs, dict):
+    raise errors.MigrationError(
+        f'config {config!r} returned {type(kwargs).__name__}, not the dict'
+        ' of constructor kwargs.'
+    )
+  return kwargs

@@ -1,0 +1,215 @@
+"""Canned estimator families to the spec of their Keras 3 twin.
+
+Reads the family from `estimators.lookup` (the one table of canned
+estimators) and the constructor kwargs the estimator was built with; returns
+the spec `model.py` builds from (inputs, categorical id layers, DNN and
+linear towers, head) and, per Keras layer, the checkpoint variables that
+fill its weights. Variable names are tensorflow_estimator 2.15's, the same
+for v1 and v2 estimators: `dnn/hiddenlayer_N/{kernel,bias}`,
+`dnn/logits/...`, `dnn/input_from_feature_columns/input_layer/<col>/
+embedding_weights`, `linear/linear_model/<col>/weights`,
+`linear/linear_model/bias_weights`.
+"""
+
+import dataclasses
+import math
+
+import tensorflow as tf
+
+from estimator_migrate import errors
+from estimator_migrate import estimators
+from estimator_migrate.export import columns as columns_lib
+
+# Keras names of the activations a canned DNN accepts as `activation_fn`.
+ACTIVATIONS = {
+    'relu': 'relu',
+    'relu6': 'relu6',
+    'elu': 'elu',
+    'selu': 'selu',
+    'sigmoid': 'sigmoid',
+    'tanh': 'tanh',
+    'softplus': 'softplus',
+    'leaky_relu': 'leaky_relu',
+    'gelu': 'gelu',
+    'swish': 'silu',
+    'silu': 'silu',
+}
+# Arguments that change only training, not the exported predictions.
+TRAINING_ONLY = (
+    'model_dir',
+    'optimizer',
+    'dnn_optimizer',
+    'linear_optimizer',
+    'config',
+    'warm_start_from',
+    'loss_reduction',
+    'weight_column',
+    'label_vocabulary',
+    'input_layer_partitioner',
+    'partitioner',
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  """What `model.py` builds, and how the exporter got there."""
+
+  spec: dict
+  mappings: tuple[columns_lib.Mapping, ...]
+  row: estimators.EstimatorRow
+  # Checkpoint name -> the shape the Keras layer gives that weight.
+  shapes: dict
+
+
+def _activation(fn) -> str:
+  name = fn if isinstance(fn, str) else getattr(fn, '__name__', repr(fn))
+  if name not in ACTIVATIONS:
+    raise errors.TranslationError(
+        f'activation_fn {name!r} has no Keras activation here. Supported:'
+        f' {sorted(ACTIVATIONS)}.'
+    )
+  return ACTIVATIONS[name]
+
+
+def _head(row: estimators.EstimatorRow, kwargs: dict) -> dict:
+  if row.kind == 'Regressor':
+    dimension = int(kwargs.get('label_dimension', 1))
+    return {'type': 'regression', 'logits_dimension': dimension}
+  if row.kind == 'Classifier':
+    n_classes = int(kwargs.get('n_classes', 2))
+    if n_classes == 2:
+      return {'type': 'binary', 'logits_dimension': 1, 'n_classes': 2}
+    return {
+        'type': 'multi_class',
+        'logits_dimension': n_classes,
+        'n_classes': n_classes,
+    }
+  raise errors.TranslationError(
+      f'{row.name} takes a head object, which the exporter does not read.'
+      ' Export the matching *Classifier or *Regressor instead.'
+  )
+
+
+def _dnn(row, kwargs, columns, prefix) -> dict:
+  if kwargs.get('batch_norm'):
+    raise errors.TranslationError(
+        f'{row.name}: batch_norm=True is not exported yet; export a model'
+        ' trained without it.'
+    )
+  hidden_units = kwargs.get(f'{prefix}hidden_units')
+  if not hidden_units:
+    raise errors.TranslationError(
+        f'{row.name} needs {prefix}hidden_units (received'
+        f' {hidden_units!r}): pass the kwargs the estimator was built with.'
+    )
+  return {
+      'scope': 'dnn',
+      'hidden_units': [int(u) for u in hidden_units],
+      'activation': _activation(
+          kwargs.get(f'{prefix}activation_fn', tf.nn.relu)
+      ),
+      'dropout': float(kwargs.get(f'{prefix}dropout') or 0.0),
+      'columns': columns_lib.dnn_columns(
+          columns, kwargs.get(f'{prefix}feature_columns') or (), 'dnn'
+      ),
+  }
+
+
+def _linear(kwargs, columns, prefix) -> dict:
+  feature_columns = kwargs.get(f'{prefix}feature_columns') or ()
+  combiner = kwargs.get(
+      'linear_sparse_combiner' if prefix else 'sparse_combiner', 'sum'
+  )
+  return {
+      'scope': 'linear',
+      'sparse_combiner': combiner,
+      'bias': 'linear/linear_model/bias_weights',
+      'columns': columns_lib.linear_columns(columns, feature_columns, 'linear'),
+  }
+
+
+def _width(column: dict, spec: dict) -> int:
+  """Width of one DNN input column (the input layer concatenates them)."""
+  if column['type'] == 'numeric':
+    return math.prod(spec['inputs'][column['key']]['shape'])
+  if column['type'] == 'embedding':
+    return column['dimension']
+  return column['num_buckets']
+
+
+def _weights(spec: dict) -> tuple[dict, dict]:
+  """Keras layer name -> checkpoint names of its weights, in order; shapes."""
+  out, shapes = {}, {}
+  units = spec['head']['logits_dimension']
+
+  def add(layer, names_and_shapes):
+    out[layer.replace('/', '.')] = [name for name, _ in names_and_shapes]
+    shapes.update(names_and_shapes)
+
+  if spec.get('dnn'):
+    dnn = spec['dnn']
+    for column in dnn['columns']:
+      if column['type'] == 'embedding':
+        shape = (column['num_buckets'], column['dimension'])
+        add(column['weight'], [(column['weight'], shape)])
+    width = sum(_width(c, spec) for c in dnn['columns'])
+    for i, size in enumerate([*dnn['hidden_units'], units]):
+      scope = (
+          f'dnn/hiddenlayer_{i}'
+          if i < len(dnn['hidden_units'])
+          else ('dnn/logits')
+      )
+      add(
+          scope,
+          [(f'{scope}/kernel', (width, size)), (f'{scope}/bias', (size,))],
+      )
+      width = size
+  if spec.get('linear'):
+    linear = spec['linear']
+    for column in linear['columns']:
+      if column['type'] == 'numeric':
+        rows = math.prod(spec['inputs'][column['key']]['shape'])
+      else:
+        rows = column['num_buckets']
+      add(column['weight'], [(column['weight'], (rows, units))])
+    add(linear['bias'], [(linear['bias'], (units,))])
+  return out, shapes
+
+
+def model_spec(estimator, kwargs: dict) -> ModelSpec:
+  """The spec of the Keras 3 twin of a canned estimator.
+
+  Args:
+    estimator: A canned estimator's name or class (v1 or v2).
+    kwargs: The constructor kwargs the estimator was built with.
+
+  Returns:
+    The spec, with how each feature column was mapped.
+
+  Raises:
+    TranslationError: Not a canned Classifier/Regressor, or an option the
+      exporter does not carry.
+    ColumnError: A feature column without an exact Keras 3 counterpart.
+  """
+  row = estimators.lookup(estimator)
+  family = row.family.family
+  if family == 'baseline':
+    raise errors.TranslationError(
+        f'{row.name}: Baseline estimators are not exported yet. Supported'
+        ' families: DNN, Linear, DNNLinearCombined.'
+    )
+  columns = columns_lib.Columns()
+  spec = {'estimator': row.name, 'head': _head(row, kwargs)}
+  if family == 'dnn':
+    spec['dnn'] = _dnn(row, kwargs, columns, '')
+  elif family == 'linear':
+    spec['linear'] = _linear(kwargs, columns, '')
+  else:
+    if kwargs.get('dnn_feature_columns'):
+      spec['dnn'] = _dnn(row, kwargs, columns, 'dnn_')
+    if kwargs.get('linear_feature_columns'):
+      spec['linear'] = _linear(kwargs, columns, 'linear_')
+  spec['inputs'] = columns.inputs
+  spec['categorical'] = columns.categorical
+  spec['weights'], shapes = _weights(spec)
+  return ModelSpec(spec, tuple(columns.mappings), row, shapes)

@@ -1,0 +1,516 @@
+"""A canned estimator rebuilt as a Keras 3 model (TensorFlow backend).
+
+Written by `estimator-migrate-export`. This file needs only `keras`, `numpy`,
+`tensorflow` (the backend) and the standard library. It reads two files
+next to it: `spec.json` (the feature columns, towers and head the estimator
+was built with) and `weights.npz` (the checkpoint's tensors, stored under
+their checkpoint names).
+
+  import model
+  m = model.load()
+  predictions = m(model.select_features(m, features))
+
+Feature columns become Keras preprocessing layers (`StringLookup`,
+`IntegerLookup`, `Hashing`, `Discretization`). As feature columns do, ids
+from `''` (strings) and `-1` (integers) are dropped: the layers below carry
+them as id `-1`, which every consumer skips.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PACKAGE = 'estimator_migrate'
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CategoricalIds(keras.layers.Layer):
+  """One categorical feature column: raw values to ids, `-1` where dropped.
+
+  Ids are the feature column's: vocabulary ids `0..V-1`, then out-of-vocab
+  buckets `V..V+num_oov_buckets-1` (FarmHash, as `StaticVocabularyTable`),
+  else `default_value`.
+  """
+
+  def __init__(self, column, **kwargs):
+    super().__init__(**kwargs)
+    self.column = column
+    kind = column['kind']
+    if kind == 'vocabulary':
+      if column['input_dtype'] == 'string':
+        self.lookup = keras.layers.StringLookup(
+            vocabulary=column['vocabulary'], num_oov_indices=1
+        )
+      else:
+        self.lookup = keras.layers.IntegerLookup(
+            vocabulary=column['vocabulary'], num_oov_indices=1
+        )
+      buckets = max(column['num_oov_buckets'], 1)
+      self.oov_hash = keras.layers.Hashing(num_bins=buckets)
+    elif kind == 'hash':
+      self.hash = keras.layers.Hashing(num_bins=column['num_buckets'])
+    elif kind == 'bucketized':
+      self.discretize = keras.layers.Discretization(
+          bin_boundaries=column['boundaries']
+      )
+
+  def call(self, values):
+    column = self.column
+    kind = column['kind']
+    if kind == 'bucketized':
+      buckets = tf.cast(self.discretize(values), tf.int64)
+      width = len(column['boundaries']) + 1
+      offsets = tf.range(tf.shape(buckets)[-1], dtype=tf.int64) * width
+      return buckets + offsets
+    if values.dtype == tf.string:
+      valid = tf.not_equal(values, '')
+    else:
+      values = tf.cast(values, tf.int64)
+      valid = tf.not_equal(values, -1)
+    if kind == 'vocabulary':
+      index = tf.cast(self.lookup(values), tf.int64)
+      size = len(column['vocabulary'])
+      if column['num_oov_buckets']:
+        missing = size + tf.cast(self.oov_hash(values), tf.int64)
+      else:
+        missing = tf.fill(tf.shape(index), np.int64(column['default_value']))
+      ids = tf.where(index > 0, index - 1, missing)
+    elif kind == 'hash':
+      ids = tf.cast(self.hash(values), tf.int64)
+    else:  # identity
+      in_range = (values >= 0) & (values < column['num_buckets'])
+      default = column['default_value']
+      default = -1 if default is None else default
+      ids = tf.where(in_range, values, np.int64(default))
+    return tf.where(valid, ids, np.int64(-1))
+
+  def get_config(self):
+    return {**super().get_config(), 'column': self.column}
+
+
+def _ids_to_sparse(ids):
+  """Ids as the SparseTensor a categorical column gives (no `-1`)."""
+  indices = tf.where(tf.not_equal(ids, -1))
+  return tf.SparseTensor(
+      indices, tf.gather_nd(ids, indices), tf.shape(ids, tf.int64)
+  )
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CrossedIds(keras.layers.Layer):
+  """`crossed_column`: every combination of the leaves' values, hashed.
+
+  The same op as feature columns (`tf.sparse.cross_hashed`, FingerprintCat64
+  with the column's hash_key) over the same inputs: a raw key's dense values
+  as they are (feature columns keep `''` and `-1` there), a categorical
+  leaf's ids without the dropped ones. Examples with fewer crosses are
+  padded with `-1`.
+  """
+
+  def __init__(self, column, **kwargs):
+    super().__init__(**kwargs)
+    self.column = column
+
+  def call(self, sources):
+    inputs = []
+    for source, values in zip(self.column['sources'], sources, strict=True):
+      if 'raw' in source:
+        inputs.append(
+            values if values.dtype == tf.string else tf.cast(values, tf.int64)
+        )
+      else:
+        inputs.append(_ids_to_sparse(values))
+    crossed = tf.sparse.cross_hashed(
+        inputs,
+        num_buckets=self.column['num_buckets'],
+        hash_key=self.column['hash_key'],
+    )
+    return tf.sparse.to_dense(crossed, default_value=np.int64(-1))
+
+  def get_config(self):
+    return {**super().get_config(), 'column': self.column}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SparseCombiner(keras.layers.Layer):
+  """`embedding_lookup_sparse`: rows of ids combined by sum, mean or sqrtn.
+
+  Serves embedding columns (`units` = dimension) and the linear model's
+  categorical weights (`units` = logits dimension). Ids `-1` are skipped;
+  an example with no id gets zeros.
+  """
+
+  def __init__(self, num_buckets, units, combiner, **kwargs):
+    super().__init__(**kwargs)
+    self.num_buckets = num_buckets
+    self.units = units
+    self.combiner = combiner
+
+  def build(self, input_shape):
+    self.embeddings = self.add_weight(
+        shape=(self.num_buckets, self.units), name='embeddings'
+    )
+
+  def call(self, ids):
+    valid = tf.cast(ids >= 0, self.embeddings.dtype)
+    rows = tf.gather(self.embeddings, tf.maximum(ids, 0))
+    total = tf.reduce_sum(rows * valid[..., None], axis=-2)
+    count = tf.reduce_sum(valid, axis=-1, keepdims=True)
+    if self.combiner == 'mean':
+      return tf.math.divide_no_nan(total, count)
+    if self.combiner == 'sqrtn':
+      return tf.math.divide_no_nan(total, tf.sqrt(count))
+    return total
+
+  def get_config(self):
+    return {
+        **super().get_config(),
+        'num_buckets': self.num_buckets,
+        'units': self.units,
+        'combiner': self.combiner,
+    }
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MultiHot(keras.layers.Layer):
+  """`indicator_column`: counts of each id (ids `-1` skipped)."""
+
+  def __init__(self, num_buckets, **kwargs):
+    super().__init__(**kwargs)
+    self.num_buckets = num_buckets
+
+  def call(self, ids):
+    return tf.reduce_sum(tf.one_hot(ids, self.num_buckets), axis=-2)
+
+  def get_config(self):
+    return {**super().get_config(), 'num_buckets': self.num_buckets}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BiasAdd(keras.layers.Layer):
+  """The linear model's `bias_weights` added to the summed column logits."""
+
+  def build(self, input_shape):
+    self.bias = self.add_weight(
+        shape=(input_shape[-1],), initializer='zeros', name='bias'
+    )
+
+  def call(self, logits):
+    return logits + self.bias
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Predictions(keras.layers.Layer):
+  """The estimator head's prediction keys, computed from the logits."""
+
+  def __init__(self, head, **kwargs):
+    super().__init__(**kwargs)
+    self.head = head
+
+  def call(self, logits):
+    if self.head['type'] == 'regression':
+      return {'predictions': logits}
+    if self.head['type'] == 'binary':
+      logistic = tf.sigmoid(logits)
+      two_class = tf.concat([tf.zeros_like(logits), logits], axis=-1)
+      return {
+          'logits': logits,
+          'logistic': logistic,
+          'probabilities': tf.nn.softmax(two_class),
+          'class_ids': tf.argmax(two_class, axis=-1)[:, None],
+      }
+    return {
+        'logits': logits,
+        'probabilities': tf.nn.softmax(logits),
+        'class_ids': tf.argmax(logits, axis=-1)[:, None],
+    }
+
+  def get_config(self):
+    return {**super().get_config(), 'head': self.head}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Adagrad(keras.optimizers.Adagrad):
+  """Adagrad as TF 2.15 computes it: lr * g / (sqrt(acc) + epsilon).
+
+  Keras 3's Adagrad divides by sqrt(acc + epsilon); the estimator's Keras 2
+  Adagrad (ResourceApplyAdagradV2) adds epsilon after the square root.
+  """
+
+  def update_step(self, gradient, variable, learning_rate):
+    lr = keras.ops.cast(learning_rate, variable.dtype)
+    gradient = keras.ops.cast(gradient, variable.dtype)
+    accumulator = self._accumulators[self._get_variable_index(variable)]
+    self.assign_add(accumulator, keras.ops.square(gradient))
+    self.assign_sub(
+        variable,
+        lr * gradient / (keras.ops.sqrt(accumulator) + self.epsilon),
+    )
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SGD(keras.optimizers.SGD):
+  """SGD whose momentum touches only the rows an embedding gradient names.
+
+  TF 2.15 applies momentum to sparse gradients lazily
+  (ResourceSparseApplyKerasMomentum); Keras 3 would decay every row.
+  """
+
+  def update_step(self, gradient, variable, learning_rate):
+    if not (isinstance(gradient, tf.IndexedSlices) and self.momentum):
+      return super().update_step(gradient, variable, learning_rate)
+    lr = tf.cast(learning_rate, variable.dtype)
+    momentum = self.momentums[self._get_variable_index(variable)]
+    rows = gradient.indices
+    accumulated = (
+        tf.gather(momentum, rows) * self.momentum - lr * gradient.values
+    )
+    self.assign(momentum, tf.IndexedSlices(accumulated, rows))
+    step = accumulated
+    if self.nesterov:
+      step = accumulated * self.momentum - lr * gradient.values
+    self.assign_add(variable, tf.IndexedSlices(step, rows))
+    return None
+
+
+OPTIMIZERS = {
+    'Adam': keras.optimizers.Adam,
+    'Adagrad': Adagrad,
+    'Ftrl': keras.optimizers.Ftrl,
+    'SGD': SGD,
+}
+
+
+def _summed(gradient):
+  """Sums an embedding gradient's repeated rows, as TF 2.15 optimizers do.
+
+  Keras 3 applies elementwise ops to `IndexedSlices` values: with a row
+  repeated, Adagrad would add the sum of the squares instead of the square
+  of the sum.
+  """
+  if not isinstance(gradient, tf.IndexedSlices):
+    return gradient
+  rows, positions = tf.unique(gradient.indices)
+  values = tf.math.unsorted_segment_sum(
+      gradient.values, positions, tf.shape(rows)[0]
+  )
+  return tf.IndexedSlices(values, rows, gradient.dense_shape)
+
+
+class EstimatorModel(keras.Model):
+  """A functional model whose `fit` applies each optimizer to its variables.
+
+  A DNNLinearCombined estimator trains its DNN and its linear part with two
+  optimizers; `groups` pairs each optimizer with the variables it trains.
+  """
+
+  groups = ()
+
+  def train_step(self, data):
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    with tf.GradientTape() as tape:
+      y_pred = self(x, training=True)
+      loss = self.compute_loss(
+          x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+      )
+    variables = [v for _, group in self.groups for v in group]
+    gradients = [_summed(g) for g in tape.gradient(loss, variables)]
+    start = 0
+    for optimizer, group in self.groups:
+      optimizer.apply_gradients(
+          zip(gradients[start : start + len(group)], group, strict=True)
+      )
+      start += len(group)
+    return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+
+def _layer_name(checkpoint_name):
+  return checkpoint_name.replace('/', '.')
+
+
+def _inputs(spec):
+  return {
+      key: keras.Input(shape=tuple(f['shape']), dtype=f['dtype'], name=key)
+      for key, f in sorted(spec['inputs'].items())
+  }
+
+
+def _ids(spec, inputs):
+  ids = {}
+  for name, column in sorted(spec['categorical'].items()):
+    if column['kind'] != 'crossed':
+      layer = CategoricalIds(column, name=f'ids.{name}')
+      ids[name] = layer(inputs[column['key']])
+  for name, column in sorted(spec['categorical'].items()):
+    if column['kind'] == 'crossed':
+      sources = [
+          inputs[s['raw']] if 'raw' in s else ids[s['ids']]
+          for s in column['sources']
+      ]
+      ids[name] = CrossedIds(column, name=f'ids.{name}')(sources)
+  return ids
+
+
+def _dense_input(column, inputs, ids):
+  """One column of the DNN's input layer, flattened to [batch, width]."""
+  if column['type'] == 'numeric':
+    return keras.layers.Flatten(name=f'flatten.{column["name"]}')(
+        inputs[column['key']]
+    )
+  if column['type'] == 'embedding':
+    return SparseCombiner(
+        column['num_buckets'],
+        column['dimension'],
+        column['combiner'],
+        name=_layer_name(column['weight']),
+    )(ids[column['categorical']])
+  return MultiHot(column['num_buckets'], name=f'multi_hot.{column["name"]}')(
+      ids[column['categorical']]
+  )
+
+
+def _dnn_logits(spec, inputs, ids):
+  dnn = spec['dnn']
+  # The input layer concatenates columns sorted by name, as feature columns do.
+  columns = sorted(dnn['columns'], key=lambda c: c['name'])
+  parts = [_dense_input(c, inputs, ids) for c in columns]
+  net = parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
+  for index, units in enumerate(dnn['hidden_units']):
+    net = keras.layers.Dense(
+        units,
+        activation=dnn['activation'],
+        name=_layer_name(f'{dnn["scope"]}/hiddenlayer_{index}'),
+    )(net)
+    if dnn['dropout']:
+      net = keras.layers.Dropout(dnn['dropout'])(net)
+  return keras.layers.Dense(
+      spec['head']['logits_dimension'],
+      name=_layer_name(f'{dnn["scope"]}/logits'),
+  )(net)
+
+
+def _linear_logits(spec, inputs, ids):
+  linear = spec['linear']
+  units = spec['head']['logits_dimension']
+  parts = []
+  for column in sorted(linear['columns'], key=lambda c: c['name']):
+    name = _layer_name(column['weight'])
+    if column['type'] == 'numeric':
+      flat = keras.layers.Flatten(name=f'flatten.{name}')(inputs[column['key']])
+      parts.append(keras.layers.Dense(units, use_bias=False, name=name)(flat))
+    else:
+      parts.append(
+          SparseCombiner(
+              column['num_buckets'],
+              units,
+              linear['sparse_combiner'],
+              name=name,
+          )(ids[column['categorical']])
+      )
+  total = parts[0] if len(parts) == 1 else keras.layers.Add()(parts)
+  return BiasAdd(name=_layer_name(linear['bias']))(total)
+
+
+def build_model(spec):
+  """The estimator's model with fresh weights: feature dict to predictions."""
+  inputs = _inputs(spec)
+  ids = _ids(spec, inputs)
+  logits = []
+  if spec.get('dnn'):
+    logits.append(_dnn_logits(spec, inputs, ids))
+  if spec.get('linear'):
+    logits.append(_linear_logits(spec, inputs, ids))
+  total = logits[0] if len(logits) == 1 else keras.layers.Add()(logits)
+  outputs = Predictions(spec['head'], name='predictions')(total)
+  return EstimatorModel(inputs, outputs, name=spec['estimator'])
+
+
+def _variables_by_name(model, spec):
+  """Checkpoint name -> the Keras variable holding it."""
+  out = {}
+  for layer_name, names in spec['weights'].items():
+    out.update(zip(names, model.get_layer(layer_name).weights, strict=True))
+  return out
+
+
+def _loss(spec):
+  reduction = spec['loss_reduction']
+  head = spec['head']['type']
+  if head == 'regression':
+    return {'predictions': keras.losses.MeanSquaredError(reduction=reduction)}
+  if head == 'binary':
+    loss = keras.losses.BinaryCrossentropy(
+        from_logits=True, reduction=reduction
+    )
+  else:
+    loss = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction=reduction
+    )
+  return {'logits': loss}
+
+
+def _compile(model, spec, weights):
+  """Compiles with the estimator's loss and optimizers, state restored."""
+  if spec['compile_unavailable']:
+    raise ValueError(
+        'compile=True is not available for this export: '
+        + spec['compile_unavailable']
+        + '. Call load(compile=False) and compile the model yourself.'
+    )
+  variables = _variables_by_name(model, spec)
+  groups = []
+  for entry in spec['optimizers']:
+    optimizer = OPTIMIZERS[entry['class']](**entry['config'])
+    group = [variables[name] for name in entry['variables']]
+    optimizer.build(group)
+    optimizer.iterations.assign(entry['iterations'])
+    for attribute, keys in entry['slots'].items():
+      for variable, key in zip(group, keys, strict=True):
+        index = optimizer._get_variable_index(variable)  # noqa: SLF001
+        getattr(optimizer, attribute)[index].assign(weights[key])
+    groups.append((optimizer, group))
+  model.groups = tuple(groups)
+  # XLA cannot compile the string lookups; the first optimizer is Keras'
+  # own, the others are applied by EstimatorModel.train_step.
+  model.compile(optimizer=groups[0][0], loss=_loss(spec), jit_compile=False)
+
+
+def select_features(model, features):
+  """The features `model` reads, as tensors (Keras 3 models reject others).
+
+  An estimator's feature dict may hold more keys (a weight column, features
+  of other models); a Keras 3 functional model given extra keys misassigns
+  them, so pass `select_features(model, features)`.
+  """
+  return {key: tf.constant(features[key]) for key in model.input}
+
+
+def load(directory=None, compile=False):  # noqa: A002 (Keras' own name)
+  """Builds the model and restores the estimator's trained weights.
+
+  Args:
+    directory: The exported directory (default: the one holding this file).
+    compile: Also compile with the estimator's loss on `logits` (or
+      `predictions` for regressors) and its optimizer(s), their slots,
+      iterations and hyperparameters restored, so that `fit` continues
+      where the estimator stopped. Labels: `{'logits': class ids}` (float
+      0/1 for binary heads) or `{'predictions': values}`.
+
+  Returns:
+    A `keras.Model` taking the estimator's feature dict (each feature
+    `[batch, ...]`) and returning the estimator's prediction keys.
+  """
+  directory = directory or HERE
+  with open(os.path.join(directory, 'spec.json'), encoding='utf-8') as f:
+    spec = json.load(f)
+  model = build_model(spec)
+  with np.load(os.path.join(directory, 'weights.npz')) as weights:
+    for layer_name, names in spec['weights'].items():
+      model.get_layer(layer_name).set_weights([weights[n] for n in names])
+    if compile:
+      _compile(model, spec, weights)
+  return model

@@ -1,0 +1,261 @@
+"""The estimator's optimizer state, for `load(compile=True)` in Keras 3.
+
+A v2 canned estimator trains with Keras 2 (legacy) optimizers and saves
+their state as `training/<Optimizer>/<variable>/<slot>` plus scalar
+hyperparameters `training/<Optimizer>/<name>`. This module reads them into
+`spec['optimizers']` (one entry per optimizer: Keras 3 class, config,
+iterations, the variables it trains and its slots) and arrays stored in
+`weights.npz` under `optimizer/<Optimizer>/<variable>/<slot>`.
+
+Slot names come from `optimizers.OPTIMIZERS` (the Keras side of each row);
+`KERAS3` below says which Keras 3 optimizer list holds each slot.
+Every optimizer also gets embedding gradients with repeated rows summed
+first (model.py's `EstimatorModel.train_step`), as TF 2.15 does; Keras 3
+alone would square each repeat separately in Adagrad and Ftrl.
+v1 checkpoints (slots `<variable>/<Optimizer>`) carry no hyperparameters:
+convert them first with `checkpoints.convert` (estimator-migrate-convert),
+then export the converted model_dir.
+"""
+
+from collections.abc import Mapping
+import dataclasses
+import re
+import types
+
+import numpy as np
+
+from estimator_migrate import optimizers
+
+_TRAINING = re.compile(r'training/(?P<opt>[A-Za-z]+(?:_\d+)?)/(?P<rest>.+)')
+
+
+@dataclasses.dataclass(frozen=True)
+class Keras3Row:
+  """How one Keras 2 optimizer's state sits in its Keras 3 counterpart.
+
+  `slots`: Keras 2 slot name -> Keras 3 attribute listing that slot per
+  variable. `hypers`: Keras 2 checkpoint scalars carried into the config.
+  `model_py_class`: the class `model.py` builds. `note`: any difference
+  between the update rules.
+  """
+
+  slots: Mapping[str, str]
+  hypers: tuple[str, ...]
+  model_py_class: str
+  note: str
+
+
+KERAS3: types.MappingProxyType[str, Keras3Row] = types.MappingProxyType(
+    {
+        'Adam': Keras3Row(
+            types.MappingProxyType({'m': '_momentums', 'v': '_velocities'}),
+            ('learning_rate', 'beta_1', 'beta_2'),
+            'keras.optimizers.Adam',
+            'same update (lr_t = lr sqrt(1-b2^t)/(1-b1^t), eps outside sqrt)',
+        ),
+        'Adagrad': Keras3Row(
+            types.MappingProxyType({'accumulator': '_accumulators'}),
+            ('learning_rate',),
+            'Adagrad (model.py)',
+            'Keras 3 divides by sqrt(acc + eps), TF 2.15 by sqrt(acc) + eps:'
+            " model.py's Adagrad keeps TF 2.15's rule",
+        ),
+        'Ftrl': Keras3Row(
+            types.MappingProxyType(
+                {
+                    'accumulator': '_accumulators',
+                    'linear': '_linears',
+                }
+            ),
+            (
+                'learning_rate',
+                'learning_rate_power',
+                'l1_regularization_strength',
+                'l2_regularization_strength',
+                'beta',
+            ),
+            'keras.optimizers.Ftrl',
+            'same update (the FTRL-proximal kernel written in Keras ops)',
+        ),
+        'SGD': Keras3Row(
+            types.MappingProxyType({'momentum': 'momentums'}),
+            ('learning_rate', 'momentum'),
+            'SGD (model.py)',
+            'same update (m = momentum m - lr g; var += m); embedding rows'
+            " updated lazily as TF 2.15 does (model.py's SGD)",
+        ),
+    }
+)
+# Config entries not in the checkpoint (Python attributes of the Keras 2
+# optimizer), read from the optimizer object passed in the kwargs if any,
+# else TF 2.15's defaults.
+_PYTHON_CONFIG = types.MappingProxyType(
+    {
+        'Adam': {'epsilon': 1e-7, 'amsgrad': False},
+        'Adagrad': {'epsilon': 1e-7},
+        'Ftrl': {'l2_shrinkage_regularization_strength': 0.0},
+        'SGD': {'nesterov': False},
+    }
+)
+
+
+class OptimizerStateError(ValueError):
+  """Internal: the state cannot be carried; the reason goes to the report."""
+
+
+@dataclasses.dataclass(frozen=True)
+class State:
+  """The optimizers' spec entries and arrays, or why there are none."""
+
+  entries: tuple[dict, ...]
+  arrays: Mapping[str, np.ndarray]
+  notes: tuple[str, ...]
+  reason: str | None = None  # set when compile=True is not available
+
+
+def _keras2_slots(keras_class: str) -> set[str]:
+  return {
+      slot.keras
+      for row in optimizers.OPTIMIZERS.values()
+      if row.keras_class == keras_class
+      for slot in row.slots
+  }
+
+
+def _python_config(keras_class: str, optimizer_arg) -> dict:
+  config = dict(_PYTHON_CONFIG[keras_class])
+  if callable(optimizer_arg) and not hasattr(optimizer_arg, 'get_config'):
+    optimizer_arg = optimizer_arg()  # the estimator accepts a factory
+  get_config = getattr(optimizer_arg, 'get_config', None)
+  if get_config is not None:
+    given = get_config()
+    config.update({k: given[k] for k in config if k in given})
+  return config
+
+
+def _scope_of(name: str) -> str:
+  return name.split('/', 1)[0]
+
+
+def read_state(
+    reader,
+    variables: Mapping,
+    model_names: list[str],
+    optimizer_args: Mapping[str, object],
+    global_step: int | None,
+) -> State:
+  """Reads the optimizer state of the model variables `model_names`.
+
+  Args:
+    reader: A checkpoint reader (`get_tensor`).
+    variables: The checkpoint's variables by name.
+    model_names: The model variables the Keras model holds.
+    optimizer_args: Scope (`'dnn'`, `'linear'`, or `''` for the whole
+      model) -> the optimizer argument the estimator was built with.
+    global_step: The checkpoint's step.
+
+  Returns:
+    The state, or a State with `reason` when compile=True cannot be offered.
+  """
+  model = set(model_names)
+  found: dict[str, dict] = {}
+  for name in variables:
+    match = _TRAINING.fullmatch(name)
+    if not match:
+      continue
+    opt, rest = match['opt'], match['rest']
+    entry = found.setdefault(opt, {'slots': {}, 'hypers': {}})
+    var, _, slot = rest.rpartition('/')
+    if var in model:
+      entry['slots'].setdefault(slot, {})[var] = name
+    elif '/' not in rest:
+      entry['hypers'][rest] = name
+  if not found:
+    return State((), {}, (), reason=_v1_reason(variables, model))
+  entries, arrays, notes = [], {}, []
+  unclaimed = [n for n in model_names]
+  for opt, entry in sorted(found.items()):
+    keras_class = re.sub(r'_\d+$', '', opt)
+    row = KERAS3.get(keras_class)
+    if row is None:
+      return State(
+          (),
+          {},
+          (),
+          reason=(
+              f'optimizer {keras_class} has no Keras 3 mapping here'
+              f' (supported: {sorted(KERAS3)})'
+          ),
+      )
+    unknown = set(entry['slots']) - _keras2_slots(keras_class)
+    if unknown:
+      return State((), {}, (), reason=f'{opt}: unknown slots {sorted(unknown)}')
+    hypers = {
+        h: float(reader.get_tensor(entry['hypers'][h]))
+        for h in row.hypers
+        if h in entry['hypers']
+    }
+    if 'decay' in entry['hypers'] and float(
+        reader.get_tensor(entry['hypers']['decay'])
+    ):
+      return State(
+          (), {}, (), reason=f'{opt}: a learning-rate decay is not carried'
+      )
+    trained = sorted({v for slot in entry['slots'].values() for v in slot})
+    if not trained:  # slotless (plain SGD): the scope nobody else claims
+      trained = _unclaimed_scope(unclaimed, found)
+    unclaimed = [n for n in unclaimed if n not in trained]
+    scope = _scope_of(trained[0]) if len(found) > 1 else ''
+    config = {
+        **hypers,
+        **_python_config(keras_class, optimizer_args.get(scope)),
+    }
+    iterations = global_step or 0
+    if 'iter' in entry['hypers']:
+      iterations = int(reader.get_tensor(entry['hypers']['iter']))
+    slots = {}
+    for slot, by_var in sorted(entry['slots'].items()):
+      keys = []
+      for var in trained:
+        key = f'optimizer/{opt}/{var}/{slot}'
+        arrays[key] = np.asarray(reader.get_tensor(by_var[var]))
+        keys.append(key)
+      slots[row.slots[slot]] = keys
+    entries.append(
+        {
+            'name': opt,
+            'class': keras_class,
+            'config': config,
+            'iterations': iterations,
+            'variables': trained,
+            'slots': slots,
+        }
+    )
+    notes.append(f'{opt} ({scope or "whole model"}): {row.note}')
+  if unclaimed:
+    return State(
+        (), {}, (), reason=f'no optimizer state for {sorted(unclaimed)}'
+    )
+  return State(tuple(entries), arrays, tuple(notes))
+
+
+def _unclaimed_scope(unclaimed: list[str], found: dict) -> list[str]:
+  if len(found) == 1:
+    return list(unclaimed)
+  claimed_scopes = {
+      _scope_of(v)
+      for entry in found.values()
+      for slot in entry['slots'].values()
+      for v in slot
+  }
+  return [n for n in unclaimed if _scope_of(n) not in claimed_scopes]
+
+
+def _v1_reason(variables: Mapping, model: set[str]) -> str:
+  if any(n.rpartition('/')[0] in model for n in variables if n not in model):
+    return (
+        'a v1 checkpoint (slots named <variable>/<Optimizer>, no'
+        ' hyperparameters): convert it with estimator-migrate-convert, then'
+        ' export the converted model_dir'
+    )
+  return 'the checkpoint holds no optimizer state'

@@ -1,0 +1,196 @@
+"""Prediction parity: the estimator in TF 2.15, its export in the modern env.
+
+`modern_predict` loads exported directories with their own `model.py` in
+the modern environment (one subprocess for many directories: each start
+pays current TensorFlow's import time) and returns their predictions;
+`estimator_predict` gives the estimator's; `compare` measures the gap.
+"""
+
+from collections.abc import Mapping, Sequence
+import dataclasses
+import json
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from estimator_migrate import errors
+from estimator_migrate import report as report_lib
+from estimator_migrate.export import modern
+
+# The keys an export returns, by head; the estimator's string keys
+# (`classes`, `all_classes`) stay with the estimator.
+KEYS = ('logits', 'logistic', 'probabilities', 'class_ids', 'predictions')
+
+_SCRIPT = """
+import tensorflow as tf
+jobs = json.loads(sys.argv[1])
+result = []
+for directory, features, output in jobs:
+  module = load_export(directory, len(result))
+  model = module.load(directory)
+  with np.load(features) as f:
+    inputs = module.select_features(model, {k: f[k] for k in f.files})
+  predictions = model(inputs, training=False)
+  out = {k: np.asarray(v) for k, v in predictions.items()}
+  served = os.path.join(directory, 'saved_model')
+  if os.path.isdir(served):
+    serve = tf.saved_model.load(served).signatures['serving_default']
+    out.update({'saved_model/' + k: np.asarray(v)
+                for k, v in serve(**inputs).items()})
+  np.savez(output, **out)
+  result.append(output)
+"""
+
+_CONTINUE = """
+jobs = json.loads(sys.argv[1])
+result = []
+for directory, features, labels, batch_size, output in jobs:
+  module = load_export(directory, len(result))
+  model = module.load(directory, compile=True)
+  with np.load(features) as f:
+    inputs = module.select_features(model, {k: f[k] for k in f.files})
+  with np.load(labels) as f:
+    targets = {k: f[k] for k in f.files}
+  history = model.fit(inputs, targets, batch_size=batch_size, epochs=1,
+                      shuffle=False, verbose=0)
+  with open(os.path.join(directory, 'spec.json')) as f:
+    names = module._variables_by_name(model, json.load(f))
+  np.savez(output, **{n: np.asarray(v.numpy()) for n, v in names.items()})
+  result.append([output, history.history['loss']])
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Parity:
+  """Largest absolute difference per prediction key."""
+
+  max_abs_diff: Mapping[str, float]
+
+  @property
+  def max(self) -> float:
+    return max(self.max_abs_diff.values())
+
+  def table(self) -> str:
+    return report_lib.markdown_table(
+        ('prediction key', 'max |estimator - Keras 3|'),
+        [(k, f'{v:.3g}') for k, v in sorted(self.max_abs_diff.items())],
+    )
+
+
+def _save_features(path: str, features: Mapping[str, np.ndarray]) -> None:
+  np.savez(path, **{k: np.asarray(v) for k, v in features.items()})
+
+
+def modern_predict(
+    jobs: Sequence[tuple[str, Mapping[str, np.ndarray]]],
+) -> list[dict[str, np.ndarray]]:
+  """Predictions of each exported directory on its features, in one process.
+
+  Where the directory holds `saved_model/`, its `serving_default`
+  predictions are added under `saved_model/<key>`.
+
+  Raises:
+    MigrationError: No modern environment, or loading/predicting failed.
+  """
+  with tempfile.TemporaryDirectory() as scratch:
+    specs = []
+    for i, (directory, features) in enumerate(jobs):
+      features_path = os.path.join(scratch, f'features_{i}.npz')
+      _save_features(features_path, features)
+      output = os.path.join(scratch, f'predictions_{i}.npz')
+      specs.append([os.path.abspath(directory), features_path, output])
+    outputs = modern.run(
+        modern.LOAD_EXPORT + _SCRIPT + modern.result_line(), json.dumps(specs)
+    )
+    results = []
+    for output in outputs:
+      with np.load(output) as f:
+        results.append({k: f[k] for k in f.files})
+    return results
+
+
+def estimator_predict(
+    estimator: tf.estimator.Estimator, features: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+  """The estimator's numeric prediction keys on `features`, stacked."""
+
+  def input_fn():
+    return tf.data.Dataset.from_tensor_slices(dict(features)).batch(64)
+
+  rows = list(estimator.predict(input_fn, yield_single_examples=False))
+  return {
+      key: np.concatenate([r[key] for r in rows])
+      for key in rows[0]
+      if key in KEYS
+  }
+
+
+def compare(
+    expected: Mapping[str, np.ndarray], actual: Mapping[str, np.ndarray]
+) -> Parity:
+  """Max |difference| per key of `expected`.
+
+  Raises:
+    MigrationError: A key missing from `actual`, or shapes differ.
+  """
+  diffs = {}
+  for key, want in expected.items():
+    if key not in actual:
+      raise errors.MigrationError(
+          f'the export does not predict {key!r}; it gives {sorted(actual)}.'
+      )
+    got = np.asarray(actual[key])
+    want = np.asarray(want)
+    if got.shape != want.shape:
+      raise errors.MigrationError(
+          f'prediction {key!r}: the export gives shape {got.shape}, the'
+          f' estimator {want.shape}.'
+      )
+    diffs[key] = float(
+        np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))
+    )
+  return Parity(diffs)
+
+
+def modern_continue(
+    jobs: Sequence[
+        tuple[str, Mapping[str, np.ndarray], Mapping[str, np.ndarray], int]
+    ],
+) -> list[dict[str, np.ndarray]]:
+  """Trains each export on (features, labels) in the modern environment.
+
+  Each job is (directory, features, labels keyed by the loss output, batch
+  size): `load(directory, compile=True)` then one epoch of `fit` with
+  `shuffle=False`. Returns each model's variables by checkpoint name.
+
+  Raises:
+    MigrationError: No modern environment, or training failed.
+  """
+  with tempfile.TemporaryDirectory() as scratch:
+    specs = []
+    for i, (directory, features, labels, batch_size) in enumerate(jobs):
+      features_path = os.path.join(scratch, f'features_{i}.npz')
+      labels_path = os.path.join(scratch, f'labels_{i}.npz')
+      _save_features(features_path, features)
+      _save_features(labels_path, labels)
+      output = os.path.join(scratch, f'weights_{i}.npz')
+      specs.append(
+          [
+              os.path.abspath(directory),
+              features_path,
+              labels_path,
+              batch_size,
+              output,
+          ]
+      )
+    outputs = modern.run(
+        modern.LOAD_EXPORT + _CONTINUE + modern.result_line(),
+        json.dumps(specs),
+    )
+    results = []
+    for output, _ in outputs:
+      with np.load(output) as f:
+        results.append({k: f[k] for k in f.files})
+    return results
