@@ -16,7 +16,7 @@ life, so a task restarted after `kill` rejoins at the same address.
 Example:
   with cluster.LocalCluster(
       'estimator_migrate.cluster_trainers:train_canned',
-      dict(model_dir='/tmp/m', version='v2', max_steps=500),
+      dict(model_dir='/tmp/m', version='v2', max_steps=500),  # its kwargs
       workdir='/tmp/run', workers=1, ps=2, evaluator=True) as c:
     c.start()
     c.wait_for(lambda: c.exited('chief'), timeout_secs=600, what='the chief')
@@ -190,7 +190,6 @@ class LocalCluster(contextlib.AbstractContextManager):
         )
         for role, i in roles
     }
-    self.kill_times: list[tuple[str, int, float]] = []
 
   @property
   def tasks(self) -> list[tuple[str, int]]:
@@ -260,7 +259,9 @@ class LocalCluster(contextlib.AbstractContextManager):
     start them after the chief makes progress to skip that wait.
     """
     _LIVE.add(self)
-    chosen = [self._task(r, i) for r, i in tasks or self._tasks]
+    if tasks is None:
+      tasks = list(self._tasks)
+    chosen = [self._task(r, i) for r, i in tasks]
     for task in sorted(chosen, key=lambda t: t.role != 'ps'):
       self._launch(task)
     return self
@@ -281,7 +282,6 @@ class LocalCluster(contextlib.AbstractContextManager):
       os.killpg(task.process.pid, sig)
     if sig == signal.SIGKILL:
       task.process.wait(timeout=60)
-    self.kill_times.append((role, index, sent))
     return sent
 
   def restart(self, role: str, index: int = 0) -> None:

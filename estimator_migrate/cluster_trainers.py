@@ -18,15 +18,18 @@ Example (one task; `LocalCluster` runs one per role):
 """
 
 from collections.abc import Callable
+import dataclasses
 import json
 import os
 import re
+import shutil
 import time
 from typing import Any
 
 import tensorflow as tf
 
 from estimator_migrate import canned
+from estimator_migrate import cluster
 from estimator_migrate import data
 
 VOCABULARY = 1 << 20
@@ -43,6 +46,7 @@ _PROGRESS = re.compile(r'^progress (\S+) (\d+) step=(\d+) time=([\d.]+)$', re.M)
 _SESSION = re.compile(r'^session (\S+) (\d+) step=(\d+) time=([\d.]+)$', re.M)
 _PLACEMENT = re.compile(r'^placement (.*)$', re.M)
 _EVAL = re.compile(r'Saving dict for global step (\d+): (.*)$', re.M)
+TRAINER = f'{__name__}:train_canned'
 _RESTORE = re.compile(r'Restoring parameters from (\S+)$', re.M)
 
 
@@ -273,3 +277,71 @@ def latest_checkpoint_step(model_dir: str) -> int | None:
   """The step of the model_dir's latest checkpoint, None before the first."""
   prefix = tf.train.latest_checkpoint(model_dir)
   return int(prefix.rsplit('-', 1)[1]) if prefix else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """What a `train_on_cluster` run left in its logs."""
+
+  placement: list[dict[str, Any]]  # the chief's variables: device, bytes
+  evaluations: list[tuple[int, dict[str, float]]]  # the evaluator's
+  seconds: float
+
+
+def train_on_cluster(
+    *,
+    model_dir: str,
+    version: str,
+    max_steps: int,
+    workdir: str,
+    workers: int = 1,
+    ps: int = 2,
+    evaluator: bool = True,
+    timeout_secs: float = 600,
+    **train_kwargs: Any,
+) -> Run:
+  """Runs `train_canned` on a `LocalCluster` until the chief (and evaluator) end.
+
+  Every task is stopped on return.
+
+  Raises:
+    cluster.ClusterError: A task failed, or the run outlived `timeout_secs`.
+  """
+  began = time.monotonic()
+  with cluster.LocalCluster(
+      TRAINER,
+      dict(
+          model_dir=model_dir,
+          version=version,
+          max_steps=max_steps,
+          **train_kwargs,
+      ),
+      workdir=workdir,
+      workers=workers,
+      ps=ps,
+      evaluator=evaluator,
+  ) as c:
+    c.start()
+    c.wait_for(
+        lambda: c.exited('chief') and (not evaluator or c.exited('evaluator')),
+        timeout_secs=timeout_secs,
+        what=f'the {version} chief and evaluator to finish',
+        fail_if_exited=[t for t in c.tasks if t[0] in ('chief', 'evaluator')],
+    )
+    return Run(
+        placement(c.log('chief')),
+        evaluations(c.log('evaluator')) if evaluator else [],
+        time.monotonic() - began,
+    )
+
+
+def copy_checkpoint(prefix: str, model_dir: str) -> str:
+  """Copies a checkpoint's directory to a new model_dir that starts from it.
+
+  The state file is rewritten: `update_checkpoint_state` stores absolute
+  paths, which would send the copy back to the original.
+  """
+  shutil.copytree(os.path.dirname(prefix), model_dir)
+  with open(os.path.join(model_dir, 'checkpoint'), 'w') as f:
+    f.write(f'model_checkpoint_path: "{os.path.basename(prefix)}"\n')
+  return model_dir

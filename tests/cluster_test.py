@@ -14,7 +14,6 @@ Waits are on conditions (progress lines, checkpoint steps), each bounded by
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,7 +30,6 @@ from estimator_migrate import data
 from estimator_migrate.checkpoints import convert
 from tests import testing
 
-_TRAINER = 'estimator_migrate.cluster_trainers:train_canned'
 _IDLE = 'tests.cluster_tasks:idle'
 _V1_STEPS = 40
 _MAX_STEPS = 400
@@ -210,6 +208,8 @@ class LocalClusterTest(parameterized.TestCase):
     c, _ = self._idle_cluster(workers=1)
     with self.assertRaisesRegex(cluster.ClusterError, 'ps:0.*chief:0'):
       c.kill('ps', 0)
+    c.start([])  # nothing
+    self.assertEqual(c.pids(), [])
     with self.assertRaisesRegex(cluster.ClusterError, 'not running'):
       c.kill('worker', 0)
 
@@ -224,31 +224,15 @@ class CannedClusterTest(tf.test.TestCase):
     cls.data_dir = testing.tfds_dir()
     data.info(data_dir=cls.data_dir)  # prepared once, not by 5 racing tasks
     cls.v1_dir = os.path.join(cls.root, 'v1')
-    began = time.monotonic()
-    with cluster.LocalCluster(
-        _TRAINER,
-        dict(
-            model_dir=cls.v1_dir,
-            version='v1',
-            max_steps=_V1_STEPS,
-            data_dir=cls.data_dir,
-            save_checkpoints_steps=_V1_STEPS,
-        ),
+    cls.v1_run = cluster_trainers.train_on_cluster(
+        model_dir=cls.v1_dir,
+        version='v1',
+        max_steps=_V1_STEPS,
         workdir=os.path.join(cls.root, 'v1_run'),
-        workers=1,
-        ps=2,
-        evaluator=True,
-    ) as c:
-      c.start()
-      c.wait_for(
-          lambda: c.exited('chief') and c.exited('evaluator'),
-          timeout_secs=_WAIT_SECS,
-          what='the v1 chief and evaluator to finish',
-          fail_if_exited=c.tasks,
-      )
-      cls.v1_placement = cluster_trainers.placement(c.log('chief'))
-      cls.v1_evaluations = cluster_trainers.evaluations(c.log('evaluator'))
-    cls.v1_seconds = time.monotonic() - began
+        timeout_secs=_WAIT_SECS,
+        data_dir=cls.data_dir,
+        save_checkpoints_steps=_V1_STEPS,
+    )
     cls.converted = os.path.join(
         cls.root, 'converted', f'model.ckpt-{_V1_STEPS}'
     )
@@ -257,16 +241,14 @@ class CannedClusterTest(tf.test.TestCase):
     )
 
   def _copy_converted(self, name: str) -> str:
-    model_dir = os.path.join(self.root, name)
-    shutil.copytree(os.path.dirname(self.converted), model_dir)
-    # The state file holds absolute paths: point it at the copy.
-    tf.compat.v1.train.update_checkpoint_state(
-        model_dir, os.path.join(model_dir, os.path.basename(self.converted))
+    return cluster_trainers.copy_checkpoint(
+        self.converted, os.path.join(self.root, name)
     )
-    return model_dir
 
   def test_v1_partitions_the_table_and_the_converter_joins_it(self):
-    parts = [v for v in self.v1_placement if v['name'].startswith(_EMBEDDING)]
+    parts = [
+        v for v in self.v1_run.placement if v['name'].startswith(_EMBEDDING)
+    ]
     tables = [v for v in parts if not v['name'].endswith('Adagrad')]
     self.assertLen(tables, 2)
     self.assertEqual(
@@ -293,7 +275,7 @@ class CannedClusterTest(tf.test.TestCase):
         v2.get_variable_to_shape_map()[_EMBEDDING],
         [cluster_trainers.VOCABULARY, cluster_trainers.EMBEDDING_DIM],
     )
-    self.assertEqual(self.v1_evaluations[-1][0], _V1_STEPS)
+    self.assertEqual(self.v1_run.evaluations[-1][0], _V1_STEPS)
 
   def test_v2_resumes_and_survives_worker_chief_and_ps_kills(self):
     began = time.monotonic()
@@ -312,7 +294,7 @@ class CannedClusterTest(tf.test.TestCase):
     checkpoints = []  # (time, latest checkpoint step), sampled while waiting
 
     with cluster.LocalCluster(
-        _TRAINER,
+        cluster_trainers.TRAINER,
         dict(
             model_dir=model_dir,
             version='v2',
@@ -465,7 +447,7 @@ class CannedClusterTest(tf.test.TestCase):
         restored['accuracy'], reference['accuracy'], atol=_ACCURACY_TOLERANCE
     )
     print(
-        f'cluster figures: v1 run {self.v1_seconds:.1f} s; conversion'
+        f'cluster figures: v1 run {self.v1_run.seconds:.1f} s; conversion'
         f' {self.conversion.seconds:.2f} s; reference {reference_secs:.1f} s;'
         f' v2 start and faults {phases:.1f} s,'
         f' to the end {time.monotonic() - began:.1f} s; recovery (kill to progress)'
