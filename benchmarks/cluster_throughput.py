@@ -4,9 +4,10 @@ Trains the v1 DNNLinearCombinedClassifier of `cluster_trainers` on a cluster
 (chief + 1 worker + 2 ps), converts its checkpoint, then from that checkpoint
 measures the translated v2 estimator:
   * global steps/s in one process (no TF_CONFIG) and on clusters with 2 ps
-    and 1, 2 or 3 training tasks (the chief trains too; workers join once the
-    chief trains, skipping TF's 30 s readiness poll), from the chief's
-    progress lines after every task trains;
+    and 1, 2 or 3 training tasks (the chief trains too), from the chief's
+    progress lines once every task has a session (a step limit holds the
+    chief until then; workers start after it, skipping TF's 30 s readiness
+    poll);
   * the seconds from a SIGKILL of the worker, the chief or ps 0 (each
     restarted at once) to the first training step after it;
   * the accuracy of an uninterrupted cluster run to --max_steps.
@@ -100,41 +101,45 @@ def _single_process(converted: str, root: str) -> float:
 
 
 def _cluster_rate(converted: str, root: str, workers: int) -> float:
+  """Global steps/s once every task trains (all held until then)."""
   model_dir = cluster_trainers.copy_checkpoint(
       converted, os.path.join(root, f'model_{workers}')
   )
+  limit = os.path.join(root, 'step_limit')
+  cluster_trainers.set_step_limit(limit, _V1_STEPS)
   with cluster.LocalCluster(
       _TRAINER,
       _kwargs(
-          model_dir, _V1_STEPS + _STEPS.value, save_checkpoints_steps=10**6
+          model_dir,
+          _V1_STEPS + _STEPS.value,
+          save_checkpoints_steps=10**6,
+          step_limit_file=limit,
       ),
       workdir=os.path.join(root, f'run_{workers}'),
       workers=workers,
       ps=2,
   ) as c:
+
+    def ready(role, index=0):
+      return cluster_trainers.progress(c.log(role, index), sessions=True)
+
     c.start([t for t in c.tasks if t[0] != 'worker'])
-    c.wait_for(
-        lambda: cluster_trainers.progress(c.log('chief')),
-        timeout_secs=_TIMEOUT.value,
-        what='the chief',
-    )
+    c.wait_for(ready, timeout_secs=_TIMEOUT.value, what='the chief')
     c.start([t for t in c.tasks if t[0] == 'worker'])
-    all_in = c.wait_for(
-        lambda: all(
-            cluster_trainers.progress(c.log('worker', i))
-            for i in range(workers)
-        )
-        and time.time(),
+    c.wait_for(
+        lambda: all(ready('worker', i) for i in range(workers)),
         timeout_secs=_TIMEOUT.value,
         what='every worker',
     )
+    released = time.time()
+    cluster_trainers.set_step_limit(limit, None)
     c.wait_for(
         lambda: c.exited('chief'),
         timeout_secs=_TIMEOUT.value,
         what='the chief to finish',
         fail_if_exited=[('chief', 0)],
     )
-    return _rate(c.log('chief'), all_in)
+    return _rate(c.log('chief'), released)
 
 
 def _recovery(converted: str, root: str, role: str, index: int) -> float:
