@@ -4,10 +4,9 @@ Trains the v1 DNNLinearCombinedClassifier of `cluster_trainers` on a cluster
 (chief + 1 worker + 2 ps), converts its checkpoint, then from that checkpoint
 measures the translated v2 estimator:
   * global steps/s in one process (no TF_CONFIG) and on clusters with 2 ps
-    and 1, 2 or 3 training tasks (the chief trains too), from the chief's
-    progress lines once every task has a session (a step limit holds the
-    chief until then; workers start after it, skipping TF's 30 s readiness
-    poll);
+    and 1, 2 or 3 training tasks (the chief trains too), from every task's
+    progress lines once all have a session (a step limit holds the chief
+    until then; workers start after it, skipping TF's 30 s readiness poll);
   * the seconds from a SIGKILL of the worker, the chief or ps 0 (each
     restarted at once) to the first training step after it;
   * the accuracy of an uninterrupted cluster run to --max_steps.
@@ -51,8 +50,10 @@ _FAULTS = (('worker', 0), ('chief', 0), ('ps', 0))
 
 def _rate(log: str, after: float) -> float:
   """Global steps/s from progress lines written after `after`."""
-  lines = [(s, t) for _, _, s, t in cluster_trainers.progress(log) if t > after]
-  (s0, t0), (s1, t1) = lines[0], lines[-1]
+  lines = sorted(
+      (t, s) for _, _, s, t in cluster_trainers.progress(log) if t > after
+  )
+  (t0, s0), (t1, s1) = lines[0], lines[-1]
   return (s1 - s0) / (t1 - t0)
 
 
@@ -124,7 +125,9 @@ def _cluster_rate(converted: str, root: str, workers: int) -> float:
       return cluster_trainers.progress(c.log(role, index), sessions=True)
 
     c.start([t for t in c.tasks if t[0] != 'worker'])
-    c.wait_for(ready, timeout_secs=_TIMEOUT.value, what='the chief')
+    c.wait_for(
+        lambda: ready('chief'), timeout_secs=_TIMEOUT.value, what='the chief'
+    )
     c.start([t for t in c.tasks if t[0] == 'worker'])
     c.wait_for(
         lambda: all(ready('worker', i) for i in range(workers)),
@@ -139,7 +142,10 @@ def _cluster_rate(converted: str, root: str, workers: int) -> float:
         what='the chief to finish',
         fail_if_exited=[('chief', 0)],
     )
-    return _rate(c.log('chief'), released)
+    # Every training task's lines: the global step is shared, and the chief
+    # (summaries, checkpoints) may step far less often than the workers.
+    logs = [c.log('chief')] + [c.log('worker', i) for i in range(workers)]
+    return _rate('\n'.join(logs), released)
 
 
 def _recovery(converted: str, root: str, role: str, index: int) -> float:

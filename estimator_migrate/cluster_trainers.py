@@ -70,7 +70,7 @@ def input_fns(
 
 
 def v1_kwargs() -> dict[str, Any]:
-  """The v1 constructor arguments; optimizers and partitioner are v1's defaults."""
+  """The v1 constructor arguments; optimizers and partitioner: v1's defaults."""
   image = tf.feature_column.numeric_column('image', shape=(28, 28, 1))
   code = tf.feature_column.embedding_column(
       tf.feature_column.categorical_column_with_identity('code', VOCABULARY),
@@ -199,7 +199,7 @@ def train_canned(
       model_dir=model_dir,
       save_checkpoints_steps=save_checkpoints_steps,
       save_checkpoints_secs=None,
-      keep_checkpoint_max=100,
+      keep_checkpoint_max=10,  # bounded disk: 143 MB each
       log_step_count_steps=progress_every,
       # Estimator delays worker i by 5 (i + 1) s; nothing here needs that.
       experimental_max_worker_delay_secs=0,
@@ -300,7 +300,7 @@ def train_on_cluster(
     timeout_secs: float = 600,
     **train_kwargs: Any,
 ) -> Run:
-  """Runs `train_canned` on a `LocalCluster` until the chief (and evaluator) end.
+  """Runs `train_canned` on a `LocalCluster` until chief and evaluator end.
 
   Every task is stopped on return.
 
