@@ -13,6 +13,8 @@ Modules (import the one you need; each is small and named for what it does):
   rewrite          rewrite v1 canned-estimator source as v2 (libcst).
   data             TFDS loading and Estimator input_fns; the embedded set.
   models, training The guide's CNN and its three TF2 training loops.
+  cluster          LocalCluster: a loopback TF cluster (chief, workers, ps).
+  cluster_trainers train_canned: the canned model a cluster task trains.
   report, errors   Change tables; MigrationError and its subclasses.
 """
 

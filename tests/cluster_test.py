@@ -1,0 +1,463 @@
+"""Migrated canned estimators on a loopback TF cluster, with tasks killed.
+
+`LocalClusterTest` checks the harness with a TF-free task program.
+`CannedClusterTest` is the TF1 story at cluster scale: a v1
+DNNLinearCombinedClassifier trains on chief + worker + 2 ps + evaluator (its
+71 MB embedding split over both ps by v1's default partitioner); the toolkit
+converts its sharded checkpoint; the translated v2 estimator resumes on the
+same cluster shape while the worker, the chief and a ps task are SIGKILLed
+and restarted, and reaches max_steps with the accuracy of an uninterrupted
+single-process run from the same checkpoint (within `_ACCURACY_TOLERANCE`).
+Waits are on conditions (progress lines, checkpoint steps), each bounded by
+`_WAIT_SECS`; figures are in docs/cluster.md.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import tensorflow as tf
+
+from estimator_migrate import cluster
+from estimator_migrate import cluster_trainers
+from estimator_migrate import data
+from estimator_migrate.checkpoints import convert
+from tests import testing
+
+_IDLE = 'tests.cluster_tasks:idle'
+_V1_STEPS = 40
+_MAX_STEPS = 400
+_SAVE_STEPS = 50
+_STEP_BUDGET = 40  # steps allowed past the step a phase starts from
+_WAIT_SECS = 240  # bound on each wait; the machine may be loaded
+# Async training with restarts vs one uninterrupted process: measured
+# differences are in docs/cluster.md; accuracy on 360 test images.
+_ACCURACY_TOLERANCE = 0.06
+_EMBEDDING = (
+    'dnn/input_from_feature_columns/input_layer/code_embedding/'
+    'embedding_weights'
+)
+
+
+def _gone(pid: int) -> bool:
+  """The process no longer exists, or is a zombie awaiting its reaper."""
+  try:
+    with open(f'/proc/{pid}/stat') as f:
+      return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
+  except FileNotFoundError:
+    return True
+
+
+def _nth_start(log: str, start: int) -> str:
+  """The part of a task's log written by its `start`-th process (1-based)."""
+  parts = log.split('=== start ')
+  return parts[start] if len(parts) > start else ''
+
+
+class LocalClusterTest(parameterized.TestCase):
+  """The harness itself: TF_CONFIG, kill/restart, cleanup, bounds, errors."""
+
+  def _idle_cluster(self, **kwargs) -> tuple[cluster.LocalCluster, str]:
+    out = self.create_tempdir().full_path
+    c = cluster.LocalCluster(_IDLE, dict(out_dir=out), workdir=out, **kwargs)
+    self.addCleanup(c.stop)
+    return c, out
+
+  def _records(self, c: cluster.LocalCluster, out: str) -> dict:
+    def read_all():
+      names = [f'{r}-{i}.json' for r, i in c.tasks]
+      if all(os.path.exists(os.path.join(out, n)) for n in names):
+        return {n[:-5]: json.load(open(os.path.join(out, n))) for n in names}
+      return None
+
+    return c.wait_for(
+        read_all, timeout_secs=_WAIT_SECS, what='idle tasks to report'
+    )
+
+  def test_tf_config_layout(self):
+    c, out = self._idle_cluster(workers=2, ps=2, evaluator=True)
+    c.start()
+    records = self._records(c, out)
+    spec = records['chief-0']['cluster']
+    self.assertEqual(sorted(spec), ['chief', 'ps', 'worker'])
+    self.assertLen(spec['chief'], 1)
+    self.assertLen(spec['worker'], 2)
+    self.assertLen(spec['ps'], 2)
+    addresses = [a for tasks in spec.values() for a in tasks]
+    self.assertLen(set(addresses), 5)
+    for address in addresses:
+      self.assertRegex(address, r'^127\.0\.0\.1:\d+$')
+    for name, record in records.items():
+      role, index = name.split('-')
+      self.assertEqual(record['cluster'], spec)  # evaluator: not in it
+      self.assertEqual(record['task'], {'type': role, 'index': int(index)})
+
+  def test_kill_and_restart_keep_the_address(self):
+    c, out = self._idle_cluster(workers=1, ps=1)
+    c.start()
+    before = self._records(c, out)['worker-0']
+    os.remove(os.path.join(out, 'worker-0.json'))
+    c.kill('worker', 0)
+    self.assertEqual(c.returncode('worker', 0), -signal.SIGKILL)
+    c.wait_for(
+        lambda: _gone(before['child']), timeout_secs=30, what='the child'
+    )
+    self.assertIsNone(c.returncode('chief'))  # the others run on
+    c.restart('worker', 0)
+    after = self._records(c, out)['worker-0']
+    self.assertNotEqual(after['pid'], before['pid'])
+    self.assertEqual(after['cluster'], before['cluster'])
+    self.assertIn('=== start 2 of worker-0', c.log('worker', 0))
+
+  def test_stop_kills_every_process_group(self):
+    c, out = self._idle_cluster(workers=1, ps=1, evaluator=True)
+    c.start()
+    records = self._records(c, out)
+    pids = [r[k] for r in records.values() for k in ('pid', 'child')]
+    c.stop()
+    c.stop()  # idempotent
+    c.wait_for(
+        lambda: all(_gone(p) for p in pids), timeout_secs=30, what='no pids'
+    )
+
+  def test_with_block_stops_tasks_when_the_body_fails(self):
+    out = self.create_tempdir().full_path
+    with self.assertRaises(ZeroDivisionError):
+      with cluster.LocalCluster(
+          _IDLE, dict(out_dir=out), workdir=out, workers=1
+      ) as c:
+        c.start()
+        pids = [r['pid'] for r in self._records(c, out).values()]
+        _ = 1 / 0
+    c.wait_for(
+        lambda: all(_gone(p) for p in pids), timeout_secs=30, what='no pids'
+    )
+
+  def test_tasks_die_with_the_process_that_started_them(self):
+    out = self.create_tempdir().full_path
+    script = (
+        'import sys, time\n'
+        'from estimator_migrate import cluster\n'
+        f'c = cluster.LocalCluster({_IDLE!r}, dict(out_dir={out!r}),'
+        f' workdir={out!r}, workers=1)\n'
+        'c.start()\n'
+        'time.sleep(600)\n'
+    )
+    owner = subprocess.Popen(
+        [sys.executable, '-c', script],
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )
+    self.addCleanup(owner.kill)
+    names = ('chief-0.json', 'worker-0.json')
+
+    def pids():
+      if not all(os.path.exists(os.path.join(out, n)) for n in names):
+        return None
+      return [json.load(open(os.path.join(out, n)))['pid'] for n in names]
+
+    deadline = time.monotonic() + _WAIT_SECS
+    while not (found := pids()) and time.monotonic() < deadline:
+      time.sleep(0.2)
+    self.assertTrue(found, 'the idle tasks never reported')
+    owner.kill()  # SIGKILL: no atexit, no __exit__
+    owner.wait()
+    deadline = time.monotonic() + 30
+    while not all(_gone(p) for p in found) and time.monotonic() < deadline:
+      time.sleep(0.2)
+    self.assertTrue(all(_gone(p) for p in found), found)
+
+  def test_a_task_past_its_deadline_is_ended(self):
+    c, out = self._idle_cluster(workers=0, task_timeout_secs=2)
+    c.start()
+    code = c.wait_for(
+        lambda: c.returncode('chief'), timeout_secs=60, what='the alarm'
+    )
+    self.assertEqual(code, -signal.SIGALRM)
+
+  def test_wait_for_is_bounded_and_shows_the_logs(self):
+    c, _ = self._idle_cluster(workers=0)
+    c.start()
+    with self.assertRaisesRegex(
+        cluster.ClusterError, r'(?s)timed out.*--- chief:0'
+    ):
+      c.wait_for(lambda: False, timeout_secs=0.5, what='nothing')
+
+  @parameterized.named_parameters(
+      ('no_function', dict(target='tests.cluster_tasks'), 'module:function'),
+      ('negative_workers', dict(workers=-1), 'workers=-1'),
+      ('not_json', dict(kwargs=dict(f=object())), 'JSON'),
+  )
+  def test_bad_arguments_are_named(self, overrides, message):
+    args = dict(target=_IDLE, kwargs={}, workers=1)
+    args.update(overrides)
+    with self.assertRaisesRegex(cluster.ClusterError, message):
+      cluster.LocalCluster(
+          args.pop('target'),
+          args.pop('kwargs'),
+          workdir=self.create_tempdir().full_path,
+          **args,
+      )
+
+  def test_unknown_task_is_named_with_the_choices(self):
+    c, _ = self._idle_cluster(workers=1)
+    with self.assertRaisesRegex(cluster.ClusterError, 'ps:0.*chief:0'):
+      c.kill('ps', 0)
+    c.start([])  # nothing
+    self.assertEqual(c.pids(), [])
+    with self.assertRaisesRegex(cluster.ClusterError, 'not running'):
+      c.kill('worker', 0)
+
+
+class CannedClusterTest(tf.test.TestCase):
+  """v1 on the cluster -> converted -> v2 on the cluster, with faults."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.root = tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value)
+    cls.data_dir = testing.tfds_dir()
+    data.info(data_dir=cls.data_dir)  # prepared once, not by 5 racing tasks
+    cls.v1_dir = os.path.join(cls.root, 'v1')
+    cls.v1_run = cluster_trainers.train_on_cluster(
+        model_dir=cls.v1_dir,
+        version='v1',
+        max_steps=_V1_STEPS,
+        workdir=os.path.join(cls.root, 'v1_run'),
+        timeout_secs=_WAIT_SECS,
+        data_dir=cls.data_dir,
+        save_checkpoints_steps=_V1_STEPS,
+    )
+    cls.converted = os.path.join(
+        cls.root, 'converted', f'model.ckpt-{_V1_STEPS}'
+    )
+    cls.conversion = convert.convert_optimizer_checkpoint(
+        cls.v1_dir, cls.converted
+    )
+
+  def _copy_converted(self, name: str) -> str:
+    return cluster_trainers.copy_checkpoint(
+        self.converted, os.path.join(self.root, name)
+    )
+
+  def test_v1_partitions_the_table_and_the_converter_joins_it(self):
+    parts = [
+        v for v in self.v1_run.placement if v['name'].startswith(_EMBEDDING)
+    ]
+    tables = [v for v in parts if not v['name'].endswith('Adagrad')]
+    self.assertLen(tables, 2)
+    self.assertEqual(
+        {v['device'] for v in tables}, {'/job:ps/task:0', '/job:ps/task:1'}
+    )
+    data_files = tf.io.gfile.glob(
+        os.path.join(self.v1_dir, f'model.ckpt-{_V1_STEPS}.data-*')
+    )
+    self.assertLen(data_files, 2)  # one per ps task
+    v1 = tf.train.load_checkpoint(
+        os.path.join(self.v1_dir, f'model.ckpt-{_V1_STEPS}')
+    )
+    v2 = tf.train.load_checkpoint(self.converted)
+    for v1_name, v2_name in (
+        (_EMBEDDING, _EMBEDDING),
+        (
+            f'{_EMBEDDING}/Adagrad',
+            f'training/Adagrad/{_EMBEDDING}/accumulator',
+        ),
+    ):
+      # v1's saver stores a partitioned variable as one full-shape tensor.
+      self.assertAllEqual(v1.get_tensor(v1_name), v2.get_tensor(v2_name))
+    self.assertEqual(
+        v2.get_variable_to_shape_map()[_EMBEDDING],
+        [cluster_trainers.VOCABULARY, cluster_trainers.EMBEDDING_DIM],
+    )
+    self.assertEqual(self.v1_run.evaluations[-1][0], _V1_STEPS)
+
+  def test_v2_resumes_and_survives_worker_chief_and_ps_kills(self):
+    began = time.monotonic()
+    reference_dir = self._copy_converted('reference')
+    estimator = cluster_trainers.make_estimator(reference_dir, 'v2')
+    train_fn, eval_fn = cluster_trainers.input_fns(self.data_dir)
+    estimator.train(train_fn, max_steps=_MAX_STEPS)
+    reference = estimator.evaluate(eval_fn)
+    reference_secs = time.monotonic() - began
+
+    began = time.monotonic()
+    model_dir = self._copy_converted('v2')
+    workdir = os.path.join(self.root, 'v2_run')
+    limit_file = os.path.join(self.root, 'step_limit')
+    cluster_trainers.set_step_limit(limit_file, _V1_STEPS)  # held until ready
+    checkpoints = []  # (time, latest checkpoint step), sampled while waiting
+
+    with cluster.LocalCluster(
+        cluster_trainers.TRAINER,
+        dict(
+            model_dir=model_dir,
+            version='v2',
+            max_steps=_MAX_STEPS,
+            data_dir=self.data_dir,
+            save_checkpoints_steps=_SAVE_STEPS,
+            eval_throttle_secs=10,
+            step_limit_file=limit_file,
+        ),
+        workdir=workdir,
+        workers=1,
+        ps=2,
+        evaluator=True,
+    ) as c:
+
+      def lines(role, start=None, session=None, sessions=False):
+        """(global step, time) of `role`'s progress (or session) lines."""
+        log = c.log(role)
+        if start is not None:
+          log = _nth_start(log, start)
+        checkpoints.append(
+            (time.time(), cluster_trainers.latest_checkpoint_step(model_dir))
+        )
+        return [
+            (step, t)
+            for _, n, step, t in cluster_trainers.progress(
+                log, sessions=sessions
+            )
+            if session is None or n == session
+        ]
+
+      def resume(role, start=None, session=None):
+        """Waits for a new session of `role`, lets it train, returns its steps.
+
+        The step limit holds every task; it is raised only once the awaited
+        task is ready, so a faster task cannot spend the budget first.
+        """
+        wait(
+            lambda: lines(role, start, session, sessions=True),
+            f'a session of {role} (start {start}, session {session})',
+        )
+        current = max(
+            s
+            for r in ('chief', 'worker')
+            for s, _ in lines(r) + lines(r, sessions=True)
+        )
+        cluster_trainers.set_step_limit(limit_file, current + _STEP_BUDGET)
+        return wait(
+            lambda: lines(role, start, session),
+            f'{role} to train (start {start}, session {session})',
+        )
+
+      def wait(condition, what):
+        return c.wait_for(
+            condition,
+            timeout_secs=_WAIT_SECS,
+            what=what,
+            fail_if_exited=[t for t in c.tasks if t[0] != 'evaluator'],
+        )
+
+      def checkpoint_after(step):
+        """Lets training run until the chief saves a checkpoint past `step`."""
+        cluster_trainers.set_step_limit(
+            limit_file, step + _SAVE_STEPS + _STEP_BUDGET
+        )
+        return wait(
+            lambda: (cluster_trainers.latest_checkpoint_step(model_dir) or 0)
+            > step
+            and cluster_trainers.latest_checkpoint_step(model_dir),
+            f'a checkpoint after step {step}',
+        )
+
+      c.start([t for t in c.tasks if t[0] != 'worker'])
+      first = resume('chief')
+      self.assertGreaterEqual(first[0][0], _V1_STEPS)
+      self.assertEqual(
+          cluster_trainers.restores(c.log('chief'))[0],
+          os.path.join(model_dir, f'model.ckpt-{_V1_STEPS}'),
+      )
+      c.start([('worker', 0)])
+      resume('worker')
+      recovery = {}
+
+      # 1. The worker: the chief trains on; the new worker joins.
+      killed = c.kill('worker', 0)
+      c.restart('worker', 0)
+      first = resume('worker', start=2)
+      recovery['worker'] = first[0][1] - killed
+
+      # 2. The chief, after a checkpoint: it restores the newest one.
+      checkpoint_after(_V1_STEPS)
+      killed = c.kill('chief')
+      saved = cluster_trainers.latest_checkpoint_step(model_dir)
+      c.restart('chief')
+      first = resume('chief', start=2)
+      recovery['chief'] = first[0][1] - killed
+      self.assertEqual(
+          cluster_trainers.restores(_nth_start(c.log('chief'), 2))[0],
+          os.path.join(model_dir, f'model.ckpt-{saved}'),
+      )
+      self.assertGreaterEqual(first[0][0], saved)
+
+      # 3. A ps task (it holds global_step): the chief recreates its session
+      # and restores every variable from the newest checkpoint.
+      chief = saved
+      saved = checkpoint_after(saved)
+      killed = c.kill('ps', 0)
+      c.restart('ps', 0)
+      first = resume('chief', start=2, session=2)
+      recovery['ps'] = first[0][1] - killed
+      # global_step lived on the killed ps: its value now comes from the
+      # restore (the worker may have stepped on before the chief reports).
+      after = [
+          s
+          for role, start, session in (('chief', 2, 2), ('worker', 2, 2))
+          for s, _ in lines(role, start, session, sessions=True)
+      ]
+      self.assertBetween(min(after), saved, saved + _STEP_BUDGET)
+      self.assertEqual(
+          cluster_trainers.restores(_nth_start(c.log('chief'), 2)),
+          [os.path.join(model_dir, f'model.ckpt-{s}') for s in (chief, saved)],
+      )
+
+      phases = time.monotonic() - began
+      # 4. To max_steps; the evaluator evaluates the last checkpoint.
+      cluster_trainers.set_step_limit(limit_file, None)
+      c.wait_for(
+          lambda: c.exited('chief') and c.exited('evaluator'),
+          timeout_secs=_WAIT_SECS,
+          what='the chief and evaluator to finish',
+          fail_if_exited=c.tasks,
+      )
+      final = cluster_trainers.evaluations(c.log('evaluator'))[-1]
+
+    steps = [s for _, s in checkpoints if s is not None]
+    self.assertEqual(steps, sorted(steps))  # checkpoints never go back
+    last = cluster_trainers.latest_checkpoint_step(model_dir)
+    # Asynchronous: the worker's last step may land after the chief's.
+    self.assertBetween(last, _MAX_STEPS, _MAX_STEPS + 1)
+    self.assertEqual(final[0], last)
+    restored = cluster_trainers.make_estimator(model_dir, 'v2').evaluate(
+        eval_fn
+    )
+    self.assertAllClose(
+        [final[1]['accuracy'], final[1]['average_loss']],
+        [restored['accuracy'], restored['average_loss']],
+        rtol=1e-5,
+    )
+    self.assertAllClose(
+        restored['accuracy'], reference['accuracy'], atol=_ACCURACY_TOLERANCE
+    )
+    print(
+        f'cluster figures: v1 run {self.v1_run.seconds:.1f} s; conversion'
+        f' {self.conversion.seconds:.2f} s; reference {reference_secs:.1f} s;'
+        f' v2 start and faults {phases:.1f} s,'
+        f' to the end {time.monotonic() - began:.1f} s; recovery'
+        ' (kill to progress)'
+        f' {json.dumps({k: round(v, 1) for k, v in recovery.items()})};'
+        f' accuracy {restored["accuracy"]:.4f} vs uninterrupted'
+        f' {reference["accuracy"]:.4f}; loss {restored["average_loss"]:.4f}'
+        f' vs {reference["average_loss"]:.4f}'
+    )
+
+
+if __name__ == '__main__':
+  absltest.main()
