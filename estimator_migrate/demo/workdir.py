@@ -16,11 +16,12 @@ import json
 import os
 import shutil
 
-import tensorflow as tf
-
 from estimator_migrate import errors
 
 MARKER = '.estimator_migrate_demo'
+# Runs before the marker existed left these; their report's first line says
+# whose they are.
+_UNMARKED_REPORT = ('report.md', '# estimator_migrate demo')
 
 
 class WorkdirError(errors.MigrationError):
@@ -46,6 +47,18 @@ def _read_marker(workdir: str) -> list[str]:
         ' remove the directory or choose another workdir.'
     )
   return outputs
+
+
+def _unmarked_demo_output(workdir: str, present: set[str], outputs) -> bool:
+  """An earlier version's demo output: only its entries, and its report."""
+  name, title = _UNMARKED_REPORT
+  if not present or not present <= set(outputs) or name not in present:
+    return False
+  try:
+    with open(os.path.join(workdir, name), encoding='utf-8') as f:
+      return f.readline().rstrip('\n') == title
+  except (OSError, UnicodeDecodeError):
+    return False
 
 
 def record(workdir: str, outputs: Iterable[str]) -> None:
@@ -87,18 +100,24 @@ def claim(workdir: str, outputs: Iterable[str]) -> None:
         ' an earlier demo run wrote.'
     )
   try:
-    tf.io.gfile.makedirs(workdir)
-  except (OSError, tf.errors.OpError) as e:
+    os.makedirs(workdir, exist_ok=True)
+  except OSError as e:
     raise WorkdirError(
-        f'workdir={workdir} cannot be created ({getattr(e, "message", e)});'
-        ' give a directory you can write.'
+        f'workdir={workdir} cannot be created ({e.strerror}); give a'
+        ' directory you can write.'
     ) from e
   if not os.access(workdir, os.W_OK | os.X_OK):
     raise WorkdirError(
         f'workdir={workdir} is not writable; give a directory you can write.'
     )
+  outputs = list(outputs)
   present = set(os.listdir(workdir))
-  ours = set(_read_marker(workdir)) if MARKER in present else set()
+  if MARKER in present:
+    ours = set(_read_marker(workdir))
+  elif _unmarked_demo_output(workdir, present, outputs):
+    ours = present
+  else:
+    ours = set()
   foreign = sorted(present - ours - {MARKER})
   if foreign:
     shown = ', '.join(foreign[:5]) + (', ...' if len(foreign) > 5 else '')
