@@ -64,7 +64,9 @@ _DATASET = flags.DEFINE_string(
 )
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'TFDS data directory.')
 _REPORT = flags.DEFINE_string(
-    'report', None, 'Markdown report path (default workdir/report.md).'
+    'report',
+    None,
+    'A copy of the Markdown report (workdir/report.md is always written).',
 )
 _PERTURB_LR = flags.DEFINE_float(
     'perturb_lr',
