@@ -6,6 +6,8 @@
   legacy optimizers with every hyperparameter carried over (`optimizers.py`);
 - `loss_reduction` is made explicit: v1's default SUM stays SUM (v2's default
   would divide the loss, and so every gradient, by the batch size);
+- a v1 `head=` (the `*Estimator` forms) becomes its v2 head, every attribute
+  and the loss reduction carried (`heads.py`); a v2 head passes through;
 - `input_layer_partitioner` / `partitioner` are dropped (v2 has none);
 - every other argument passes through unchanged.
 
@@ -27,25 +29,9 @@ import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate import estimators
+from estimator_migrate import heads
 from estimator_migrate import optimizers
 from estimator_migrate import report
-
-# v1 loss_reduction values (tf.compat.v1.losses.Reduction) -> v2 values
-# (tf.keras.losses.Reduction). MEAN and SUM_BY_NONZERO_WEIGHTS divide by the
-# sum (count) of weights; without a weight column that is the number of
-# losses, which is what SUM_OVER_BATCH_SIZE divides by.
-_SUM = 'weighted_sum'
-_REDUCTIONS: types.MappingProxyType[str, tuple[str, bool]] = (
-    types.MappingProxyType(
-        {
-            # v1 value: (v2 value, needs no weight column)
-            _SUM: ('sum', False),
-            'weighted_sum_over_batch_size': ('sum_over_batch_size', False),
-            'weighted_mean': ('sum_over_batch_size', True),
-            'weighted_sum_by_nonzero_weights': ('sum_over_batch_size', True),
-        }
-    )
-)
 
 PARTITIONER_ADVICE = (
     'v2 estimators have no partitioner: partition variables with'
@@ -128,33 +114,10 @@ def _optimizer_change(row, arg, value, given, kwargs, exact):
 
 
 def _loss_reduction_change(v1_kwargs, given):
-  value = v1_kwargs.get('loss_reduction', _SUM)
-  if value not in _REDUCTIONS:
-    raise errors.TranslationError(
-        f'loss_reduction={value!r} is not a v1 canned-estimator reduction;'
-        f' expected one of {sorted(_REDUCTIONS)}'
-        ' (tf.compat.v1.losses.Reduction values).'
-    )
-  new, needs_no_weights = _REDUCTIONS[value]
-  if needs_no_weights and v1_kwargs.get('weight_column') is not None:
-    raise errors.TranslationError(
-        f'loss_reduction={value!r} divides by the sum of the weights of'
-        f' weight_column={v1_kwargs["weight_column"]!r}; v2 has no such'
-        ' reduction. Use loss_reduction=SUM and scale the learning rate, or'
-        ' normalise the weights to mean 1 and use SUM_OVER_BATCH_SIZE.'
-    )
-  if not given:
-    why = (
-        "v1's default SUM made explicit: v2's default sum_over_batch_size"
-        ' divides the loss, and every gradient, by the batch size'
-    )
-  elif value == _SUM or value == 'weighted_sum_over_batch_size':
-    why = 'the same reduction under its v2 name'
-  else:
-    why = (
-        'without a weight column, v1 divides by the number of losses,'
-        ' as sum_over_batch_size does'
-    )
+  value = v1_kwargs.get('loss_reduction', heads.V1_DEFAULT_REDUCTION)
+  new, why = heads.translate_reduction(
+      value, v1_kwargs.get('weight_column'), given=given
+  )
   return new, report.Change(
       'loss_reduction',
       repr(value) if given else f'{value!r} (default)',
@@ -182,7 +145,8 @@ def translate_canned_args(
 
   Raises:
     TranslationError: An unknown estimator or argument, an optimizer with no
-      Keras counterpart, or a loss reduction v2 cannot express.
+      Keras counterpart, a head v2 cannot carry, or a loss reduction v2
+      cannot express.
   """
   row = estimators.lookup(estimator)
   signature = _v1_signature(row)
@@ -194,6 +158,14 @@ def translate_canned_args(
     )
   kwargs = dict(v1_kwargs)
   changes = []
+  if row.has_head:
+    if 'head' not in v1_kwargs:
+      raise errors.TranslationError(
+          f'{row.name} needs head=, the v1 head it was built with.'
+      )
+    translated = heads.translate_head(v1_kwargs['head'])
+    kwargs['head'] = translated.head
+    changes.extend([translated.change] if translated.change else [])
   for arg in row.family.optimizer_args:
     given = arg.name in v1_kwargs
     value = v1_kwargs.get(arg.name, signature.parameters[arg.name].default)

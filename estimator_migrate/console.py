@@ -1,32 +1,84 @@
-"""Runs an absl main from a console script with the module's own --help.
+"""Runs every binary's absl main with one convention for output and exit codes.
 
-absl prints `__main__`'s docstring and the flags of the module that
-`sys.argv[0]` names; for a console script both are pip's wrapper, so --help
-would show neither the description nor the flags.
+Exit codes: 0 success, 1 a verdict (a binary's own, e.g. diverged), 2 bad
+input or environment. Every error is one line on stderr naming the flag or
+file and what to do, never a traceback or the whole flag help: absl's own
+usage errors (an unknown flag, a malformed value, a missing required flag,
+`app.UsageError` from main) would exit 1 after printing the help.
+
+As a console script, absl would show neither the module's docstring nor its
+flags in --help (both belong to pip's wrapper), so they are handed over.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+import functools
+import math
+import os
 import sys
-from typing import Any
 
 from absl import app
 from absl import flags
+import tensorflow as tf
+
+from estimator_migrate import errors
+
+USAGE_ERROR = 2
 
 
-def run(
-    main: Callable[..., int | None],
-    module_name: str,
-    **run_kwargs: Any,
-) -> None:
-  """Gives the wrapper the module's docstring and key flags, then runs.
+def require_positive_finite(holder: flags.FlagHolder) -> None:
+  """Registers a check that a float flag is finite and > 0 (or unset)."""
+  flags.register_validator(
+      holder.name,
+      lambda value: value is None or (math.isfinite(value) and value > 0),
+      message=f'--{holder.name} must be a finite number greater than 0.',
+  )
 
-  Args:
-    main: The absl main.
-    module_name: The module whose docstring and flags --help shows.
-    **run_kwargs: Passed to `absl.app.run` (e.g. `flags_parser`).
-  """
+
+def require_new_or_directory(holder: flags.FlagHolder) -> None:
+  """Registers a check that a path flag is unset, new, or a directory."""
+  flags.register_validator(
+      holder.name,
+      lambda value: not value
+      or not tf.io.gfile.exists(value)
+      or tf.io.gfile.isdir(value),
+      message=f'--{holder.name} names a file; give a directory.',
+  )
+
+
+def fail(message: str) -> None:
+  """Prints `<binary>: error: <message>` (one line) and exits with 2."""
+  name = os.path.basename(sys.argv[0]) if sys.argv else 'estimator_migrate'
+  first = ' '.join(str(message).split())
+  print(f'{name}: error: {first}', file=sys.stderr, flush=True)
+  sys.exit(USAGE_ERROR)
+
+
+def _parse_flags(argv: Sequence[str]) -> list[str]:
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    fail(f'{e} (see --help)')
+  return []  # not reached
+
+
+def _with_exit_codes(main: Callable[..., int | None]) -> Callable[..., int]:
+  @functools.wraps(main)
+  def wrapped(argv: Sequence[str]) -> int:
+    try:
+      return main(argv) or 0
+    except app.UsageError as e:
+      fail(f'{e} (see --help)')
+    except errors.MigrationError as e:
+      fail(str(e))
+    return USAGE_ERROR  # not reached
+
+  return wrapped
+
+
+def run(main: Callable[..., int | None], module_name: str) -> None:
+  """Runs `main` under absl with the module's docstring and key flags."""
   module = sys.modules[module_name]
   sys.modules['__main__'].__doc__ = module.__doc__
   for flag in flags.FLAGS.get_key_flags_for_module(module_name):
     flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-  app.run(main, **run_kwargs)
+  app.run(_with_exit_codes(main), flags_parser=_parse_flags)

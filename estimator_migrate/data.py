@@ -40,6 +40,11 @@ def scale(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 
 def _builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
   """Returns the prepared builder for `name`, preparing only the embedded set."""
+  if data_dir and not tf.io.gfile.isdir(data_dir):
+    raise errors.DataError(
+        f'--data_dir={data_dir} is not a directory. Give the directory that'
+        " holds prepared TFDS data, or leave it out for TFDS' default."
+    )
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError as e:

@@ -104,9 +104,13 @@ class EstimatorRow:
   kind: Kind
 
   @property
-  def has_loss_reduction(self) -> bool:
+  def has_head(self) -> bool:
     # The *Estimator forms take a head, which owns the loss reduction.
-    return self.kind != 'Estimator'
+    return self.kind == 'Estimator'
+
+  @property
+  def has_loss_reduction(self) -> bool:
+    return not self.has_head
 
   def optimizer_arg(self, name: str) -> OptimizerArg:
     for arg in self.family.optimizer_args:

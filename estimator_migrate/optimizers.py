@@ -14,6 +14,7 @@ Example:
 from collections.abc import Mapping
 import dataclasses
 import functools
+import math
 import types
 from typing import Any
 
@@ -40,6 +41,16 @@ class Hyper:
   # The constant v1's _prepare() names in the graph, under the optimizer's
   # name scope (Ftrl's l2 enters `l2 + beta / (2 lr)` as the `add` op's x).
   graph: str | None = None
+  # The v1 constructor argument that sets `v1_attr`, where its name is not
+  # `v1_attr` without the underscore (Adam's `_lr` is set by learning_rate).
+  v1_arg: str | None = None
+
+  @property
+  def v1_argument(self) -> str | None:
+    """The v1 constructor's argument for this hyperparameter, if any."""
+    if self.v1_attr is None:
+      return None
+    return self.v1_arg or self.v1_attr.lstrip('_')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +128,7 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 'Adam',
                 'Adam',
                 (
-                    Hyper('_lr', _LR, 0.001, 0.001, graph=_LR),
+                    Hyper('_lr', _LR, 0.001, 0.001, graph=_LR, v1_arg=_LR),
                     Hyper('_beta1', 'beta_1', 0.9, 0.9, graph='beta1'),
                     Hyper('_beta2', 'beta_2', 0.999, 0.999, graph='beta2'),
                     Hyper('_epsilon', 'epsilon', 1e-8, 1e-7, graph='epsilon'),
@@ -160,7 +171,7 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 'Adadelta',
                 'Adadelta',
                 (
-                    Hyper('_lr', _LR, 0.001, 0.001, graph='lr'),
+                    Hyper('_lr', _LR, 0.001, 0.001, graph='lr', v1_arg=_LR),
                     Hyper('_rho', 'rho', 0.95, 0.95, graph='rho'),
                     Hyper('_epsilon', 'epsilon', 1e-8, 1e-7, graph='epsilon'),
                 ),
@@ -304,8 +315,24 @@ class OptimizerPlan:
     return self.row.compat_slots if self.is_compat else self.row.slots
 
   @property
+  def v1_slots(self) -> tuple[Slot, ...]:
+    """The slots v1 keeps with this configuration, in its creation order."""
+    return tuple(
+        s
+        for s in self.slots
+        if s.v1_present_if is None or self.config.get(s.v1_present_if)
+    )
+
+  @property
   def is_compat(self) -> bool:
     return self.keras_class == self.row.compat_class
+
+  @property
+  def qualified_class(self) -> str:
+    """The class `build` uses, as source spells it (for rewritten code)."""
+    if self.is_compat:
+      return f'estimator_migrate.compat_optimizers.{self.keras_class}'
+    return f'tensorflow.keras.optimizers.legacy.{self.keras_class}'
 
   def build(self) -> tf.keras.optimizers.legacy.Optimizer:
     if self.is_compat:
@@ -392,6 +419,15 @@ def v1_optimizer_from_string(
   if learning_rate is None:
     learning_rate = _string_learning_rate(
         name, estimator, argument, feature_columns
+    )
+  elif not (
+      isinstance(learning_rate, (int, float))
+      and math.isfinite(learning_rate)
+      and learning_rate > 0
+  ):
+    raise errors.TranslationError(
+        f'learning_rate={learning_rate!r} for {name}: give a finite number'
+        ' greater than 0.'
     )
   return getattr(tf.compat.v1.train, CANNED_STRINGS[name])(
       learning_rate=learning_rate

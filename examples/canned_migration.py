@@ -18,7 +18,6 @@ import tempfile
 
 from absl import app
 from absl import flags
-from absl import logging
 import tensorflow as tf
 
 from estimator_migrate import console
@@ -45,11 +44,16 @@ _OPTIMIZER = flags.DEFINE_enum(
 _LEARNING_RATE = flags.DEFINE_float(
     'learning_rate', 0.01, 'Learning rate of --optimizer.'
 )
+console.require_positive_finite(_LEARNING_RATE)
 _EXACT = flags.DEFINE_bool(
     'exact', False, 'Use the v1-exact compat optimizers where Keras differs.'
 )
-_STEPS = flags.DEFINE_integer('steps', 100, 'Training steps of each side.')
-_BATCH_SIZE = flags.DEFINE_integer('batch_size', 64, 'Examples per batch.')
+_STEPS = flags.DEFINE_integer(
+    'steps', 100, 'Training steps of each side.', lower_bound=1
+)
+_BATCH_SIZE = flags.DEFINE_integer(
+    'batch_size', 64, 'Examples per batch.', lower_bound=1
+)
 _DATASET = flags.DEFINE_string(
     'dataset', data.DEFAULT_DATASET, 'TFDS data set; the default is embedded.'
 )
@@ -57,6 +61,7 @@ _DATA_DIR = flags.DEFINE_string('data_dir', None, 'TFDS data directory.')
 _MODEL_DIR = flags.DEFINE_string(
     'model_dir', None, 'Where init/, v1/ and v2/ go (default: a temp dir).'
 )
+console.require_new_or_directory(_MODEL_DIR)
 
 
 def _v1_kwargs(name: str, n_classes: int, image_shape) -> dict:
@@ -105,8 +110,7 @@ def main(argv: Sequence[str]) -> int:
         exact=_EXACT.value,
     )
   except errors.MigrationError as e:
-    logging.error('%s', e)
-    return 2
+    console.fail(str(e))
   print(f'{_ESTIMATOR.value}: v1 arguments -> v2\n')
   print(result.translation.table())
   print()

@@ -19,7 +19,6 @@ import tempfile
 
 from absl import app
 from absl import flags
-from absl import logging
 import tensorflow as tf
 
 from estimator_migrate import console
@@ -40,12 +39,21 @@ _DATA_DIR = flags.DEFINE_string('data_dir', None, 'TFDS data directory.')
 _MODEL_DIR = flags.DEFINE_string(
     'model_dir', None, 'Estimator model_dir (default: a temp dir).'
 )
-_TRAIN_STEPS = flags.DEFINE_integer('train_steps', 300, 'Training steps.')
-_EVAL_STEPS = flags.DEFINE_integer(
-    'eval_steps', None, 'Evaluation steps (default: the whole test split).'
+_TRAIN_STEPS = flags.DEFINE_integer(
+    'train_steps', 300, 'Training steps.', lower_bound=1
 )
-_BATCH_SIZE = flags.DEFINE_integer('batch_size', 64, 'Examples per batch.')
+_EVAL_STEPS = flags.DEFINE_integer(
+    'eval_steps',
+    None,
+    'Evaluation steps (default: the whole test split).',
+    lower_bound=1,
+)
+_BATCH_SIZE = flags.DEFINE_integer(
+    'batch_size', 64, 'Examples per batch.', lower_bound=1
+)
 _LEARNING_RATE = flags.DEFINE_float('learning_rate', 0.001, 'Adam rate.')
+console.require_positive_finite(_LEARNING_RATE)
+console.require_new_or_directory(_MODEL_DIR)
 _EXPORT_DIR = flags.DEFINE_string(
     'export_dir', None, 'Where the SavedModel goes (default: model_dir/export).'
 )
@@ -100,6 +108,8 @@ def main(argv: Sequence[str]) -> int:
             eval_fn, steps=_EVAL_STEPS.value, throttle_secs=0
         ),
     )
+    if metrics is None:  # a rerun: the model_dir is already at max_steps
+      metrics = estimator.evaluate(eval_fn, steps=_EVAL_STEPS.value)
     shape = [None, *info.features['image'].shape]
 
     def serving_input():
@@ -112,8 +122,7 @@ def main(argv: Sequence[str]) -> int:
         _EXPORT_DIR.value or f'{model_dir}/export', serving_input
     )
   except errors.MigrationError as e:
-    logging.error('%s', e)
-    return 2
+    console.fail(str(e))
   print(
       f'mode={_MODE.value} dataset={_DATASET.value}'
       f' steps={int(metrics["global_step"])}'

@@ -17,7 +17,6 @@ import os
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from estimator_migrate import console
 from estimator_migrate import data
@@ -82,8 +81,7 @@ def main(argv: Sequence[str]) -> int:
         verbose=2,
     )
   except errors.MigrationError as e:
-    logging.error('%s', e)
-    return 2
+    console.fail(str(e))
   if _MODEL_DIR.value:
     path = os.path.join(_MODEL_DIR.value, 'weights')
     model.save_weights(path)

@@ -50,11 +50,14 @@ def continue_both(
     m: int = 4,
     exact: bool = False,
     kind: str = 'Classifier',
+    train_input_fn=None,
     **convert_kwargs,
 ) -> Continued:
   name = estimator + kind
   config = tf.estimator.RunConfig(tf_random_seed=0)
-  train = canned_harness.make_input_fn(kind, True, estimator != 'Baseline')
+  train = train_input_fn or canned_harness.make_input_fn(
+      kind, True, estimator != 'Baseline'
+  )
   v1 = getattr(tf.compat.v1.estimator, name)(
       model_dir=os.path.join(root, 'v1'), config=config, **v1_kwargs
   )

@@ -90,7 +90,7 @@ class SafetyTest(absltest.TestCase):
 
     writer._save = failing_save
     try:
-      with self.assertRaisesRegex(OSError, 'simulated'):
+      with self.assertRaisesRegex(errors.CheckpointError, 'simulated'):
         convert.convert_optimizer_checkpoint(
             self.source_dir, self.target, chunk_bytes=16
         )

@@ -1,5 +1,6 @@
 """Helpers shared by the tests: a TFDS directory and running binaries."""
 
+from collections.abc import Sequence
 import functools
 import os
 import subprocess
@@ -19,16 +20,35 @@ def tfds_dir() -> str:
 
 
 def run_binary(
-    relative_path: str, *args: str, timeout: float = 600
+    relative_path: str,
+    *args: str,
+    timeout: float = 600,
+    cwd: str = REPO_ROOT,
+    wrapper: Sequence[str] = (),
 ) -> subprocess.CompletedProcess:
-  """Runs a binary's source file as its user would, capturing its output."""
-  env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL='2')
+  """Runs a binary's source file as its user would, capturing its output.
+
+  Args:
+    relative_path: The binary's source, relative to the repository.
+    *args: Its command-line arguments.
+    timeout: Seconds before the run is killed (and the test fails).
+    cwd: Its working directory (relative paths are resolved from there).
+    wrapper: A command that runs it, e.g. `('unshare', '-U')`.
+  """
+  # Level 3 hides TF's C++ start-up lines (CUDA factories), which are not
+  # the binary's own output.
+  env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL='3')
   return subprocess.run(
-      [sys.executable, os.path.join(REPO_ROOT, relative_path), *args],
+      [
+          *wrapper,
+          sys.executable,
+          os.path.join(REPO_ROOT, relative_path),
+          *args,
+      ],
       capture_output=True,
       text=True,
       env=env,
-      cwd=REPO_ROOT,
+      cwd=cwd,
       timeout=timeout,
       check=False,
   )

@@ -166,11 +166,7 @@ def optimizer_slot_map(
   """
   src = source_lib.open_source(checkpoint)
   layout = roles.classify(src.variables)
-  wanted = [
-      s
-      for s in plan.slots
-      if s.v1_present_if is None or plan.config.get(s.v1_present_if)
-  ]
+  wanted = plan.v1_slots
   out = {}
   for ckpt, model_name in mapping.mapping.items():
     groups = layout.slot_groups(ckpt)

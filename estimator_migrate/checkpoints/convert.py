@@ -10,6 +10,7 @@ Example:
 from collections.abc import Mapping
 import dataclasses
 import json
+import math
 import os
 import time
 from typing import Any
@@ -18,12 +19,13 @@ import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate import optimizers
+from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import graph as graph_lib
-from estimator_migrate.checkpoints import index
 from estimator_migrate.checkpoints import mapping
-from estimator_migrate.checkpoints import ranges
 from estimator_migrate.checkpoints import roles
 from estimator_migrate.checkpoints import source as source_lib
+from estimator_migrate.checkpoints import staging
+from estimator_migrate.checkpoints import verify as verify_lib
 from estimator_migrate.checkpoints import writer
 
 
@@ -61,37 +63,70 @@ class ConversionReport:
     return json.dumps(dataclasses.asdict(self), indent=2)
 
 
-def _check_target(
-    source: source_lib.Source, target: str, overwrite: bool
-) -> None:
+def _check_target(source: source_lib.Source, target: str) -> None:
+  """Refuses a target that could touch the source, or is not a prefix."""
   if not target:
     raise errors.CheckpointError(
         'target is empty: give a checkpoint prefix'
         ' such as /models/v2/model.ckpt-1000.'
     )
-  if tf.io.gfile.isdir(target):
+  if not os.path.basename(target) or tf.io.gfile.isdir(target):
     raise errors.CheckpointError(
-        f'target {target} is a directory; give a prefix inside it, e.g.'
-        f' {target}/{os.path.basename(source.prefix)}.'
+        f'target={target!r} is a directory; give a prefix inside it, e.g.'
+        f' {os.path.join(target, os.path.basename(source.prefix))}.'
     )
-  source_dir = os.path.normpath(os.path.dirname(source.prefix))
-  target_norm = os.path.normpath(target)
+  if files.is_local(target) and set('[]*?') & set(target):
+    # TF's checkpoint readers glob the prefix: a target named so could be
+    # written, but never restored (measured with TF 2.15).
+    raise errors.CheckpointError(
+        f'target={target!r} contains one of [ ] * ?, and TensorFlow cannot'
+        ' restore a checkpoint from such a path. Choose a target without'
+        ' them.'
+    )
+  # Real paths: `../v1/x` or a symlinked directory must not reach the source.
+  # The target's directory receives a `checkpoint` state file, so it may not
+  # be the source's directory (nor lie inside the source prefix).
+  source_prefix = files.real(source.prefix)
+  source_dir = os.path.dirname(source_prefix)
+  target_real = files.real(target)
   if (
-      target_norm == os.path.normpath(source.prefix)
-      or target_norm.startswith(os.path.normpath(source.prefix) + '.')
-      or target_norm.startswith(os.path.normpath(source.prefix) + '/')
-      or os.path.dirname(target_norm) == source_dir
+      os.path.dirname(target_real) == source_dir
+      or files.inside(target_real, source_prefix)
+      or target_real.startswith(source_prefix + '.')
   ):
     raise errors.CheckpointError(
-        f"target {target} is inside the source checkpoint's directory"
+        f"target={target!r} is in the source checkpoint's directory"
         f' {source_dir}; the source is never written. Choose a new directory'
         ' (it becomes the v2 model_dir).'
     )
-  if tf.io.gfile.exists(target + '.index') and not overwrite:
+
+
+def _check_layout(
+    layout: roles.Layout, estimator_type: str
+) -> roles.EstimatorType:
+  """The estimator type, checked against the variables actually there."""
+  if estimator_type == 'auto':
+    return layout.estimator_type()  # refuses v2 and non-canned layouts
+  if estimator_type not in roles.ESTIMATOR_TYPES:
     raise errors.CheckpointError(
-        f'{target}.index exists. Pass overwrite=True (--overwrite) to replace'
-        ' it, or choose another target.'
+        f'estimator_type={estimator_type!r}; expected auto or one of'
+        f' {list(roles.ESTIMATOR_TYPES)}.'
     )
+  parts = set(layout.parts())
+  expected = set(mapping.creation_order(estimator_type))
+  if 'training' in parts:
+    raise errors.CheckpointError(
+        'the checkpoint already keeps Keras optimizer state under training/:'
+        ' it is a v2 checkpoint, nothing to convert.'
+    )
+  if parts - expected or expected - parts:
+    raise errors.CheckpointError(
+        f'estimator_type={estimator_type!r} has parts {sorted(expected)}, but'
+        f' the checkpoint has variables under {sorted(parts)}. Pass the'
+        " checkpoint's own type (or auto); a custom model_fn checkpoint is"
+        ' mapped with checkpoints.assignment instead.'
+    )
+  return estimator_type
 
 
 def _part_plans(
@@ -114,16 +149,26 @@ def _part_plans(
   found_graph = None
   plans = {}
   for part in parts:
+    slot_name = layout.slot_optimizer(part)
     if part in given:
       plans[part] = optimizers.plan_optimizer(given[part], exact=exact)
+      expected = plans[part].row.v1_name if plans[part].v1_slots else None
+      if slot_name != expected:
+        found = f'slots named {slot_name!r}' if slot_name else 'no slots'
+        raise errors.CheckpointError(
+            f'the optimizer given for {part}/ in optimizers= is'
+            f' {plans[part].row.v1_class}, but the'
+            f' checkpoint has {found} under {part}/. Give the optimizer that'
+            ' trained it, or leave it out to read it from the graph.'
+        )
       continue
     if found_graph is None:
       path = graph_lib.graph_path(source.prefix, source_graph)
       if path is None:
         raise errors.CheckpointError(
             f'no graph next to {source.prefix} (.meta or graph.pbtxt) to read'
-            f' the optimizers from: pass --source_graph, or optimizers='
-            f'{{"{part}": <the v1 optimizer>}}.'
+            f' the optimizers from: pass source_graph=, or optimizers='
+            f'{{"{part}": ...}}.'
         )
       found_graph = graph_lib.read_optimizers(graph_lib.load_graph_def(path))
     matches = [g for g in found_graph if part in g.parts]
@@ -132,7 +177,6 @@ def _part_plans(
           f'the graph has {len(matches)} optimizers training {part}/'
           f' ({[g.scope for g in matches]}); pass optimizers={{"{part}": ...}}.'
       )
-    slot_name = layout.slot_optimizer(part)
     if slot_name and slot_name != matches[0].row.v1_name:
       raise errors.CheckpointError(
           f'{part}/ slots are named {slot_name!r} but the graph trains it with'
@@ -148,12 +192,12 @@ def _part_plans(
 
 
 def convert_optimizer_checkpoint(
-    source: str,
-    target: str,
+    source: str | os.PathLike,
+    target: str | os.PathLike,
     *,
     estimator_type: str = 'auto',
     optimizers: Mapping[str, Any] | None = None,  # pylint: disable=redefined-outer-name
-    source_graph: str | None = None,
+    source_graph: str | os.PathLike | None = None,
     exact: bool = False,
     chunk_bytes: int = writer.DEFAULT_CHUNK_BYTES,
     overwrite: bool = False,
@@ -166,21 +210,29 @@ def convert_optimizer_checkpoint(
   optimizer's slots (Momentum's scaled by -lr); hyperparameter variables come
   from the same translation `canned.translate_canned_args` applies.
 
+  The source is only read, and every byte read is checked against the
+  CRC-32C in its index. The target is written and verified in a temporary
+  directory beside it, under a lock on its directory, then moved into place;
+  the `checkpoint` state file is written last.
+
   Args:
     source: A checkpoint prefix, or a model_dir (its latest checkpoint).
       Only read.
-    target: The prefix to write; its directory is the v2 model_dir.
+    target: The prefix to write; its directory is the v2 model_dir and may
+      not be the source's directory.
     estimator_type: `'auto'` (from variable names) or one of
-      `roles.ESTIMATOR_TYPES`.
+      `roles.ESTIMATOR_TYPES`; it must match the checkpoint's variables.
     optimizers: Part (`'dnn'`, `'linear'`, `'baseline'`) -> the v1
       optimizer (object or canned name) or an `OptimizerPlan`; parts not
-      given are read from the v1 graph (`.meta` or `graph.pbtxt`).
+      given are read from the v1 graph (`.meta` or `graph.pbtxt`). A given
+      optimizer must match the slots the checkpoint holds.
     source_graph: The graph to read instead of the one beside the checkpoint.
     exact: Target the v1-exact compat optimizers (as `exact=True` in the
       argument translation); the v2 estimator must use the same choice.
     chunk_bytes: Largest block held in memory; larger tensors go by slices.
     overwrite: Replace an existing target checkpoint.
-    verify: Re-read the written checkpoint and check every block's digest.
+    verify: Re-read the written checkpoint and check every block's digest
+      before it replaces the target.
     progress: Called with (bytes done, bytes in all) as blocks are written.
 
   Returns:
@@ -188,46 +240,55 @@ def convert_optimizer_checkpoint(
 
   Raises:
     CheckpointError: Unreadable or corrupt source, a target that is not
-      allowed, an optimizer that cannot be determined; nothing is written.
+      allowed or not writable, another conversion writing the same
+      directory, an optimizer that cannot be determined or does not match
+      the slots; the target is left as it was.
   """
   began = time.perf_counter()
-  if chunk_bytes < 1:
-    raise errors.CheckpointError(
-        f'chunk_bytes must be >= 1, got {chunk_bytes}.'
-    )
+  chunk_bytes = _check_chunk_bytes(chunk_bytes)
+  source = os.fspath(source)
+  target = os.fspath(target)
   src = source_lib.open_source(source)
-  _check_target(src, target, overwrite)
+  _check_target(src, target)
   layout = roles.classify(src.variables)
-  if estimator_type == 'auto':
-    kind = layout.estimator_type()
-  elif estimator_type in roles.ESTIMATOR_TYPES:
-    kind = estimator_type
-  else:
-    raise errors.CheckpointError(
-        f'estimator_type={estimator_type!r}; expected auto or one of'
-        f' {list(roles.ESTIMATOR_TYPES)}.'
-    )
-  plans = _part_plans(src, layout, kind, optimizers, source_graph, exact)
+  kind = _check_layout(layout, estimator_type)
+  plans = _part_plans(
+      src,
+      layout,
+      kind,
+      optimizers,
+      os.fspath(source_graph) if source_graph else None,
+      exact,
+  )
   plan = mapping.plan_targets(
-      src, layout, kind, plans, lambda: index.read_entries(src.prefix)
+      src, layout, kind, plans, lambda: src.index.entries
   )
-  tf.io.gfile.makedirs(os.path.dirname(target) or '.')
-  digests = writer.write(
-      src.prefix,
-      plan.targets,
-      target,
-      chunk_bytes=chunk_bytes,
-      progress=progress,
-  )
-  try:
-    if verify:
-      _verify(target, plan.targets, digests, chunk_bytes)
-    tf.compat.v1.train.update_checkpoint_state(
-        os.path.dirname(target) or '.', target
+  with staging.staged(target) as staged:
+    if tf.io.gfile.exists(target + '.index') and not overwrite:
+      raise errors.CheckpointError(
+          f'{target}.index exists. Pass overwrite=True to'
+          ' replace it, or choose another target.'
+      )
+    digests = writer.write(
+        src.prefix,
+        plan.targets,
+        staged,
+        chunk_bytes=chunk_bytes,
+        progress=progress,
     )
-  except BaseException:
-    writer.remove(target)
-    raise
+    if verify:
+      verify_lib.verify(staged, plan.targets, digests, chunk_bytes)
+    staging.commit(staged, target)
+    try:
+      tf.compat.v1.train.update_checkpoint_state(
+          os.path.dirname(target) or '.', target
+      )
+    except (OSError, tf.errors.OpError) as e:
+      raise errors.CheckpointError(
+          f'{target} is written and verified, but the `checkpoint` state file'
+          f' beside it could not be: {e}. Write it, or pass the prefix itself'
+          ' to the estimator (warm_start_from).'
+      ) from e
   return ConversionReport(
       source=src.prefix,
       target=target,
@@ -246,18 +307,13 @@ def convert_optimizer_checkpoint(
   )
 
 
-def _verify(target: str, targets, digests, chunk_bytes: int) -> None:
-  """Re-reads every block of the target and compares its digest."""
-  reader = ranges.RangeReader(target)
-  try:
-    for t in targets:
-      for block in writer.blocks(t, chunk_bytes):
-        values = writer.read_values(reader, target, t.name, block)
-        if writer.digest(values) != digests[(t.name, block.spec())]:
-          raise errors.CheckpointError(
-              f'verification failed: {t.name} {block.spec() or "(whole)"} in'
-              f' {target} differs from what was written. The target was'
-              ' removed; check the filesystem and convert again.'
-          )
-  finally:
-    reader.close()
+def _check_chunk_bytes(chunk_bytes: float) -> int:
+  if not (isinstance(chunk_bytes, (int, float)) and math.isfinite(chunk_bytes)):
+    raise errors.CheckpointError(
+        f'chunk_bytes={chunk_bytes!r}: give a finite number of bytes >= 1.'
+    )
+  if chunk_bytes < 1:
+    raise errors.CheckpointError(
+        f'chunk_bytes={chunk_bytes!r}: give a number of bytes >= 1.'
+    )
+  return int(chunk_bytes)

@@ -38,7 +38,7 @@ def graph_path(prefix: str, source_graph: str | None) -> str | None:
   if source_graph:
     if not tf.io.gfile.exists(source_graph):
       raise errors.CheckpointError(
-          f'--source_graph={source_graph} does not exist.'
+          f'source_graph={source_graph} does not exist.'
       )
     return source_graph
   for candidate in (
@@ -66,7 +66,7 @@ def load_graph_def(path: str) -> graph_pb2.GraphDef:
     return graph
   except Exception as e:  # protobuf raises several unrelated types
     raise errors.CheckpointError(
-        f'cannot parse graph {path}: {e}. Pass --source_graph= a readable'
+        f'cannot parse graph {path}: {e}. Pass source_graph= a readable'
         ' .meta, .pbtxt or .pb, or give the optimizers explicitly.'
     ) from e
 
@@ -130,8 +130,7 @@ def v1_optimizer(found: GraphOptimizer, *, centered: bool = False):
       raise errors.CheckpointError(
           f'{found.scope}: {arg} is not a constant in the graph (a schedule'
           ' or a tensor). Give the optimizer explicitly, e.g.'
-          f' optimizers={{"{sorted(found.parts)[0]}": ...}} (or'
-          ' --optimizer in the binary).'
+          f' optimizers={{"{sorted(found.parts)[0]}": ...}}.'
       )
     kwargs[arg] = found.constants[hyper.graph]
   if found.row.v1_class == 'MomentumOptimizer':

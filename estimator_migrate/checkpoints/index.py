@@ -16,27 +16,26 @@ import tensorflow as tf
 from tensorflow.core.protobuf import tensor_bundle_pb2
 
 from estimator_migrate import errors
+from estimator_migrate.checkpoints import bundle_format
 
-_MAGIC = 0xDB4775248B80FB57
-_FOOTER = 48
-_TRAILER = 5  # compression type byte + crc32
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-  result = shift = 0
-  while True:
-    byte = data[pos]
-    pos += 1
-    result |= (byte & 0x7F) << shift
-    if not byte & 0x80:
-      return result, pos
-    shift += 7
+# The table format's facts live in bundle_format, shared with index_writer.
+_MAGIC = bundle_format.MAGIC
+_FOOTER = bundle_format.FOOTER
+_varint = bundle_format.read_varint
 
 
 def _block_entries(data: bytes, offset: int, size: int):
   block = data[offset : offset + size]
-  if data[offset + size] != 0:
+  if data[offset + size] != bundle_format.NO_COMPRESSION:
     raise ValueError('compressed index blocks are not supported')
+  # As TF's table reader does: the trailer's masked CRC-32C covers the block
+  # and its type byte.
+  (stored,) = struct.unpack_from('<I', data, offset + size + 1)
+  if (
+      bundle_format.mask(bundle_format.crc32c(data[offset : offset + size + 1]))
+      != stored
+  ):
+    raise ValueError(f'block at offset {offset} does not match its checksum')
   (restarts,) = struct.unpack_from('<I', block, len(block) - 4)
   end = len(block) - 4 - 4 * restarts
   pos, key = 0, b''
@@ -52,13 +51,17 @@ def _block_entries(data: bytes, offset: int, size: int):
 
 @dataclasses.dataclass(frozen=True)
 class Stored:
-  """Where one stored tensor or slice lies: rows [start, stop), file bytes."""
+  """Where one stored tensor or slice lies: rows [start, stop), file bytes.
+
+  `crc32c` is the masked CRC-32C of those `size` bytes, as the index keeps it.
+  """
 
   start: int
   stop: int
   shard: int
   offset: int
   size: int
+  crc32c: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +81,11 @@ class Index:
     entry = self.entries[name]
     if not entry.slices:
       rows = shape[0] if shape else 0
-      return [Stored(0, rows, entry.shard_id, entry.offset, entry.size)]
+      return [
+          Stored(
+              0, rows, entry.shard_id, entry.offset, entry.size, entry.crc32c
+          )
+      ]
 
     # Slice keys sort as their ordered-code encoding: by each dimension's
     # (start, length), a full extent's length encoded as -1.
@@ -106,7 +113,14 @@ class Index:
             f' {stop - start}; the index is corrupt.'
         )
       out.append(
-          Stored(start, stop, stored.shard_id, stored.offset, stored.size)
+          Stored(
+              start,
+              stop,
+              stored.shard_id,
+              stored.offset,
+              stored.size,
+              stored.crc32c,
+          )
       )
     return sorted(out, key=lambda piece: piece.start)
 

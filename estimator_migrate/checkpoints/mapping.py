@@ -215,9 +215,7 @@ def plan_targets(
       targets.append(
           Target.copy(f'{scope}/iter', variables[layout.step], 'iter')
       )
-    v1_slots = [
-        s for s in plan.slots if _present(s, s.v1_present_if, plan.config)
-    ]
+    v1_slots = plan.v1_slots
     for var in by_part.get(part, ()):
       found = layout.slot_groups(var)
       if len(found) != len(v1_slots):

@@ -5,14 +5,35 @@ a requested slice, then copies the region out: reading a 2 GB table 64 MB at
 a time would hold 2 GB and read it 32 times. Numeric tensors are stored as
 raw little-endian row-major bytes at the offset the index gives, so a block
 of rows is one ranged read of exactly its bytes.
+
+Nothing read is trusted: as TF's own reader does, every stored tensor's bytes
+are checked against the CRC-32C the index keeps for it. A tensor read whole is
+checked at once; one read block by block in order is checked as its last
+block arrives; any other is re-read and checked by `finish()`.
 """
+
+import dataclasses
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import tensor_bundle_pb2
 
 from estimator_migrate import errors
+from estimator_migrate.checkpoints import bundle_format
 from estimator_migrate.checkpoints import index as index_lib
+
+_CHECK_BYTES = 16 << 20  # block size of finish()'s re-reads
+
+
+@dataclasses.dataclass
+class _Check:
+  """How far a stored piece has been read in order, and its CRC so far."""
+
+  piece: index_lib.Stored
+  name: str
+  position: int = 0
+  crc: int = 0
+  in_order: bool = True
 
 
 class RangeReader:
@@ -27,6 +48,7 @@ class RangeReader:
         header.endianness == tensor_bundle_pb2.BundleHeaderProto.LITTLE
     )
     self._files = {}
+    self._checks: dict[tuple[int, int], _Check] = {}
 
   def _file(self, shard: int):
     """(handle, path, local?) of a data file, opened once."""
@@ -69,7 +91,7 @@ class RangeReader:
     if not shape:
       ((piece),) = self._index.stored(name, shape)
       return (
-          self._read(piece.shard, piece.offset, np_dtype.itemsize, name)
+          self._read(piece, 0, np_dtype.itemsize, name)
           .view(np_dtype)
           .reshape(())
       )
@@ -91,8 +113,8 @@ class RangeReader:
     if len(pieces) == 1:  # one ranged read, viewed in place: no copy
       piece = pieces[0]
       data = self._read(
-          piece.shard,
-          piece.offset + (start - piece.start) * row_bytes,
+          piece,
+          (start - piece.start) * row_bytes,
           (stop - start) * row_bytes,
           name,
       )
@@ -101,25 +123,76 @@ class RangeReader:
     flat = out.reshape(-1).view(np.uint8)
     for piece in pieces:
       lo, hi = max(start, piece.start), min(stop, piece.stop)
-      offset = piece.offset + (lo - piece.start) * row_bytes
-      chunk = self._read(piece.shard, offset, (hi - lo) * row_bytes, name)
+      offset = (lo - piece.start) * row_bytes
+      chunk = self._read(piece, offset, (hi - lo) * row_bytes, name)
       flat[(lo - start) * row_bytes : (hi - start) * row_bytes] = chunk
     return out
 
-  def _read(self, shard: int, offset: int, size: int, name: str) -> np.ndarray:
+  def _read(
+      self, piece: index_lib.Stored, at: int, size: int, name: str
+  ) -> np.ndarray:
+    """`size` bytes at `at` within a stored piece, checked as they arrive."""
+    data = self._read_bytes(piece.shard, piece.offset + at, size, name)
+    key = (piece.shard, piece.offset)
+    check = self._checks.get(key)
+    if at == 0 or check is None:
+      check = self._checks[key] = _Check(piece, name, in_order=at == 0)
+    if not check.in_order:
+      return data
+    if check.position != at:
+      check.in_order = False  # finish() re-reads and checks it
+      return data
+    check.crc = bundle_format.crc32c(data, check.crc)
+    check.position += size
+    if check.position == piece.size:
+      self._compare(piece, check.crc, name)
+      del self._checks[key]
+    return data
+
+  def _compare(self, piece: index_lib.Stored, value: int, name: str) -> None:
+    if bundle_format.mask(value) != piece.crc32c:
+      path = self._file(piece.shard)[1]
+      raise errors.CheckpointError(
+          f'{path}: the bytes of {name!r} do not match their CRC-32C in'
+          f' {self._prefix}.index: the checkpoint data is corrupt.'
+      )
+
+  def finish(self) -> None:
+    """Checks every stored piece that was read only in part or out of order.
+
+    Raises:
+      CheckpointError: A piece's bytes do not match the index's checksum.
+    """
+    for key, check in list(self._checks.items()):
+      piece, name, value = check.piece, check.name, 0
+      for at in range(0, piece.size, _CHECK_BYTES):
+        size = min(_CHECK_BYTES, piece.size - at)
+        chunk = self._read_bytes(piece.shard, piece.offset + at, size, name)
+        value = bundle_format.crc32c(chunk, value)
+      self._compare(piece, value, name)
+      del self._checks[key]
+
+  def _read_bytes(
+      self, shard: int, offset: int, size: int, name: str
+  ) -> np.ndarray:
     handle, path, local = self._file(shard)
-    handle.seek(offset)
-    if local:
-      out = np.empty(size, np.uint8)
-      view, done = memoryview(out), 0
-      while done < size:
-        count = handle.readinto(view[done:])
-        if not count:
-          break
-        done += count
-    else:
-      out = np.frombuffer(handle.read(size), np.uint8)
-      done = out.size
+    try:
+      handle.seek(offset)
+      if local:
+        out = np.empty(size, np.uint8)
+        view, done = memoryview(out), 0
+        while done < size:
+          count = handle.readinto(view[done:])
+          if not count:
+            break
+          done += count
+      else:
+        out = np.frombuffer(handle.read(size), np.uint8)
+        done = out.size
+    except (OSError, tf.errors.OpError) as e:
+      raise errors.CheckpointError(
+          f'cannot read {path}: {e}. Check that it is readable.'
+      ) from e
     if done != size:
       raise errors.CheckpointError(
           f'{path} ends before {name!r} does ({done} of {size} bytes at'

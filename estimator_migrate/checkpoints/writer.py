@@ -1,25 +1,25 @@
 """Writes a checkpoint tensor by tensor, large tensors slice by slice.
 
 Peak memory is about one chunk: each tensor larger than `chunk_bytes` is read
-(`RestoreV2` with a slice spec), transformed and written (`SaveV2` with the
-same spec) a block of rows at a time, each block into a shard of its own;
+(`ranges.RangeReader`, byte ranges checked against the source's CRC-32C;
+string tensors through `RestoreV2`), transformed and written (`SaveV2` with a
+slice spec) a block of rows at a time, each block into a shard of its own;
 smaller tensors are grouped into shards of up to `chunk_bytes`. The shards
 are merged by `MergeV2Checkpoints`, which renames data files rather than
-copying them. Everything is written under a temporary directory next to the
-target and moved into place only once complete; on any error nothing of the
-target remains.
+copying them. `write` fills a staged prefix (see `staging`), never the
+target itself.
 """
 
 from collections.abc import Callable, Iterator
 import dataclasses
 import os
-import uuid
 import zlib
 
 import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
+from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import mapping
 from estimator_migrate.checkpoints import ranges
 
@@ -136,37 +136,34 @@ def _save(prefix: str, batch: list[tuple[Block, np.ndarray]]) -> None:
 def write(
     source_prefix: str,
     targets: tuple[mapping.Target, ...],
-    target_prefix: str,
+    staged_prefix: str,
     *,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     progress: Progress | None = None,
 ) -> dict[tuple[str, str], str]:
-  """Writes `targets` to `target_prefix`; returns each block's digest.
+  """Writes `targets` to `staged_prefix`; returns each block's digest.
+
+  Shards go to `staged_prefix`'s directory, which the caller owns and
+  removes (`staging.staged`).
 
   Raises:
-    CheckpointError: Reading the source failed; nothing is left behind.
+    CheckpointError: Reading the source failed (missing, truncated, or a
+      checksum mismatch), or writing failed (no space, no permission).
   """
-  target_dir = os.path.dirname(target_prefix) or '.'
-  base = os.path.basename(target_prefix)
-  # A conversion killed outright (SIGKILL, power loss) cannot clean up: its
-  # temporary directory is left, never a target. Clear it now.
-  for stale in tf.io.gfile.glob(os.path.join(target_dir, f'.{base}.tmp-*')):
-    tf.io.gfile.rmtree(stale)
-  tmp_dir = os.path.join(target_dir, f'.{base}.tmp-{uuid.uuid4().hex[:8]}')
+  staging_dir = os.path.dirname(staged_prefix) or '.'
   total = sum(t.nbytes for t in targets)
   done = 0
   digests = {}
   shards: list[str] = []
   reader = ranges.RangeReader(source_prefix)
   try:
-    tf.io.gfile.makedirs(tmp_dir)
     batch: list[tuple[Block, np.ndarray]] = []
     batch_bytes = 0
 
     def flush():
       nonlocal batch, batch_bytes
       if batch:
-        shard = os.path.join(tmp_dir, f'shard-{len(shards):05d}')
+        shard = os.path.join(staging_dir, f'shard-{len(shards):05d}')
         _save(shard, batch)
         shards.append(shard)
         batch, batch_bytes = [], 0
@@ -187,40 +184,18 @@ def write(
         if progress:
           progress(done, total)
     flush()
-    merged = os.path.join(tmp_dir, 'merged')
+    reader.finish()
     tf.raw_ops.MergeV2Checkpoints(
         checkpoint_prefixes=shards,
-        destination_prefix=merged,
+        destination_prefix=staged_prefix,
         delete_old_dirs=False,
     )
-    _move_into_place(merged, target_prefix)
+  except (OSError, tf.errors.OpError) as e:
+    raise errors.CheckpointError(
+        f'cannot write the checkpoint in {staging_dir}: {files.error_line(e)}.'
+        ' Check free space and permissions there; nothing of the target was'
+        ' written.'
+    ) from e
   finally:
     reader.close()
-    if tf.io.gfile.exists(tmp_dir):
-      tf.io.gfile.rmtree(tmp_dir)
   return digests
-
-
-def _move_into_place(merged: str, target_prefix: str) -> None:
-  """Renames data files, then the index last: the index marks completion."""
-  remove(target_prefix)
-  moved = []
-  try:
-    for path in sorted(tf.io.gfile.glob(merged + '.data-*')):
-      destination = target_prefix + path[len(merged) :]
-      tf.io.gfile.rename(path, destination, overwrite=True)
-      moved.append(destination)
-    tf.io.gfile.rename(
-        merged + '.index', target_prefix + '.index', overwrite=True
-    )
-  except Exception:
-    for path in moved:
-      tf.io.gfile.remove(path)
-    raise
-
-
-def remove(prefix: str) -> None:
-  """Deletes a checkpoint's `.index` and `.data-*` files (the index first)."""
-  for path in [prefix + '.index'] + tf.io.gfile.glob(prefix + '.data-*'):
-    if tf.io.gfile.exists(path):
-      tf.io.gfile.remove(path)

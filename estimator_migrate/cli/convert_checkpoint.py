@@ -17,18 +17,22 @@ Example:
 """
 
 from collections.abc import Sequence
+import math
+import os
+import re
 import sys
 import time
+from typing import Any
 
 from absl import app
 from absl import flags
-from absl import logging
 import tensorflow as tf
 
 from estimator_migrate import console
 from estimator_migrate import errors
 from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import convert
+from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import roles
 
 _SOURCE = flags.DEFINE_string(
@@ -65,7 +69,10 @@ _EXACT = flags.DEFINE_bool(
     ' MomentumV1, AdagradV1); the v2 estimator must use them too.',
 )
 _CHUNK_MB = flags.DEFINE_float(
-    'chunk_mb', 64, 'Largest block held in memory, in MiB.', lower_bound=0.001
+    'chunk_mb',
+    64,
+    'Largest block held in memory, in MiB.',
+    lower_bound=1 / (1 << 20),  # one byte
 )
 _OVERWRITE = flags.DEFINE_bool(
     'overwrite', False, 'Replace an existing target checkpoint.'
@@ -78,7 +85,7 @@ _REPORT = flags.DEFINE_string(
 )
 
 
-def _parse_optimizers(values: Sequence[str]) -> dict[str, str]:
+def _parse_optimizers(values: Sequence[str]) -> dict[str, Any]:
   parsed = {}
   for value in values:
     part, _, spec = value.partition('=')
@@ -86,6 +93,10 @@ def _parse_optimizers(values: Sequence[str]) -> dict[str, str]:
     if not part or not name or not rate:
       raise app.UsageError(
           f'--optimizer={value!r}: expected PART=NAME:LR, e.g. dnn=Adam:0.01.'
+      )
+    if part in parsed:
+      raise app.UsageError(
+          f'--optimizer gives part {part!r} twice; give each part once.'
       )
     try:
       parsed[part] = optimizers.v1_optimizer_from_string(
@@ -96,16 +107,39 @@ def _parse_optimizers(values: Sequence[str]) -> dict[str, str]:
   return parsed
 
 
+def _check_report_path(path: str) -> None:
+  """Fails before converting if the report could not be written after."""
+  directory = os.path.dirname(path) or '.'
+  if tf.io.gfile.isdir(path):
+    raise app.UsageError(f'--report={path} is a directory; give a file path.')
+  if not tf.io.gfile.isdir(directory) or (
+      files.is_local(directory) and not os.access(directory, os.W_OK)
+  ):
+    raise app.UsageError(
+        f'--report={path}: {directory} is not a writable directory.'
+    )
+
+
+def _write_report(path: str, text: str) -> None:
+  """Writes under a temporary name, then renames: never a partial report."""
+  partial = f'{path}.tmp-{os.getpid()}'
+  with tf.io.gfile.GFile(partial, 'w') as f:
+    f.write(text)
+  tf.io.gfile.rename(partial, path, overwrite=True)
+
+
 class _Progress:
   """Prints bytes done, percentage and rate at most once a second."""
 
   def __init__(self):
     self._began = time.perf_counter()
-    self._last = 0.0
+    self._last = (
+        self._began
+    )  # quiet for the first second: short runs print none
 
   def __call__(self, done: int, total: int) -> None:
     now = time.perf_counter()
-    if now - self._last < 1.0 and done < total:
+    if now - self._last < 1.0 and (done < total or self._last == self._began):
       return
     self._last = now
     rate = done / max(now - self._began, 1e-9) / 1e6
@@ -117,11 +151,38 @@ class _Progress:
     )
 
 
+# The library names its arguments; users of this binary know flags.
+_FLAGS_FOR_ARGUMENTS = (
+    (re.compile(r'\boverwrite=True'), '--overwrite'),
+    (
+        re.compile(r'\boptimizers=\{"(\w+)": \.\.\.\}'),
+        r'--optimizer=\1=NAME:LR',
+    ),
+    (re.compile(r'\boptimizers='), '--optimizer='),
+    (
+        re.compile(r'(?<![\w-])(source|target|source_graph|estimator_type)='),
+        r'--\1=',
+    ),
+    (re.compile(r'^source is empty'), '--source is empty'),
+)
+
+
+def _flag_errors(error: errors.MigrationError) -> str:
+  text = str(error)
+  for pattern, flag in _FLAGS_FOR_ARGUMENTS:
+    text = pattern.sub(flag, text)
+  return text
+
+
 def main(argv: Sequence[str]) -> int:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   tf.get_logger().setLevel('ERROR')
   given = _parse_optimizers(_OPTIMIZER.value)
+  if not math.isfinite(_CHUNK_MB.value):
+    raise app.UsageError(f'--chunk_mb={_CHUNK_MB.value}: give a finite size.')
+  if _REPORT.value:
+    _check_report_path(_REPORT.value)
   try:
     report = convert.convert_optimizer_checkpoint(
         _SOURCE.value,
@@ -135,12 +196,10 @@ def main(argv: Sequence[str]) -> int:
         verify=_VERIFY.value,
         progress=_Progress(),
     )
-    if _REPORT.value:
-      with tf.io.gfile.GFile(_REPORT.value, 'w') as f:
-        f.write(report.to_json())
   except errors.MigrationError as e:
-    logging.error('%s', e)
-    return 2
+    console.fail(_flag_errors(e))
+  if _REPORT.value:
+    _write_report(_REPORT.value, report.to_json())
   print(report.summary())
   return 0
 

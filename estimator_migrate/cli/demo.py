@@ -28,7 +28,6 @@ Example:
 from collections.abc import Sequence
 import os
 import re
-import sys
 import tempfile
 import time
 import warnings
@@ -74,18 +73,7 @@ _PERTURB_LR = flags.DEFINE_float(
     "Multiplies the migrated canned model's DNN learning"
     ' rate; anything but 1 makes it diverge, to show the check works.',
 )
-
-
-def _parse_flags(argv: Sequence[str]) -> list[str]:
-  """Absl's flag parsing, but a usage error exits 2 with one line.
-
-  Local until the shared runner of estimator_migrate.cli lands; swap it then.
-  """
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as e:
-    print(f'{os.path.basename(argv[0])}: {e}', file=sys.stderr)
-    sys.exit(2)
+console.require_positive_finite(_PERTURB_LR)
 
 
 def _quiet() -> None:
@@ -101,7 +89,7 @@ def _quiet() -> None:
 def _check_report(path: str) -> None:
   folder = os.path.dirname(os.path.abspath(path))
   if os.path.isdir(path) or not os.access(folder, os.W_OK):
-    raise errors.MigrationError(
+    raise app.UsageError(
         f'--report={path} cannot be written; give a file path in a writable'
         ' directory.'
     )
@@ -109,11 +97,9 @@ def _check_report(path: str) -> None:
 
 def main(argv: Sequence[str]) -> int:
   if len(argv) > 1:
-    print(
-        f'Unexpected arguments: {argv[1:]}; every input is a flag (--help).',
-        file=sys.stderr,
-    )
-    return 2
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if _REPORT.value:
+    _check_report(_REPORT.value)
   _quiet()
   workdir = _WORKDIR.value or tempfile.mkdtemp(prefix='estimator_migrate_demo_')
   began = time.perf_counter()
@@ -122,8 +108,6 @@ def main(argv: Sequence[str]) -> int:
     print(f'[{time.perf_counter() - began:6.1f}s] {line}', flush=True)
 
   try:
-    if _REPORT.value:
-      _check_report(_REPORT.value)
     result = run.run_demo(
         workdir,
         steps=_STEPS.value,
@@ -134,9 +118,7 @@ def main(argv: Sequence[str]) -> int:
     )
   except errors.MigrationError as e:
     # The library names its arguments (workdir=...); the user typed flags.
-    message = re.sub(r'^workdir=', '--workdir=', str(e))
-    print(f'error: {message}', file=sys.stderr)
-    return 2
+    console.fail(re.sub(r'^workdir=', '--workdir=', str(e)))
   report_path = os.path.join(result.workdir, 'report.md')
   if _REPORT.value:
     report_path = _REPORT.value
@@ -162,8 +144,8 @@ def main(argv: Sequence[str]) -> int:
 
 def run_main() -> None:
   """Console-script entry point."""
-  console.run(main, __name__, flags_parser=_parse_flags)
+  console.run(main, __name__)
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=_parse_flags)
+  run_main()

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from estimator_migrate import console
 from estimator_migrate import errors
@@ -29,8 +28,7 @@ def main(argv: Sequence[str]) -> int:
   try:
     inventory = inspect.inspect_checkpoint(_SOURCE.value)
   except errors.MigrationError as e:
-    logging.error('%s', e)
-    return 2
+    console.fail(str(e).replace('source is empty', '--source is empty'))
   print(inventory.prefix)
   print(inventory.table())
   print(inventory.totals())

@@ -1,0 +1,100 @@
+r"""Rewrites v1 canned-estimator code as v2 code that trains the same.
+
+Finds every canned-estimator construction (DNN, Linear, DNNLinearCombined,
+Baseline; Classifier, Regressor, Estimator) however it is imported, and
+rewrites it for TF 2 with the toolkit's tables: v1 optimizers become Keras
+legacy optimizers with every hyperparameter carried, string optimizers get
+the v1 learning rate, v1's SUM loss reduction is made explicit, partitioners
+are removed with a comment; `model_to_estimator` becomes the toolkit's
+`to_estimator`. Values not visible in the source are never guessed: the
+construction is left as it is and reported (or, with --runtime_translate,
+translated when it runs). A second run changes nothing.
+
+Nothing is written without --in_place. Exit status: 0 done (constructions
+left for you are listed on stderr and in the report), 2 a bad path or a file
+that is not valid Python.
+
+Example:
+  estimator-migrate-rewrite trainer/ --diff --report=rewrite.md
+  estimator-migrate-rewrite trainer/model.py --in_place --exact
+  bazel run //estimator_migrate/cli:rewrite -- $PWD/trainer --diff
+"""
+
+from collections.abc import Sequence
+import sys
+
+from absl import flags
+from absl import logging
+import tensorflow as tf
+
+from estimator_migrate import console
+from estimator_migrate import errors
+from estimator_migrate.rewrite import files
+from estimator_migrate.rewrite import transformer
+
+_IN_PLACE = flags.DEFINE_bool(
+    'in_place', False, 'Replace the files (atomically); default: write nothing.'
+)
+_DIFF = flags.DEFINE_bool('diff', False, 'Print a unified diff of the changes.')
+_REPORT = flags.DEFINE_string(
+    'report', None, 'Write the Markdown report (every edit, file:line) here.'
+)
+_EXACT = flags.DEFINE_bool(
+    'exact',
+    False,
+    'Use the v1-exact compat optimizers (RMSPropV1, ...) where Keras differs.',
+)
+_RUNTIME_TRANSLATE = flags.DEFINE_bool(
+    'runtime_translate',
+    False,
+    'Translate constructions whose values are not in the source when they run'
+    ' (estimator_migrate.canned.make_v2_estimator) instead of leaving them.',
+)
+
+
+def main(argv: Sequence[str]) -> int:
+  paths = argv[1:]
+  if not paths:
+    logging.error('Name at least one PATH (a .py file or a directory).')
+    return 2
+  try:
+    result = files.rewrite_paths(
+        paths,
+        in_place=_IN_PLACE.value,
+        options=transformer.Options(
+            exact=_EXACT.value, runtime_translate=_RUNTIME_TRANSLATE.value
+        ),
+    )
+  except errors.MigrationError as e:
+    logging.error('%s', e)
+    return 2
+  if _DIFF.value:
+    sys.stdout.write(files.diff(result))
+  if _REPORT.value:
+    try:
+      temporary = f'{_REPORT.value}.tmp'
+      with tf.io.gfile.GFile(temporary, 'w') as f:
+        f.write(result.markdown())
+      tf.io.gfile.rename(temporary, _REPORT.value, overwrite=True)
+    except (tf.errors.OpError, OSError) as e:
+      logging.error('--report=%s cannot be written (%s).', _REPORT.value, e)
+      return 2
+  for edit in result.left:
+    logging.warning(
+        '%s:%d: %s left unchanged: %s',
+        edit.path,
+        edit.line,
+        edit.argument,
+        edit.why,
+    )
+  print(result.summary())
+  return 0
+
+
+def run() -> None:
+  """Console-script entry point."""
+  console.run(main, __name__)
+
+
+if __name__ == '__main__':
+  run()

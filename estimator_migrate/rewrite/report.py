@@ -1,0 +1,93 @@
+"""What a rewrite changed, file by file, and what it left for the user."""
+
+from collections.abc import Sequence
+import dataclasses
+
+from estimator_migrate import report
+
+
+@dataclasses.dataclass(frozen=True)
+class Edit:
+  """One change at one line, or one construction left as it was.
+
+  `applied=False` marks a construction the rewriter did not change because a
+  value it needs is not visible in the source; `why` says what to do.
+  """
+
+  path: str
+  line: int
+  argument: str
+  before: str
+  after: str
+  exact: bool
+  why: str
+  applied: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class FileResult:
+  """One file's rewrite: its old and new text and the edits between them."""
+
+  path: str
+  old: str
+  new: str
+  edits: tuple[Edit, ...]
+
+  @property
+  def changed(self) -> bool:
+    return self.old != self.new
+
+
+@dataclasses.dataclass(frozen=True)
+class RewriteReport:
+  """Every file a rewrite read."""
+
+  files: tuple[FileResult, ...]
+
+  @property
+  def edits(self) -> tuple[Edit, ...]:
+    return tuple(e for f in self.files for e in f.edits)
+
+  @property
+  def left(self) -> tuple[Edit, ...]:
+    """Constructions left unchanged, each with what to do."""
+    return tuple(e for e in self.edits if not e.applied)
+
+  def summary(self) -> str:
+    changed = sum(f.changed for f in self.files)
+    applied = [e for e in self.edits if e.applied]
+    inexact = sum(not e.exact for e in applied)
+    return (
+        f'{len(self.files)} file(s) read, {changed} changed; {len(applied)}'
+        f' change(s), {inexact} not exact; {len(self.left)} construction(s)'
+        ' left for you (see the report).'
+    )
+
+  def markdown(self) -> str:
+    lines = ['# estimator-migrate-rewrite report', '', self.summary(), '']
+    rows = [
+        (
+            f'{e.path}:{e.line}',
+            e.argument,
+            _code(e.before),
+            _code(e.after) if e.applied else '(unchanged)',
+            ('yes' if e.exact else 'NO') if e.applied else '-',
+            e.why,
+        )
+        for e in self.edits
+    ]
+    lines.append(
+        report.markdown_table(
+            ('where', 'argument', 'before', 'after', 'exact', 'why'), rows
+        )
+    )
+    return '\n'.join(lines) + '\n'
+
+
+def _code(text: str) -> str:
+  text = ' '.join(text.split())
+  return f'`{text}`' if text else ''
+
+
+def merge(results: Sequence[FileResult]) -> RewriteReport:
+  return RewriteReport(tuple(results))

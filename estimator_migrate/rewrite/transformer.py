@@ -1,0 +1,466 @@
+"""Rewrites one module's source: finds the constructions, then edits them.
+
+A first pass (with libcst's qualified names, scopes and positions) decides
+every change; a second pass puts the new nodes in place, the comments above
+their statements, and the imports the new code needs at the top. Everything
+else, comments and formatting included, is kept byte for byte.
+"""
+
+import dataclasses
+import sys
+import textwrap
+
+import libcst as cst
+from libcst import metadata
+
+from estimator_migrate import errors
+from estimator_migrate import estimators
+from estimator_migrate.rewrite import calls
+from estimator_migrate.rewrite import names
+from estimator_migrate.rewrite import report
+from estimator_migrate.rewrite import values
+
+_MARK = 'estimator-migrate:'
+_OPTIMIZER_ARGS = frozenset(
+    arg.name
+    for family in estimators.FAMILIES.values()
+    for arg in family.optimizer_args
+)
+_WIDTH = 80
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+  """How to rewrite.
+
+  `exact`: use the compat optimizers (`RMSPropV1`, ...) where Keras' class
+  differs from v1. `runtime_translate`: a construction whose values are not
+  in the source becomes `estimator_migrate.canned.make_v2_estimator(...)`,
+  which translates them with the same tables when it runs; otherwise it is
+  left as it is and reported.
+  """
+
+  exact: bool = False
+  runtime_translate: bool = False
+
+
+class _Analysis(cst.CSTVisitor):
+  """Decides every change; implements `calls.Context` for the translator."""
+
+  METADATA_DEPENDENCIES = (
+      metadata.QualifiedNameProvider,
+      metadata.ScopeProvider,
+      metadata.ParentNodeProvider,
+      metadata.PositionProvider,
+  )
+
+  def __init__(self, module: cst.Module, path: str, options: Options):
+    super().__init__()
+    self._module = module
+    self._path = path
+    self._options = options
+    self.imports: set[str] = set()
+    self.tf_alias = _tensorflow_alias(module)
+    self.uses_tensorflow = False
+    self.replacements: dict[cst.CSTNode, cst.CSTNode] = {}
+    self.comments: dict[cst.CSTNode, list[str]] = {}
+    self.edits: list[report.Edit] = []
+
+  # calls.Context
+  def qualified(self, node: cst.CSTNode) -> str | None:
+    if isinstance(node, cst.Call):
+      node = node.func
+    try:
+      found = self.get_metadata(metadata.QualifiedNameProvider, node)
+    except KeyError:
+      return None
+    imported = sorted(
+        q.name for q in found if q.source == metadata.QualifiedNameSource.IMPORT
+    )
+    return imported[0] if imported else None
+
+  def code(self, node: cst.CSTNode) -> str:
+    return self._module.code_for_node(node)
+
+  def line(self, node: cst.CSTNode) -> int:
+    return self.get_metadata(metadata.PositionProvider, node).start.line
+
+  def column(self, node: cst.CSTNode) -> int:
+    return self.get_metadata(metadata.PositionProvider, node).start.column
+
+  def indent(self, node: cst.CSTNode) -> int:
+    return self.column(self._statement(node))
+
+  def assigned(self, name: cst.Name) -> cst.BaseExpression | None:
+    try:
+      scope = self.get_metadata(metadata.ScopeProvider, name)
+    except KeyError:
+      return None
+    if scope is None:
+      return None
+    assignments = list(scope[name.value])
+    if len(assignments) != 1 or not isinstance(
+        assignments[0], metadata.Assignment
+    ):
+      return None
+    target = assignments[0].node
+    parent = self.get_metadata(metadata.ParentNodeProvider, target, None)
+    statement = (
+        self.get_metadata(metadata.ParentNodeProvider, parent, None)
+        if isinstance(parent, cst.AssignTarget)
+        else None
+    )
+    if not isinstance(statement, cst.Assign) or len(statement.targets) != 1:
+      return None
+    return statement.value
+
+  def only_optimizer(self, name: cst.Name) -> bool:
+    scope = self.get_metadata(metadata.ScopeProvider, name, None)
+    if scope is None:
+      return False
+    for assignment in scope[name.value]:
+      for access in assignment.references:
+        arg = self.get_metadata(metadata.ParentNodeProvider, access.node, None)
+        call = self.get_metadata(metadata.ParentNodeProvider, arg, None)
+        if not (
+            isinstance(arg, cst.Arg)
+            and arg.keyword is not None
+            and arg.keyword.value in _OPTIMIZER_ARGS
+            and isinstance(call, cst.Call)
+            and getattr(names.classify(self.qualified(call) or ''), 'kind', '')
+            == 'canned'
+        ):
+          return False
+    return True
+
+  def spell(self, qualified: str) -> str:
+    if qualified.startswith('tensorflow.'):
+      self.uses_tensorflow = True
+      return f'{self.tf_alias}.{qualified.removeprefix("tensorflow.")}'
+    module = qualified.rpartition('.')[0]
+    self.imports.add(module)
+    return qualified
+
+  # Visiting
+  def visit_Call(self, node: cst.Call) -> None:
+    api = names.classify(self.qualified(node) or '')
+    if api is None or api.kind not in ('canned', 'model_to_estimator'):
+      return
+    if api.kind == 'canned' and values.is_v2_call(self, node, api):
+      return
+    try:
+      if api.kind == 'canned':
+        rewrite = calls.translate_canned(self, node, api, self._options.exact)
+      else:
+        rewrite = calls.translate_model_to_estimator(self, node, api)
+    except values.NotVisible as e:
+      self._not_visible(node, api, str(e))
+      return
+    except errors.TranslationError as e:
+      self._left(node, api, f'cannot be translated: {e}')
+      return
+    self._record(node, rewrite)
+
+  def _record(self, node: cst.Call, rewrite: calls.CallRewrite) -> None:
+    self.replacements[node] = rewrite.call
+    self.replacements.update(rewrite.replacements)
+    if rewrite.comments:
+      self.comments.setdefault(self._statement(node), []).extend(
+          rewrite.comments
+      )
+    self.edits.extend(
+        dataclasses.replace(e, path=self._path) for e in rewrite.edits
+    )
+
+  def _not_visible(self, node: cst.Call, api: names.Api, reason: str):
+    if not self._options.runtime_translate or api.kind != 'canned':
+      self._left(
+          node,
+          api,
+          f'{reason}. Make it visible in this file, or rerun with'
+          ' --runtime_translate to translate it when it runs.',
+      )
+      return
+    try:
+      new = calls.runtime_call(self, node, api, self._options.exact)
+    except values.NotVisible as e:
+      self._left(node, api, f'{e}; pass the arguments by name.')
+      return
+    self.replacements[node] = new
+    self.edits.append(
+        report.Edit(
+            self._path,
+            self.line(node),
+            api.name,
+            self.code(node.func),
+            self.code(new.func),
+            False,
+            f'{reason}: translated when it runs, with the same tables'
+            ' (exact unless the run says otherwise; print'
+            ' canned.translate_canned_args(...).table() to see)',
+        )
+    )
+
+  def _left(self, node: cst.Call, api: names.Api, why: str) -> None:
+    self.edits.append(
+        report.Edit(
+            self._path,
+            self.line(node),
+            api.name,
+            self.code(node.func),
+            '',
+            False,
+            why,
+            applied=False,
+        )
+    )
+
+  def _statement(self, node: cst.CSTNode) -> cst.CSTNode:
+    while not isinstance(
+        node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+    ):
+      node = self.get_metadata(metadata.ParentNodeProvider, node)
+    return node
+
+
+def _tensorflow_alias(module: cst.Module) -> str:
+  """The name this module binds to `tensorflow` (TF 2), or the one to add."""
+  bound = set()
+  for statement in module.body:
+    if not isinstance(statement, cst.SimpleStatementLine):
+      continue
+    for small in statement.body:
+      if isinstance(small, cst.Import):
+        for alias in small.names:
+          dotted = module.code_for_node(alias.name)
+          local = alias.evaluated_alias or dotted.split('.')[0]
+          if dotted == 'tensorflow':
+            return local
+          bound.add(local)
+      elif isinstance(small, cst.ImportFrom) and not isinstance(
+          small.names, cst.ImportStar
+      ):
+        bound.update(
+            a.evaluated_alias or module.code_for_node(a.name)
+            for a in small.names
+        )
+  return 'tf' if 'tf' not in bound else 'tf2'
+
+
+class _Apply(cst.CSTTransformer):
+  """Puts the decided nodes and comments in place."""
+
+  def __init__(self, analysis: _Analysis):
+    super().__init__()
+    self._replacements = analysis.replacements
+    self._comments = analysis.comments
+
+  def on_leave(self, original_node, updated_node):
+    new = self._replacements.get(original_node)
+    if new is not None:
+      return new
+    comments = self._comments.get(original_node)
+    if comments and hasattr(updated_node, 'leading_lines'):
+      return updated_node.with_changes(
+          leading_lines=[
+              *updated_node.leading_lines,
+              *_comment_lines(comments),
+          ]
+      )
+    return updated_node
+
+
+def _comment_lines(comments) -> list[cst.EmptyLine]:
+  # EmptyLine indents itself to the statement's block.
+  lines = []
+  for comment in comments:
+    for text in textwrap.wrap(
+        f'{_MARK} {comment}',
+        _WIDTH - 12,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ):
+      lines.append(cst.EmptyLine(comment=cst.Comment(f'# {text}')))
+  return lines
+
+
+def _imported(module: cst.Module, statement: cst.CSTNode) -> str | None:
+  """The module a top-level import statement imports from, if it is one."""
+  if not isinstance(statement, cst.SimpleStatementLine):
+    return None
+  small = statement.body[0]
+  if isinstance(small, cst.Import):
+    return module.code_for_node(small.names[0].name)
+  if isinstance(small, cst.ImportFrom) and small.module is not None:
+    return module.code_for_node(small.module)
+  return None
+
+
+def _add_imports(module: cst.Module, analysis: _Analysis) -> cst.Module:
+  """Adds `import tensorflow as <alias>` and the toolkit's modules.
+
+  TensorFlow goes among the imports in sorted place; the toolkit's modules
+  after them, in a block of their own (they are a separate package).
+  """
+  body = list(module.body)
+  have = {_imported(module, s) for s in body}
+  if analysis.uses_tensorflow and 'tensorflow' not in have:
+    line = cst.parse_statement(f'import tensorflow as {analysis.tf_alias}\n')
+    position = None
+    for i, statement in enumerate(body):
+      name = _imported(module, statement)
+      if name is not None and name.lower() > 'tensorflow':
+        position = i
+        break
+    if position is None:
+      position = _after_imports(module, body)
+    elif body[position].leading_lines:
+      # Keep blank lines and comments above the block's first import.
+      line = line.with_changes(leading_lines=body[position].leading_lines)
+      body[position] = body[position].with_changes(leading_lines=[])
+    body.insert(position, line)
+  wanted = sorted(m for m in analysis.imports if m not in have)
+  for name in (m for m in wanted if m in sys.stdlib_module_names):
+    body = _add_standard_import(module, body, name)
+  wanted = [m for m in wanted if m not in sys.stdlib_module_names]
+  if wanted:
+    position = _after_imports(module, body)
+    new = [cst.parse_statement(f'import {m}\n') for m in wanted]
+    new[0] = new[0].with_changes(leading_lines=[cst.EmptyLine()])
+    body[position:position] = new
+  return module.with_changes(body=body)
+
+
+def _add_standard_import(module, body, name):
+  """`import <name>` among the standard-library imports, or above the rest."""
+  line = cst.parse_statement(f'import {name}\n')
+  standard = [
+      i
+      for i, s in enumerate(body)
+      if (_imported(module, s) or '.').split('.')[0] in sys.stdlib_module_names
+  ]
+  if standard:
+    after = [i for i in standard if _imported(module, body[i]) > name]
+    position = after[0] if after else standard[-1] + 1
+  else:
+    position = next(
+        (i for i, s in enumerate(body) if _imported(module, s) is not None),
+        _after_imports(module, body),
+    )
+    if position < len(body):
+      # A section of its own: the first import's comments move above it.
+      line = line.with_changes(leading_lines=body[position].leading_lines)
+      body[position] = body[position].with_changes(
+          leading_lines=[cst.EmptyLine()]
+      )
+  return body[:position] + [line] + body[position:]
+
+
+def _after_imports(module: cst.Module, body: list[cst.CSTNode]) -> int:
+  index = 0
+  for i, statement in enumerate(body):
+    if _imported(module, statement) is not None:
+      index = i + 1
+  if index == 0 and body and _is_docstring(body[0]):
+    index = 1
+  return index
+
+
+class _Uses(cst.CSTVisitor):
+  """The names a module reads, outside its import statements."""
+
+  def __init__(self):
+    super().__init__()
+    self.names: set[str] = set()
+
+  def visit_Import(self, node: cst.Import) -> bool:
+    return False
+
+  def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+    return False
+
+  def visit_Attribute(self, node: cst.Attribute) -> bool:
+    node.value.visit(self)  # `tf` in `tf.estimator`, not `estimator`
+    return False
+
+  def visit_Name(self, node: cst.Name) -> None:
+    self.names.add(node.value)
+
+
+def _used(module: cst.Module) -> set[str]:
+  uses = _Uses()
+  module.visit(uses)
+  return uses.names
+
+
+def _bound(module: cst.Module, alias: cst.ImportAlias) -> str:
+  return alias.evaluated_alias or module.code_for_node(alias.name).split('.')[0]
+
+
+def _remove_unused_tensorflow(old: cst.Module, new: cst.Module) -> cst.Module:
+  """Drops the TensorFlow imports the rewrite left unused (only those)."""
+  before, after = _used(old), _used(new)
+  body = []
+  for statement in new.body:
+    name = _imported(new, statement)
+    if name is None or not name.startswith('tensorflow'):
+      body.append(statement)
+      continue
+    small = statement.body[0]
+    aliases = (
+        list(small.names) if not isinstance(small.names, cst.ImportStar) else []
+    )
+    kept = [
+        a
+        for a in aliases
+        if _bound(new, a) in after or _bound(new, a) not in before
+    ]
+    if not aliases or len(kept) == len(aliases):
+      body.append(statement)
+    elif kept:
+      kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+      body.append(statement.with_changes(body=[small.with_changes(names=kept)]))
+  return new.with_changes(body=body)
+
+
+def _is_docstring(statement: cst.CSTNode) -> bool:
+  return (
+      isinstance(statement, cst.SimpleStatementLine)
+      and isinstance(statement.body[0], cst.Expr)
+      and isinstance(statement.body[0].value, cst.SimpleString)
+  )
+
+
+def rewrite_source(
+    source: str, path: str = '<string>', options: Options = Options()
+) -> tuple[str, tuple[report.Edit, ...]]:
+  """Rewrites one module's source.
+
+  Args:
+    source: The module's text.
+    path: Its name in the edits.
+    options: How to rewrite.
+
+  Returns:
+    The new text (equal to `source` when nothing changes) and the edits,
+    including the constructions left as they were.
+
+  Raises:
+    TranslationError: `source` is not valid Python.
+  """
+  try:
+    module = cst.parse_module(source)
+  except cst.ParserSyntaxError as e:
+    raise errors.TranslationError(
+        f'{path}: not valid Python ({e.message} at line {e.raw_line});'
+        ' fix it or leave it out of the paths.'
+    ) from e
+  wrapper = metadata.MetadataWrapper(module)
+  analysis = _Analysis(wrapper.module, path, options)
+  wrapper.visit(analysis)
+  if not analysis.replacements:
+    return source, tuple(analysis.edits)
+  new = wrapper.module.visit(_Apply(analysis))
+  new = _remove_unused_tensorflow(wrapper.module, new)
+  new = _add_imports(new, analysis)
+  return new.code, tuple(sorted(analysis.edits, key=lambda e: e.line))

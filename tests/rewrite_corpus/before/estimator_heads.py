@@ -1,0 +1,26 @@
+"""Estimators with explicit heads, one per family that takes them."""
+
+import tensorflow as tf
+
+
+def build(columns, model_dir):
+  dnn = tf.estimator.DNNEstimator(
+      head=tf.estimator.MultiClassHead(n_classes=3),
+      hidden_units=[8],
+      feature_columns=columns,
+      optimizer=tf.train.AdagradOptimizer(0.1, initial_accumulator_value=0.5),
+      model_dir=model_dir,
+  )
+  linear = tf.estimator.LinearEstimator(
+      head=tf.estimator.RegressionHead(),
+      feature_columns=columns,
+      optimizer='SGD',
+  )
+  combined = tf.estimator.DNNLinearCombinedEstimator(
+      head=tf.estimator.BinaryClassHead(),
+      linear_feature_columns=columns,
+      dnn_feature_columns=columns,
+      dnn_hidden_units=[8],
+      dnn_optimizer=tf.train.AdadeltaOptimizer(1.0, rho=0.9),
+  )
+  return dnn, linear, combined
