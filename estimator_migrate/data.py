@@ -1,9 +1,11 @@
-"""Loads image-classification data through TFDS, as the migration guide does.
+"""Loads classification data through TFDS, as the migration guide does.
 
-`load` returns batched `(image, label)` datasets, scaled to float32 in [0, 1];
-`make_input_fn` wraps the same pipeline for Estimators. The default data set,
-`DEFAULT_DATASET`, ships inside the package (see `uci_digits.py`), so nothing
-is downloaded; any other TFDS data set must already be prepared in `data_dir`.
+`load` returns batched `(image, label)` datasets, scaled to float32 in [0, 1]
+(or `(features dict, label)` for tabular sets); `make_input_fn` wraps the same
+pipeline for Estimators. Two data sets are embedded, so nothing is
+downloaded: `DEFAULT_DATASET` (`uci_digits.py`, images) and `palmer_penguins`
+(`palmer_penguins.py`, a table); any other TFDS data set must already be
+prepared in `data_dir`.
 
 Example:
   train = data.load(split='train', batch_size=32)
@@ -11,14 +13,22 @@ Example:
 """
 
 from collections.abc import Callable
+import contextlib
+import io
+import sys
 
+from absl import logging
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from estimator_migrate import errors
+from estimator_migrate import palmer_penguins
 from estimator_migrate import uci_digits
 
 DEFAULT_DATASET = uci_digits.NAME
+# Data sets whose source ships with the package or its dependencies: prepared
+# on first use, without network.
+EMBEDDED = (uci_digits.NAME, palmer_penguins.NAME)
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_SHUFFLE_BUFFER = 2048
 
@@ -45,14 +55,40 @@ def _builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
     ) from e
   if builder.is_prepared():
     return builder
-  if name == DEFAULT_DATASET:
-    builder.download_and_prepare()  # reads the packaged file; no network
+  if name in EMBEDDED:
+    _prepare_quietly(builder)
     return builder
   raise errors.DataError(
       f'TFDS data set {name!r} is not prepared in {builder.data_dir}. This'
       ' toolkit never downloads at run time: prepare it where there is'
       f' network (`tfds build {name} --data_dir=DIR`), copy DIR here and pass'
       f' --data_dir=DIR, or use --dataset={DEFAULT_DATASET} (embedded).'
+  )
+
+
+def _prepare_quietly(builder: tfds.core.DatasetBuilder) -> None:
+  """Prepares an embedded set, logging one line instead of TFDS's prints."""
+  logging.info(
+      'Preparing the embedded data set %s in %s (no download).',
+      builder.name,
+      builder.data_dir,
+  )
+  chatter = io.StringIO()  # TFDS prints "Downloading ..." and progress bars
+  try:
+    with (
+        contextlib.redirect_stdout(chatter),
+        contextlib.redirect_stderr(chatter),
+    ):
+      builder.download_and_prepare()  # reads the packaged file; no network
+  except Exception:
+    sys.stderr.write(chatter.getvalue())
+    raise
+
+
+def _is_image_set(dataset_info: tfds.core.DatasetInfo) -> bool:
+  inputs = dataset_info.supervised_keys[0]
+  return isinstance(inputs, str) and isinstance(
+      dataset_info.features[inputs], tfds.features.Image
   )
 
 
@@ -71,7 +107,10 @@ def load(
     seed: int | None = None,
     repeat: bool = False,
 ) -> tf.data.Dataset:
-  """Loads `(image, label)` batches of a TFDS image-classification set.
+  """Loads `(image, label)` batches of a TFDS classification set.
+
+  Images are scaled to float32 in [0, 1]; tabular sets (supervised keys that
+  are a dict, as `palmer_penguins`) keep their features as stored.
 
   Args:
     name: TFDS name; the default is embedded and needs no download.
@@ -84,7 +123,8 @@ def load(
     repeat: Repeat forever (as `Estimator.train(steps=...)` wants).
 
   Returns:
-    A dataset of `(float32 image in [0, 1], int64 label)` batches.
+    A dataset of `(float32 image in [0, 1], int64 label)` batches, or
+    `({name: feature}, int64 label)` batches for a tabular set.
 
   Raises:
     DataError: `name` is unknown, or not prepared and not the embedded set,
@@ -100,7 +140,8 @@ def load(
         f'split {split!r} of {name!r} cannot be read ({e}). Splits:'
         f' {sorted(builder.info.splits)}.'
     ) from e
-  dataset = dataset.map(scale, num_parallel_calls=tf.data.AUTOTUNE)
+  if _is_image_set(builder.info):
+    dataset = dataset.map(scale, num_parallel_calls=tf.data.AUTOTUNE)
   if repeat:
     dataset = dataset.repeat()
   if shuffle_buffer:
@@ -156,7 +197,7 @@ def make_input_fns(
     *,
     data_dir: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    feature_key: str = 'image',
+    feature_key: str | None = 'image',
     seed: int | None = 0,
     shuffle: bool = True,
 ) -> tuple[Callable[[], tf.data.Dataset], Callable[[], tf.data.Dataset]]:
@@ -166,7 +207,8 @@ def make_input_fns(
     name: TFDS name, as for `load`.
     data_dir: TFDS data directory.
     batch_size: Examples per batch.
-    feature_key: Features are `{feature_key: image}`, labels `[batch, 1]`.
+    feature_key: Features are `{feature_key: image}` (`None`: as loaded, the
+      dict of a tabular set); labels are `[batch, 1]`.
     seed: The train split's shuffle seed.
     shuffle: Shuffle the train split (the test split keeps its order).
 

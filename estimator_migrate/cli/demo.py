@@ -1,18 +1,23 @@
 r"""Migrates a TF 1.x project end to end on the embedded data and shows the proof.
 
-Trains two models as TF 1.x code wrote them: a v1 canned
-DNNLinearCombinedClassifier (Adam on the DNN, Ftrl on the linear part, an
-input_layer_partitioner) and a custom model_fn built from tf.compat.v1.layers
-(the migration guide's CNN, BatchNorm and l2). Migrates each with the
-toolkit: the canned one with translate_canned_args and
+Trains two models as TF 1.x code wrote them: on the Palmer penguins table, a
+v1 canned DNNLinearCombinedClassifier with feature columns (vocabularies,
+buckets, a cross, an embedding; Adam on the DNN, Ftrl on the linear part, an
+input_layer_partitioner); on the digit images, a custom model_fn built from
+tf.compat.v1.layers (the migration guide's CNN, BatchNorm and l2). Migrates
+each with the toolkit: the canned one with translate_canned_args and
 convert_optimizer_checkpoint, the custom one as a Keras model through
 make_model_fn with its weights carried by the checkpoint assignment map.
-Then continues the TF1 originals and the migrated models for the same steps
-on the same batches, and compares accuracy, loss, weights and speed.
+Then continues the TF1 originals (twice from the same checkpoint, to measure
+run-to-run noise) and the migrated models for the same steps on the same
+batches, with op determinism on, and compares accuracy, loss and weights
+against that noise.
 
 Writes report.md, loss_curves.png and the Estimators' TensorBoard event files
-into --workdir. Exits 1 if a migrated model diverges from its original
-beyond the tolerance, 2 on bad input.
+into --workdir; a rerun replaces them, and a workdir holding anything else is
+refused. Prints progress and the final table only; --verbosity=0 shows
+TensorFlow's and TFDS's logs too. Exits 1 if a migrated model diverges from
+its original beyond the tolerance, 2 on bad input.
 
 Example:
   make demo
@@ -22,8 +27,10 @@ Example:
 
 from collections.abc import Sequence
 import os
+import re
 import tempfile
 import time
+import warnings
 
 from absl import app
 from absl import flags
@@ -38,8 +45,9 @@ from estimator_migrate.demo import run
 _WORKDIR = flags.DEFINE_string(
     'workdir',
     None,
-    'Where model_dirs, report and plot go (default: a new'
-    ' temporary directory).',
+    'Where model_dirs, report and plot go: a new or empty directory, or one'
+    ' an earlier run wrote (its outputs are replaced). Default: a new'
+    ' temporary directory.',
 )
 _STEPS = flags.DEFINE_integer(
     'steps',
@@ -50,11 +58,14 @@ _STEPS = flags.DEFINE_integer(
 _DATASET = flags.DEFINE_string(
     'dataset',
     data.DEFAULT_DATASET,
-    'TFDS image data set; the default is embedded.',
+    'TFDS image data set of the custom model; the default is embedded (the'
+    ' canned model always uses the embedded palmer_penguins).',
 )
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'TFDS data directory.')
 _REPORT = flags.DEFINE_string(
-    'report', None, 'Markdown report path (default workdir/report.md).'
+    'report',
+    None,
+    'A copy of the Markdown report (workdir/report.md is always written).',
 )
 _PERTURB_LR = flags.DEFINE_float(
     'perturb_lr',
@@ -62,12 +73,34 @@ _PERTURB_LR = flags.DEFINE_float(
     "Multiplies the migrated canned model's DNN learning"
     ' rate; anything but 1 makes it diverge, to show the check works.',
 )
+console.require_positive_finite(_PERTURB_LR)
+
+
+def _quiet() -> None:
+  """Progress and the table only (errors too), unless --verbosity is given."""
+  if flags.FLAGS['verbosity'].present:
+    return
+  logging.set_verbosity(logging.ERROR)
+  tf.get_logger().setLevel('ERROR')
+  # The TF1 project uses deprecated APIs on purpose; its warnings are noise.
+  warnings.filterwarnings('ignore')
+
+
+def _check_report(path: str) -> None:
+  folder = os.path.dirname(os.path.abspath(path))
+  if os.path.isdir(path) or not os.access(folder, os.W_OK):
+    raise app.UsageError(
+        f'--report={path} cannot be written; give a file path in a writable'
+        ' directory.'
+    )
 
 
 def main(argv: Sequence[str]) -> int:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  tf.get_logger().setLevel('ERROR')
+  if _REPORT.value:
+    _check_report(_REPORT.value)
+  _quiet()
   workdir = _WORKDIR.value or tempfile.mkdtemp(prefix='estimator_migrate_demo_')
   began = time.perf_counter()
 
@@ -84,17 +117,19 @@ def main(argv: Sequence[str]) -> int:
         progress=progress,
     )
   except errors.MigrationError as e:
-    logging.error('%s', e)
-    return 2
-  report_path = _REPORT.value or os.path.join(workdir, 'report.md')
-  with tf.io.gfile.GFile(report_path, 'w') as f:
-    f.write(result.markdown())
+    # The library names its arguments (workdir=...); the user typed flags.
+    console.fail(re.sub(r'^workdir=', '--workdir=', str(e)))
+  report_path = os.path.join(result.workdir, 'report.md')
+  if _REPORT.value:
+    report_path = _REPORT.value
+    with tf.io.gfile.GFile(report_path, 'w') as f:
+      f.write(result.markdown())
   print()
   print(result.summary())
   print()
   print(f'report: {report_path}')
   print(f'loss curves: {result.plot_path}')
-  print(f'TensorBoard: tensorboard --logdir {workdir}')
+  print(f'TensorBoard: tensorboard --logdir {result.workdir}')
   if not result.ok:
     for model in result.models:
       for problem in model.problems():

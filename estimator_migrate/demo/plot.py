@@ -2,11 +2,6 @@
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
-
 Curve = Sequence[tuple[int, float]]
 
 
@@ -20,6 +15,14 @@ def loss_curves(
     models: Model name -> {'TF1': curve, 'migrated': curve}.
     boundary: The step at which the checkpoint was migrated.
   """
+  # Imported here, not at the top: matplotlib logs warnings at import (e.g.
+  # an unwritable ~/.config), which must come after the binary has set the
+  # verbosity, and a run refused for bad input never needs it.
+  import matplotlib  # pylint: disable=g-import-not-at-top
+
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
   figure, axes = plt.subplots(
       1, len(models), figsize=(6 * len(models), 4), squeeze=False
   )

@@ -1,0 +1,136 @@
+"""The demo's working directory: marked as the demo's, replaced on a rerun.
+
+A rerun is a normal user action, so the demo must give the same answer in a
+directory it used before: `claim` removes the previous run's outputs (the
+entries the marker file lists) before the new run writes them. A directory
+that holds anything else is refused, so the demo never deletes what it did
+not write.
+
+Example:
+  workdir.claim('/tmp/demo', ['canned', 'report.md'])  # checks, clears, marks
+  ...                                                  # write them
+"""
+
+from collections.abc import Iterable
+import json
+import os
+import shutil
+
+from estimator_migrate import errors
+
+MARKER = '.estimator_migrate_demo'
+# Runs before the marker existed left these; their report's first line says
+# whose they are.
+_UNMARKED_REPORT = ('report.md', '# estimator_migrate demo')
+
+
+class WorkdirError(errors.MigrationError):
+  """The work directory cannot be used (a file, unwritable, not the demo's)."""
+
+
+def _read_marker(workdir: str) -> list[str]:
+  path = os.path.join(workdir, MARKER)
+  try:
+    with open(path, encoding='utf-8') as f:
+      outputs = json.load(f)['outputs']
+  except (OSError, ValueError, KeyError, TypeError) as e:
+    raise WorkdirError(
+        f'workdir={workdir}: its marker {MARKER} cannot be read ({e}); remove'
+        ' the directory or choose another workdir.'
+    ) from e
+  if not all(
+      isinstance(name, str) and name == os.path.basename(name)
+      for name in outputs
+  ):
+    raise WorkdirError(
+        f'workdir={workdir}: its marker {MARKER} lists paths outside it;'
+        ' remove the directory or choose another workdir.'
+    )
+  return outputs
+
+
+def _unmarked_demo_output(workdir: str, present: set[str], outputs) -> bool:
+  """An earlier version's demo output: only its entries, and its report."""
+  name, title = _UNMARKED_REPORT
+  if not present or not present <= set(outputs) or name not in present:
+    return False
+  try:
+    with open(os.path.join(workdir, name), encoding='utf-8') as f:
+      return f.readline().rstrip('\n') == title
+  except (OSError, UnicodeDecodeError):
+    return False
+
+
+def record(workdir: str, outputs: Iterable[str]) -> None:
+  """Writes the marker: these top-level entries are the demo's to replace."""
+  path = os.path.join(workdir, MARKER)
+  with open(path + '.tmp', 'w', encoding='utf-8') as f:
+    json.dump({'outputs': sorted(set(outputs))}, f)
+  os.replace(path + '.tmp', path)
+
+
+def remove(workdir: str, outputs: Iterable[str]) -> None:
+  """Removes the demo's top-level entries `outputs` from `workdir`."""
+  for name in outputs:
+    path = os.path.join(workdir, name)
+    if os.path.isdir(path) and not os.path.islink(path):
+      shutil.rmtree(path)
+    elif os.path.lexists(path):
+      os.remove(path)
+
+
+def claim(workdir: str, outputs: Iterable[str]) -> None:
+  """Makes `workdir` ready for a run: created, or the demo's and cleared.
+
+  The marker lists `outputs` before the run writes them, so that the outputs
+  of a run that failed or was killed are replaced by the next one too.
+
+  Args:
+    workdir: A new or empty directory, or one a previous demo run marked.
+    outputs: The top-level entries the coming run writes.
+
+  Raises:
+    WorkdirError: `workdir` is a file, cannot be created or written, or holds
+      entries that no demo run wrote.
+  """
+  workdir = os.path.abspath(workdir)
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise WorkdirError(
+        f'workdir={workdir} is a file; give a new or empty directory, or one'
+        ' an earlier demo run wrote.'
+    )
+  try:
+    os.makedirs(workdir, exist_ok=True)
+  except OSError as e:
+    raise WorkdirError(
+        f'workdir={workdir} cannot be created ({e.strerror}); give a'
+        ' directory you can write.'
+    ) from e
+  if not os.access(workdir, os.W_OK | os.X_OK):
+    raise WorkdirError(
+        f'workdir={workdir} is not writable; give a directory you can write.'
+    )
+  outputs = list(outputs)
+  present = set(os.listdir(workdir))
+  if MARKER in present:
+    ours = set(_read_marker(workdir))
+  elif _unmarked_demo_output(workdir, present, outputs):
+    ours = present
+  else:
+    ours = set()
+  foreign = sorted(present - ours - {MARKER})
+  if foreign:
+    shown = ', '.join(foreign[:5]) + (', ...' if len(foreign) > 5 else '')
+    raise WorkdirError(
+        f'workdir={workdir} holds files the demo did not write ({shown});'
+        ' the demo replaces its own outputs only: give a new or empty'
+        ' directory.'
+    )
+  try:
+    remove(workdir, ours)
+    record(workdir, outputs)
+  except OSError as e:
+    raise WorkdirError(
+        f"workdir={workdir}: the previous run's outputs cannot be replaced"
+        f' ({e}); give a directory you can write.'
+    ) from e
