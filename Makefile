@@ -23,8 +23,9 @@ PY_DIRS := estimator_migrate examples tests benchmarks tools conftest.py
 
 DEMO_DIR ?= demo_output
 
+# TF_CPP_MIN_LOG_LEVEL=3 hides TF's C++ start-up lines (CUDA factories).
 demo: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=. $(BIN)/python estimator_migrate/cli/demo.py --workdir=$(DEMO_DIR)
+	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python estimator_migrate/cli/demo.py --workdir=$(DEMO_DIR)
 
 test: lint test-bazel test-pytest
 
@@ -80,8 +81,11 @@ lock-modern:
 	/tmp/estimator_migrate_lock_modern/bin/pip install --quiet -r requirements-modern.in
 	/tmp/estimator_migrate_lock_modern/bin/pip freeze > requirements-modern.lock
 
+# Speed and memory: checkpoint conversion, training throughput, the cluster.
 bench: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=. $(BIN)/python benchmarks/checkpoint_conversion.py
+	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/checkpoint_conversion.py
+	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/training_throughput.py
+	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/cluster_throughput.py
 
 clean:
 	rm -rf $(VENV) $(MODERN_VENV) build *.egg-info $(DEMO_DIR)
