@@ -28,7 +28,7 @@ class TrainKerasBinaryTest(absltest.TestCase):
 
   def test_bad_loop_flag_is_named(self):
     result = testing.run_binary(_BINARY, '--loop=keras_fit')
-    self.assertEqual(result.returncode, 1)
+    self.assertEqual(result.returncode, 2)  # bad input: one line, exit 2
     self.assertIn('--loop', result.stderr)
 
   def test_help_explains(self):
