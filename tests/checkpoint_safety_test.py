@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -51,6 +52,18 @@ class SafetyTest(absltest.TestCase):
     super().setUp()
     self.source_dir = _v1_model_dir(self)
     self.target = os.path.join(self.create_tempdir().full_path, 'model.ckpt-2')
+
+  def test_converted_model_dir_can_be_moved(self):
+    convert.convert_optimizer_checkpoint(self.source_dir, self.target)
+    moved = os.path.join(self.create_tempdir().full_path, 'moved')
+    shutil.copytree(os.path.dirname(self.target), moved)
+    shutil.rmtree(os.path.dirname(self.target))
+    prefix = tf.train.latest_checkpoint(moved)
+    self.assertEqual(prefix, os.path.join(moved, 'model.ckpt-2'))
+    self.assertIn(
+        'training/Adam/dnn/logits/kernel/m',
+        tf.train.load_checkpoint(prefix).get_variable_to_shape_map(),
+    )
 
   def test_source_is_never_modified(self):
     before = _digests(self.source_dir)

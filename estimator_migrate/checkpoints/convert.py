@@ -280,8 +280,12 @@ def convert_optimizer_checkpoint(
       verify_lib.verify(staged, plan.targets, digests, chunk_bytes)
     staging.commit(staged, target)
     try:
+      # Relative to the directory, as Estimators write it: a converted
+      # model_dir can be moved or copied and still name its own checkpoint.
       tf.compat.v1.train.update_checkpoint_state(
-          os.path.dirname(target) or '.', target
+          os.path.dirname(target) or '.',
+          os.path.basename(target),
+          all_model_checkpoint_paths=[os.path.basename(target)],
       )
     except (OSError, tf.errors.OpError) as e:
       raise errors.CheckpointError(
