@@ -114,7 +114,31 @@ convert.convert_optimizer_checkpoint(sys.argv[1], sys.argv[2], overwrite=True,
 """
 
 
-class FaultsTest(parameterized.TestCase):
+class _Refusals(parameterized.TestCase):
+  """What every refused run must look like."""
+
+  def assert_refused(self, result, *patterns: str, also: str = '') -> str:
+    """Exit 2, one error line matching every pattern; returns it.
+
+    Progress lines of a conversion that ran for a while may precede it, and
+    lines matching `also` (a warning the case expects).
+    """
+    lines = [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip()
+        and not _PROGRESS.match(line)
+        and not (also and re.search(also, line))
+    ]
+    self.assertEqual(result.returncode, 2, result.stderr[-3000:])
+    self.assertNotIn('Traceback', result.stderr)
+    self.assertLen(lines, 1, result.stderr[-3000:])
+    for pattern in patterns:
+      self.assertRegex(lines[0], pattern)
+    return lines[0]
+
+
+class FaultsTest(_Refusals):
 
   @classmethod
   def setUpClass(cls):
@@ -164,26 +188,6 @@ class FaultsTest(parameterized.TestCase):
 
   def convert(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
     return testing.run_binary(_CONVERT, *args, **kwargs)
-
-  def assert_refused(self, result, *patterns: str, also: str = '') -> str:
-    """Exit 2, one error line matching every pattern; returns it.
-
-    Progress lines of a conversion that ran for a while may precede it, and
-    lines matching `also` (a warning the case expects).
-    """
-    lines = [
-        line
-        for line in result.stderr.splitlines()
-        if line.strip()
-        and not _PROGRESS.match(line)
-        and not (also and re.search(also, line))
-    ]
-    self.assertEqual(result.returncode, 2, result.stderr[-3000:])
-    self.assertNotIn('Traceback', result.stderr)
-    self.assertLen(lines, 1, result.stderr[-3000:])
-    for pattern in patterns:
-      self.assertRegex(lines[0], pattern)
-    return lines[0]
 
   def assert_verified(self, prefix: str) -> None:
     """A complete v2 checkpoint: every tensor restores (TF checks CRCs)."""
@@ -582,15 +586,8 @@ class FaultsTest(parameterized.TestCase):
     self.assert_refused(result, 'nothing')
 
 
-class ExampleBinariesFaultsTest(parameterized.TestCase):
+class ExampleBinariesFaultsTest(_Refusals):
   """The training binaries: bad flags are one line and exit 2; reruns work."""
-
-  def assert_refused(self, result, pattern: str) -> None:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    self.assertEqual(result.returncode, 2, result.stderr[-3000:])
-    self.assertNotIn('Traceback', result.stderr)
-    self.assertLen(lines, 1, result.stderr[-3000:])
-    self.assertRegex(lines[0], pattern)
 
   @parameterized.named_parameters(
       ('canned_zero_steps', _CANNED, '--steps=0', '--steps'),
