@@ -15,7 +15,7 @@ Example:
       '/models/v1/model.ckpt-100', mapping.init_from_checkpoint_map(model))
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import dataclasses
 import re
 import types
@@ -189,3 +189,85 @@ def optimizer_slot_map(
   if layout.step:
     out[layout.step] = layout.step
   return out
+
+
+@dataclasses.dataclass(frozen=True)
+class WarmStart:
+  """A v1 checkpoint's weights, optimizer slots and step, for an estimator."""
+
+  mapping: AssignmentMap  # checkpoint weight -> model weight
+  variables: Mapping[str, str]  # estimator variable -> checkpoint name
+  settings: tf.estimator.WarmStartSettings
+
+  def table(self) -> str:
+    """Every carried variable: estimator name, checkpoint name."""
+    return report.markdown_table(
+        ('estimator variable', 'checkpoint'), sorted(self.variables.items())
+    )
+
+
+def warm_start_model_fn(
+    checkpoint: str,
+    build_model: Callable[[], tf.keras.Model],
+    plan: optimizers.OptimizerPlan,
+) -> WarmStart:
+  """Carries a TF1 checkpoint into a `make_model_fn` estimator's warm start.
+
+  The Keras model is built once in a throwaway graph (seeded, nothing run)
+  so that its weights have the names an Estimator's graph gives them;
+  `assignment_map` pairs them with the checkpoint's variables, and
+  `optimizer_slot_map` adds the optimizer's slots and the global step. Pass
+  `settings` as `warm_start_from` of a `tf.estimator.Estimator` whose
+  model_fn is `model_fn.make_model_fn(..., optimizer=plan)`: it then starts
+  where the TF1 model stopped, weights, optimizer state and step.
+
+  Example:
+    plan = optimizers.plan_optimizer(tf.compat.v1.train.AdamOptimizer(1e-3))
+    start = assignment.warm_start_model_fn('/models/v1', build_cnn, plan)
+    estimator = tf.estimator.Estimator(
+        model_fn.make_model_fn(lambda params: build_cnn(), loss=...,
+                               optimizer=plan),
+        model_dir='/models/keras', warm_start_from=start.settings)
+
+  Args:
+    checkpoint: The TF1 checkpoint prefix or model_dir.
+    build_model: Builds the Keras model the estimator trains (no argument).
+    plan: The Keras optimizer the model_fn trains with (`plan_optimizer` of
+      the v1 optimizer).
+
+  Returns:
+    The weight map, every carried variable and the `WarmStartSettings`.
+
+  Raises:
+    CheckpointError: The checkpoint cannot be read, a model weight or
+      checkpoint variable has no partner (the table lists them), or its
+      slots do not match `plan`.
+  """
+  prefix = source_lib.resolve_prefix(checkpoint)
+  graph = tf.Graph()
+  with graph.as_default():
+    tf.compat.v1.set_random_seed(0)  # op determinism wants seeded layers
+    model = build_model()
+  mapping = assignment_map(prefix, model)
+  if not mapping.complete:
+    raise errors.CheckpointError(
+        f'checkpoint={checkpoint} and build_model do not pair: checkpoint'
+        f' variables {list(mapping.unmatched_checkpoint)} and model weights'
+        f' {list(mapping.unmatched_model)} have no partner; build the'
+        " checkpoint's model."
+    )
+  variables = {model_name: ckpt for ckpt, model_name in mapping.mapping.items()}
+  variables.update(
+      optimizer_slot_map(
+          prefix, mapping, plan, scope=plan.build()._name  # pylint: disable=protected-access
+      )
+  )
+  return WarmStart(
+      mapping,
+      types.MappingProxyType(variables),
+      tf.estimator.WarmStartSettings(
+          prefix,
+          vars_to_warm_start=[re.escape(n) + '(:0)?$' for n in variables],
+          var_name_to_prev_var_name=variables,
+      ),
+  )
