@@ -63,6 +63,9 @@ _MODEL_DIR = flags.DEFINE_string(
 )
 console.require_new_or_directory(_MODEL_DIR)
 
+# The library names its arguments; this binary's users know flags.
+_ARGUMENTS = console.ArgumentFlags.of('dataset', 'data_dir', 'model_dir')
+
 
 def _v1_kwargs(name: str, n_classes: int, image_shape) -> dict:
   image = [tf.feature_column.numeric_column('image', shape=image_shape)]
@@ -110,7 +113,7 @@ def main(argv: Sequence[str]) -> int:
         exact=_EXACT.value,
     )
   except errors.MigrationError as e:
-    console.fail(str(e))
+    console.fail(_ARGUMENTS(str(e)))
   print(f'{_ESTIMATOR.value}: v1 arguments -> v2\n')
   print(result.translation.table())
   print()

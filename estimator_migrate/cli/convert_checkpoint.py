@@ -19,7 +19,6 @@ Example:
 from collections.abc import Callable, Sequence
 import math
 import os
-import re
 import sys
 import time
 from typing import Any
@@ -158,26 +157,17 @@ class _Progress:
 
 
 # The library names its arguments; users of this binary know flags.
-_FLAGS_FOR_ARGUMENTS = (
-    (re.compile(r'\boverwrite=True'), '--overwrite'),
-    (
-        re.compile(r'\boptimizers=\{"(\w+)": \.\.\.\}'),
-        r'--optimizer=\1=NAME:LR',
+_ARGUMENTS = console.ArgumentFlags.of(
+    'source',
+    'target',
+    'source_graph',
+    'estimator_type',
+    special=(
+        (r'\boverwrite=True', '--overwrite'),
+        (r'\boptimizers=\{"(\w+)": \.\.\.\}', r'--optimizer=\1=NAME:LR'),
+        (r'\boptimizers=', '--optimizer='),
     ),
-    (re.compile(r'\boptimizers='), '--optimizer='),
-    (
-        re.compile(r'(?<![\w-])(source|target|source_graph|estimator_type)='),
-        r'--\1=',
-    ),
-    (re.compile(r'^source is empty'), '--source is empty'),
 )
-
-
-def _flag_errors(error: errors.MigrationError) -> str:
-  text = str(error)
-  for pattern, flag in _FLAGS_FOR_ARGUMENTS:
-    text = pattern.sub(flag, text)
-  return text
 
 
 def main(argv: Sequence[str]) -> int:
@@ -203,7 +193,7 @@ def main(argv: Sequence[str]) -> int:
         progress=_Progress(),
     )
   except errors.MigrationError as e:
-    console.fail(_flag_errors(e))
+    console.fail(_ARGUMENTS(str(e)))
   if _REPORT.value:
     _write_report(_REPORT.value, report.to_json())
   print(report.summary())
@@ -213,7 +203,7 @@ def main(argv: Sequence[str]) -> int:
 def run() -> None:
   """Console-script entry point."""
   flags.mark_flags_as_required([_SOURCE, _TARGET])
-  console.run(main, __name__)
+  console.run(main, __name__, arguments=_ARGUMENTS)
 
 
 if __name__ == '__main__':

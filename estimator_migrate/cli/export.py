@@ -55,19 +55,9 @@ _SAVED_MODEL = flags.DEFINE_bool(
 )
 
 # Which flag each library argument is.
-_FLAG_OF = {
-    'config': '--config',
-    'model_dir': '--model_dir',
-    'target': '--target',
-    'estimator': '--estimator',
-}
-
-
-def _flagged(message: str) -> str:
-  for argument, flag in _FLAG_OF.items():
-    if message.startswith(argument + ' '):
-      return flag + message[len(argument) :]
-  return message
+_ARGUMENTS = console.ArgumentFlags.of(
+    'config', 'model_dir', 'target', 'estimator'
+)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -80,7 +70,7 @@ def main(argv: Sequence[str]) -> int:
     )
     result.save(_TARGET.value, saved_model=_SAVED_MODEL.value)
   except errors.MigrationError as e:
-    logging.error('%s', _flagged(str(e)))
+    logging.error('%s', _ARGUMENTS(str(e)))
     return 2
   print(result.report())
   print(f'Wrote {_TARGET.value}')
