@@ -99,9 +99,10 @@ class WarmStartTest(parameterized.TestCase):
     plan = optimizers.plan_optimizer(_V1[optimizer]())
     start = assignment.warm_start_model_fn(prefix, _build, plan)
     self.assertTrue(start.mapping.complete, start.mapping.table())
-    carried_slots = [n for n in start.variables if n.startswith(f'{plan.build()._name}/')]  # pylint: disable=protected-access
-    self.assertLen(carried_slots, 4 * slots)  # 2 kernels, 2 biases
     self.assertIn('global_step', start.variables)
+    # Weights, each with its slots (2 kernels, 2 biases), and the step.
+    self.assertLen(start.mapping.mapping, 4)
+    self.assertLen(start.variables, 4 + 4 * slots + 1)
 
     migrated = _migrated(os.path.join(root, 'migrated'), plan, start.settings)
     later = lambda: _input_fn().skip(_K)  # noqa: E731
