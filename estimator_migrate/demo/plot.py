@@ -36,6 +36,10 @@ def loss_curves(
             values,
             label=label,
             linestyle=_STYLES.get(label, ':'),
+            # Any other curve (Keras 3) may lie on the migrated one: marked.
+            marker=None if label in _STYLES else 'o',
+            markersize=4,
+            fillstyle='none',
         )
     axis.axvline(boundary, color='gray', linewidth=0.8)
     axis.annotate(
