@@ -21,3 +21,20 @@ def dense(params):
 def wider(params):
   """`dense` with a wider hidden layer: a model the checkpoint is not."""
   return dense({**params, 'units': params.get('units', 4) + 2})
+
+
+def batch_norm(params):
+  """`dense` with BatchNormalization: non-trainable weights too.
+
+  The Dense before it has no bias, which BatchNormalization would cancel
+  (its gradient is rounding noise, which Adam scales up to steps of lr).
+  """
+  return tf.keras.Sequential(
+      [
+          tf.keras.Input((3,), name='x'),
+          tf.keras.layers.Dense(params.get('units', 4), use_bias=False),
+          tf.keras.layers.BatchNormalization(),
+          tf.keras.layers.Activation('tanh'),
+          tf.keras.layers.Dense(params.get('classes', 3)),
+      ]
+  )

@@ -9,7 +9,9 @@ Predictions before and every weight after must agree. One modern subprocess
 serves every case (one more writes the saved_model/).
 """
 
+import json
 import os
+import shutil
 import tempfile
 
 from absl import logging
@@ -23,6 +25,7 @@ from estimator_migrate import export
 from estimator_migrate import keras_estimator
 from estimator_migrate import model_fn
 from estimator_migrate.export import custom_parity
+from estimator_migrate.export import modern
 from tests import export_custom_builders
 from tests import testing
 
@@ -31,7 +34,8 @@ from tests import testing
 PARITY_TOLERANCE = 1e-5
 # Max |estimator - Keras 3| after M steps: measured 0 for both optimizers
 # (Keras 3's Adam and SGD momentum apply Keras 2's update to dense
-# gradients); the bound leaves room for other CPUs' float rounding.
+# gradients), at most 1.5e-8 with BatchNormalization and 6.0e-8 on its
+# moving statistics; the bound leaves room for other CPUs' float rounding.
 TOLERANCE = {'Adam': 1e-6, 'SGD': 1e-6}
 _BATCH = 8
 _STEPS = 3  # before the export
@@ -39,6 +43,7 @@ _MORE = 4  # M: after it, on both sides
 _N = _BATCH * (_STEPS + _MORE)
 _PARAMS = {'units': 5, 'classes': 3}
 _BUILDER = 'tests.export_custom_builders:dense'
+_MODULE = 'tests.export_custom_builders'
 _BINARY = 'estimator_migrate/cli/export.py'
 _CONFIG = """
 def export_kwargs():
@@ -47,6 +52,18 @@ def export_kwargs():
       loss='sparse_categorical_crossentropy',
       optimizer='Adam',
   )
+"""
+
+
+# In the modern environment: load() of a directory whose builder differs.
+_LOAD_FAILS = """
+directory = sys.argv[1]
+module = load_export(directory, 0)
+try:
+  module.load(directory)
+  result = None
+except ValueError as e:
+  result = str(e)
 """
 
 
@@ -62,26 +79,29 @@ def _adam():
   return tf.keras.optimizers.legacy.Adam(0.01)
 
 
-# name: (how the estimator is built, optimizer factory, Keras class)
+# name: (how the estimator is built, optimizer factory, Keras class, builder)
 _CASES = {
-    'model_fn_adam': ('model_fn', _adam, 'Adam'),
-    'model_fn_sgd_momentum': ('model_fn', _sgd, 'SGD'),
-    'to_estimator_adam': ('to_estimator', _adam, 'Adam'),
-    'to_estimator_sgd_momentum': ('to_estimator', _sgd, 'SGD'),
+    'model_fn_adam': ('model_fn', _adam, 'Adam', 'dense'),
+    'model_fn_sgd_momentum': ('model_fn', _sgd, 'SGD', 'dense'),
+    'to_estimator_adam': ('to_estimator', _adam, 'Adam', 'dense'),
+    'to_estimator_sgd_momentum': ('to_estimator', _sgd, 'SGD', 'dense'),
+    'model_fn_batch_norm_adam': ('model_fn', _adam, 'Adam', 'batch_norm'),
+    'to_estimator_batch_norm_sgd': ('to_estimator', _sgd, 'SGD', 'batch_norm'),
 }
 _SAVED_MODEL_CASE = 'model_fn_adam'
 
 
-def _estimator(how: str, optimizer, model_dir: str) -> tf.estimator.Estimator:
+def _estimator(
+    how: str, optimizer, builder: str, model_dir: str
+) -> tf.estimator.Estimator:
+  build = getattr(export_custom_builders, builder)
   if how == 'model_fn':
     return tf.estimator.Estimator(
-        model_fn.make_model_fn(
-            export_custom_builders.dense, loss=_loss(), optimizer=optimizer
-        ),
+        model_fn.make_model_fn(build, loss=_loss(), optimizer=optimizer),
         model_dir=model_dir,
         params=_PARAMS,
     )
-  model = export_custom_builders.dense(_PARAMS)
+  model = build(_PARAMS)
   model.compile(optimizer=optimizer(), loss=_loss())
   return keras_estimator.to_estimator(model, model_dir=model_dir)
 
@@ -120,13 +140,13 @@ class ExportCustomTest(parameterized.TestCase):
 
     cls.results, cls.model_dirs, cls.predicted, cls.trained = {}, {}, {}, {}
     jobs = []
-    for name, (how, optimizer, _) in _CASES.items():
+    for name, (how, optimizer, _, builder) in _CASES.items():
       model_dir = os.path.join(cls.root, name)
-      estimator = _estimator(how, optimizer, model_dir)
+      estimator = _estimator(how, optimizer, builder, model_dir)
       estimator.train(input_fn(0, split), steps=_STEPS)
       result = export.keras_model_to_keras(
           model_dir,
-          _BUILDER,
+          f'{_MODULE}:{builder}',
           params=_PARAMS,
           loss=_loss(),
           optimizer=optimizer,
@@ -142,7 +162,8 @@ class ExportCustomTest(parameterized.TestCase):
       if result.spec['checkpoint_format'] == 'object-based':
         suffix = '/.ATTRIBUTES/VARIABLE_VALUE'
       cls.trained[name] = {
-          n: reader.get_tensor(n + suffix) for n in result.spec['trainable']
+          n: reader.get_tensor(n + suffix)
+          for n in result.spec['trainable'] + result.spec['non_trainable']
       }
       cls.results[name] = result
       cls.model_dirs[name] = model_dir
@@ -175,12 +196,17 @@ class ExportCustomTest(parameterized.TestCase):
     (entry,) = self.results[name].spec['optimizers']
     self.assertEqual(entry['class'], klass)
     self.assertEqual(entry['iterations'], _STEPS)
-    gap = max(
-        float(np.max(np.abs(self.keras_trained[name][n] - w)))
+    moving = self.results[name].spec['non_trainable']
+    gaps = {
+        n: float(np.max(np.abs(self.keras_trained[name][n] - w)))
         for n, w in self.trained[name].items()
-    )
+    }
     logging.info(
-        'custom continue %s: max |estimator - Keras 3| %.3g', name, gap
+        'custom continue %s: max |estimator - Keras 3| %.3g trainable,'
+        ' %.3g moving statistics',
+        name,
+        max(g for n, g in gaps.items() if n not in moving),
+        max([g for n, g in gaps.items() if n in moving], default=0.0),
     )
     for variable, want in self.trained[name].items():
       np.testing.assert_allclose(
@@ -214,6 +240,22 @@ class ExportCustomTest(parameterized.TestCase):
     self.assertIn(weight, message)
     self.assertIn('[3, 7] in the model, [3, 5] in the checkpoint', message)
     self.assertIn('build_model does not build the model', message)
+
+  def test_load_refuses_a_keras3_model_that_does_not_match(self):
+    target = os.path.join(self.root, 'mismatch_keras')
+    shutil.copytree(os.path.join(self.root, 'model_fn_adam_keras'), target)
+    with open(os.path.join(target, 'spec.json')) as f:
+      spec = json.load(f)
+    spec['builder'] = f'{_MODULE}:wider'
+    with open(os.path.join(target, 'spec.json'), 'w') as f:
+      json.dump(spec, f)
+    message = modern.run(
+        modern.LOAD_EXPORT + _LOAD_FAILS + modern.result_line(), target
+    )
+    self.assertIn('trainable weight 0', message)
+    self.assertIn(
+        "is [3, 7] on Keras 3, the checkpoint's dense/kernel", message
+    )
 
   @parameterized.named_parameters(
       ('lambda', lambda params: None, 'cannot be imported by reference'),
