@@ -52,7 +52,8 @@ _MODEL_DIR = flags.DEFINE_string(
 _CONFIG = flags.DEFINE_string(
     'config',
     None,
-    'module:callable (or file.py:callable) returning the constructor kwargs.',
+    'module:callable (or file.py:callable) returning the constructor kwargs'
+    ' (with --build_model: params, loss, optimizer).',
 )
 _TARGET = flags.DEFINE_string(
     'target', None, 'Directory to write (must not exist or be empty).'
