@@ -89,17 +89,48 @@ class SpecTest(parameterized.TestCase):
 
   @parameterized.named_parameters(
       (
-          'weighted',
+          'weighted_int_weights',
           'LinearClassifier',
           dict(
               feature_columns=[
                   fc.weighted_categorical_column(
-                      fc.categorical_column_with_identity('a', 3), 'w'
+                      fc.categorical_column_with_identity('a', 3),
+                      'w',
+                      dtype=tf.int64,
                   )
               ]
           ),
           columns.ColumnError,
           'a_weighted_by_w',
+      ),
+      (
+          'embedding_max_norm',
+          'DNNClassifier',
+          dict(
+              hidden_units=[2],
+              feature_columns=[
+                  fc.embedding_column(
+                      fc.categorical_column_with_identity('a', 3),
+                      2,
+                      max_norm=1.0,
+                  )
+              ],
+          ),
+          columns.ColumnError,
+          'a_embedding.*max_norm',
+      ),
+      (
+          'indicator_in_linear',
+          'LinearClassifier',
+          dict(
+              feature_columns=[
+                  fc.indicator_column(
+                      fc.categorical_column_with_identity('a', 3)
+                  )
+              ]
+          ),
+          columns.ColumnError,
+          'a_indicator',
       ),
       (
           'normalizer_fn',
@@ -114,38 +145,11 @@ class SpecTest(parameterized.TestCase):
           'normalizer_fn',
       ),
       (
-          'int_vocabulary_oov',
-          'LinearRegressor',
-          dict(
-              feature_columns=[
-                  fc.categorical_column_with_vocabulary_list(
-                      'n', [1, 2], dtype=tf.int64, num_oov_buckets=1
-                  )
-              ]
-          ),
-          columns.ColumnError,
-          'num_oov_buckets',
-      ),
-      (
-          'baseline',
-          'BaselineClassifier',
-          {},
-          errors.TranslationError,
-          'Baseline',
-      ),
-      (
           'head_estimator',
           'DNNEstimator',
           dict(hidden_units=[2], feature_columns=[_X]),
           errors.TranslationError,
           'head',
-      ),
-      (
-          'batch_norm',
-          'DNNClassifier',
-          dict(hidden_units=[2], feature_columns=[_X], batch_norm=True),
-          errors.TranslationError,
-          'batch_norm',
       ),
       (
           'activation',

@@ -369,6 +369,19 @@ class EstimatorModel(keras.Model):
     return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SquaredError(keras.losses.Loss):
+  """Squared errors summed over the label dimension (loss_reduction sum).
+
+  An estimator's regression head sums the loss over examples and label
+  dimensions; `MeanSquaredError` would average the dimensions first.
+  """
+
+  def call(self, y_true, y_pred):
+    y_true = keras.ops.cast(y_true, y_pred.dtype)
+    return keras.ops.sum(keras.ops.square(y_pred - y_true), axis=-1)
+
+
 def _layer_name(checkpoint_name):
   return checkpoint_name.replace('/', '.')
 
@@ -509,6 +522,8 @@ def _loss(spec):
   reduction = spec['loss_reduction']
   head = spec['head']['type']
   if head == 'regression':
+    if reduction == 'sum':  # over every label dimension, as the head does
+      return {'predictions': SquaredError(reduction=reduction)}
     return {'predictions': keras.losses.MeanSquaredError(reduction=reduction)}
   if head == 'binary':
     loss = keras.losses.BinaryCrossentropy(
