@@ -311,7 +311,9 @@ def read_v1_state(
       plans = _v1_plans(prefix)
     except errors.MigrationError as e:
       return State((), {}, (), reason=f'{V1_REASON} ({e})')
-    args = plans if len(plans) > 1 else {'': p for p in plans.values()}
+    args = dict(plans)
+    if len(plans) == 1:  # read_state keys one optimizer by '' (whole model)
+      args = {'': args.popitem()[1]}
     state = read_state(
         tf.train.load_checkpoint(target),
         source_lib.open_source(target).variables,
