@@ -25,6 +25,7 @@ import tensorflow as tf
 from estimator_migrate import export
 from estimator_migrate.checkpoints import convert
 from estimator_migrate.export import parity
+from tests import export_testing
 
 fc = tf.feature_column
 fc1 = tf.compat.v1.feature_column
@@ -191,14 +192,6 @@ _CONTINUE = {
 }
 
 
-def _labels(kind: str, rng: np.random.Generator) -> np.ndarray:
-  if kind == 'vocabulary':
-    return rng.choice(np.array(['no', 'yes']), size=(_N, 1))
-  if kind.startswith('classes'):
-    return rng.integers(0, int(kind[-1]), size=(_N, 1))
-  return rng.normal(size=(_N, int(kind[-1]))).astype(np.float32)
-
-
 def _targets(kind: str, labels: np.ndarray) -> dict:
   if kind == 'classes2':  # binary cross-entropy takes float labels
     return {'logits': labels.astype(np.float32)}
@@ -245,7 +238,7 @@ class ExportCoverageTest(parameterized.TestCase):
     split = _BATCH * _STEPS
     cls.expected, cls.results, jobs = {}, {}, []
     for name, (estimator_class, label_kind) in _CASES.items():
-      labels = _labels(label_kind, rng)
+      labels = export_testing.labels(label_kind, _N, rng)
       model_dir = os.path.join(root, name)
       estimator = estimator_class(model_dir=model_dir, **kwargs[name])
       _train(estimator, features, labels, 0, split)
@@ -258,7 +251,7 @@ class ExportCoverageTest(parameterized.TestCase):
     cls.before, cls.after, cls.specs, continue_jobs = {}, {}, {}, []
     later = {k: v[split:] for k, v in features.items()}
     for name, (estimator_class, label_kind, _) in _CONTINUE.items():
-      labels = _labels(label_kind, rng)
+      labels = export_testing.labels(label_kind, _N, rng)
       model_dir = os.path.join(root, name)
       estimator = estimator_class(model_dir=model_dir, **kwargs[name])
       _train(estimator, features, labels, 0, split)
