@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from estimator_migrate import canned
 from estimator_migrate import data
+from estimator_migrate import estimators
 from estimator_migrate import model_fn
 from estimator_migrate import optimizers
 from estimator_migrate import report
@@ -411,15 +412,13 @@ def _run_canned(workdir, steps, data_dir, batch_size, perturb_lr, say):
   say('canned: converting the checkpoint')
   given = None
   if perturb_lr != 1.0:  # for testing the divergence check
-    given = dict(
-        zip(
-            ('dnn', 'linear'),
-            tf1_project.canned_optimizers(
-                tf1_project.LEARNING_RATE * perturb_lr
-            ).values(),
-            strict=True,
-        )
-    )
+    family = estimators.lookup(tf1_project.CANNED).family
+    given = {
+        family.scope_of(arg): optimizer
+        for arg, optimizer in tf1_project.canned_optimizers(
+            tf1_project.LEARNING_RATE * perturb_lr
+        ).items()
+    }
   target = os.path.join(workdir, 'canned', 'migrated', f'model.ckpt-{steps}')
   conversion = convert.convert_optimizer_checkpoint(
       tf1.model_dir, target, optimizers=given, overwrite=True
@@ -521,9 +520,7 @@ def _run_custom(workdir, steps, dataset, data_dir, batch_size, say):
   # Weights by the assignment map; Adam's moments and the step with them.
   previous = {m: c for c, m in amap.mapping.items()}
   previous.update(
-      assignment.optimizer_slot_map(
-          prefix, amap, plan, scope=plan.build()._name  # pylint: disable=protected-access
-      )
+      assignment.optimizer_slot_map(prefix, amap, plan, scope=plan.keras_name)
   )
   migrated = tf.estimator.Estimator(
       model_fn.make_model_fn(
