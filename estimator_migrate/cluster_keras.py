@@ -43,7 +43,7 @@ def _task() -> tuple[str, bool, int]:
   return name, task.get('type', 'chief') == 'chief', tasks
 
 
-def _keras_multi_worker_fixes(model, strategy) -> None:
+def _keras_multi_worker_fixes(model) -> None:
   """Works around Keras 3.15 `fit` under MultiWorkerMirroredStrategy.
 
   1. `fit` first builds the model symbolically from a batch it reduces with
@@ -55,7 +55,7 @@ def _keras_multi_worker_fixes(model, strategy) -> None:
      axis=0)`, which fails on the scalar loss and metrics; they are reduced
      with `axis=None` (the mean over replicas) instead.
   """
-  from keras.src.backend.tensorflow import trainer  # pylint: disable=g-import-not-at-top
+  from keras.src.backend.tensorflow import trainer
 
   model._distribute_strategy = None  # noqa: SLF001 (fault 1)
   original = trainer.reduce_per_replica
@@ -73,7 +73,6 @@ def _keras_multi_worker_fixes(model, strategy) -> None:
 
   reduce_per_replica.fixed_for_multi_worker = True
   trainer.reduce_per_replica = reduce_per_replica  # fault 2
-  del strategy
 
 
 def _step_limit(path: str | None) -> float:
@@ -120,9 +119,10 @@ def fit_export(
       absent: no limit), as in `cluster_trainers.set_step_limit`, so that
       a test can kill a task mid-run without racing it.
   """
-  import keras  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  # Imported here: the TF 2.15 side imports this module for TARGET only.
+  import keras
+  import numpy as np
+  import tensorflow as tf
 
   name, is_chief, tasks = _task()
   with np.load(data) as arrays:
@@ -141,7 +141,7 @@ def fit_export(
   with strategy.scope():
     model = exported.load(export_dir, compile=True)
   if multi_worker:
-    _keras_multi_worker_fixes(model, strategy)
+    _keras_multi_worker_fixes(model)
   features = {k: train[k] for k in model.input}
   dataset = tf.data.Dataset.from_tensor_slices(
       (features, {'logits': labels})

@@ -38,9 +38,10 @@ _KILL_EPOCH = 2  # the worker dies in the epoch after this many are backed up
 _WAIT_SECS = 240
 # Synchronous training on the same batches in the same order: the killed
 # and resumed run differs from one process only by float summation order
-# (all-reduce of two half batches). Measured gaps: docs/cluster.md.
-_ACCURACY_TOLERANCE = 0.02
-_LOSS_RTOL = 0.02
+# (all-reduce of two half batches). Measured: equal accuracy, loss within
+# 4e-5 (relative; docs/cluster.md); bounds: 3 of the 360 test images, 0.1 %.
+_ACCURACY_TOLERANCE = 3 / 360
+_LOSS_RTOL = 1e-3
 
 
 def _code(images: np.ndarray) -> np.ndarray:
@@ -254,13 +255,15 @@ class KerasClusterTest(absltest.TestCase):
     np.testing.assert_allclose(
         chief['loss'], self.reference['loss'], rtol=_LOSS_RTOL
     )
+    cluster_secs = time.monotonic() - began
     print(
-        f'keras cluster figures: reference (1 process) {self.reference_secs:.1f}'
-        f' s; cluster run with the kill {time.monotonic() - began:.1f} s;'
-        f' kill -> chief failed {detected - killed:.1f} s; kill -> training'
-        f' again {first[3] - killed:.1f} s; accuracy {chief["accuracy"]:.4f}'
-        f' vs one process {self.reference["accuracy"]:.4f}; loss'
-        f' {chief["loss"]:.4f} vs {self.reference["loss"]:.4f}'
+        'keras cluster figures: reference (1 process)'
+        f' {self.reference_secs:.1f} s; cluster run with the kill'
+        f' {cluster_secs:.1f} s; kill -> chief failed {detected - killed:.1f}'
+        f' s; kill -> training again {first[3] - killed:.1f} s; accuracy'
+        f' {chief["accuracy"]:.4f} vs one process'
+        f' {self.reference["accuracy"]:.4f}; loss {chief["loss"]:.6f} vs'
+        f' {self.reference["loss"]:.6f}'
     )
 
 
