@@ -98,8 +98,9 @@ class Slot:
 class OptimizerRow:
   """One v1 optimizer and its Keras translation."""
 
-  v1_class: str  # tf.compat.v1.train.<v1_class>; its default name is v1_name
-  v1_name: str  # suffix of v1 slot names: <var>/<v1_name>[_N]
+  # The v1 optimizer's default name, the suffix of its slot names
+  # (<var>/<v1_name>[_N]); its class is tf.compat.v1.train.<v1_name>Optimizer.
+  v1_name: str
   keras_class: str  # tf.keras.optimizers.legacy.<keras_class>
   hypers: tuple[Hyper, ...]
   slots: tuple[Slot, ...]
@@ -109,6 +110,10 @@ class OptimizerRow:
   canned_string: str | None = None  # name canned estimators accept
 
   @property
+  def v1_class(self) -> str:
+    return f'{self.v1_name}Optimizer'
+
+  @property
   def keras_needs_constant_lr(self) -> bool:
     """Keras keeps a slot scaled by -lr: equal to v1's under a constant rate."""
     return any(slot.scale_by_neg_lr for slot in self.slots)
@@ -116,26 +121,36 @@ class OptimizerRow:
 
 _LR = 'learning_rate'
 
+
+def _rate(
+    keras_default: float,
+    *,
+    v1_default: float | None = None,
+    v1_attr: str = '_learning_rate',
+    graph: str = _LR,
+) -> Hyper:
+  """The learning rate: v1's `learning_rate` argument, a graph constant."""
+  return Hyper(v1_attr, _LR, v1_default, keras_default, graph=graph, v1_arg=_LR)
+
+
 OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
     {
         row.v1_class: row
         for row in (
             OptimizerRow(
-                'GradientDescentOptimizer',
                 'GradientDescent',
                 'SGD',
-                (Hyper('_learning_rate', _LR, None, 0.01, graph=_LR),),
+                (_rate(0.01),),
                 (),
                 exact=True,
                 note='same kernel (ApplyGradientDescent)',
                 canned_string='SGD',
             ),
             OptimizerRow(
-                'MomentumOptimizer',
                 'Momentum',
                 'SGD',
                 (
-                    Hyper('_learning_rate', _LR, None, 0.01, graph=_LR),
+                    _rate(0.01),
                     Hyper('_momentum', 'momentum', None, 0.0, graph='momentum'),
                     # An attribute of the ApplyMomentum op, not a constant.
                     Hyper(
@@ -158,11 +173,10 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 compat_class='MomentumV1',
             ),
             OptimizerRow(
-                'AdamOptimizer',
                 'Adam',
                 'Adam',
                 (
-                    Hyper('_lr', _LR, 0.001, 0.001, graph=_LR, v1_arg=_LR),
+                    _rate(0.001, v1_default=0.001, v1_attr='_lr'),
                     Hyper('_beta1', 'beta_1', 0.9, 0.9, graph='beta1'),
                     Hyper('_beta2', 'beta_2', 0.999, 0.999, graph='beta2'),
                     Hyper('_epsilon', 'epsilon', 1e-8, 1e-7, graph='epsilon'),
@@ -173,11 +187,10 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 canned_string='Adam',
             ),
             OptimizerRow(
-                'AdagradOptimizer',
                 'Adagrad',
                 'Adagrad',
                 (
-                    Hyper('_learning_rate', _LR, None, 0.001, graph=_LR),
+                    _rate(0.001),
                     # Only new slots use it: a slot initializer, not a constant.
                     Hyper(
                         '_initial_accumulator_value',
@@ -200,11 +213,10 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 canned_string='Adagrad',
             ),
             OptimizerRow(
-                'AdadeltaOptimizer',
                 'Adadelta',
                 'Adadelta',
                 (
-                    Hyper('_lr', _LR, 0.001, 0.001, graph='lr', v1_arg=_LR),
+                    _rate(0.001, v1_default=0.001, v1_attr='_lr', graph='lr'),
                     Hyper('_rho', 'rho', 0.95, 0.95, graph='rho'),
                     Hyper('_epsilon', 'epsilon', 1e-8, 1e-7, graph='epsilon'),
                 ),
@@ -216,11 +228,10 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 note='same kernel (ApplyAdadelta); epsilon 1e-8 carried (Keras 1e-7)',
             ),
             OptimizerRow(
-                'RMSPropOptimizer',
                 'RMSProp',
                 'RMSprop',
                 (
-                    Hyper('_learning_rate', _LR, None, 0.001, graph=_LR),
+                    _rate(0.001),
                     Hyper('_decay', 'rho', 0.9, 0.9, graph='decay'),
                     Hyper('_momentum', 'momentum', 0.0, 0.0, graph='momentum'),
                     Hyper('_epsilon', 'epsilon', 1e-10, 1e-7, graph='epsilon'),
@@ -252,11 +263,10 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 canned_string='RMSProp',
             ),
             OptimizerRow(
-                'FtrlOptimizer',
                 'Ftrl',
                 'Ftrl',
                 (
-                    Hyper('_learning_rate', _LR, None, 0.001, graph=_LR),
+                    _rate(0.001),
                     Hyper(
                         '_learning_rate_power',
                         'learning_rate_power',
@@ -658,33 +668,21 @@ def _plan_row(row, optimizer, learning_rate, exact) -> OptimizerPlan:
 
 
 def translate_optimizer(
-    optimizer: Any,
-    *,
-    learning_rate: Any = None,
-    estimator: str | None = None,
-    argument: str | None = None,
-    feature_columns: Any = None,
-    exact: bool = False,
+    optimizer: Any, **options: Any
 ) -> tf.keras.optimizers.legacy.Optimizer:
   """Returns a Keras legacy optimizer that trains as `optimizer` (v1) does.
 
-  Same arguments as `plan_optimizer`.
+  Takes `plan_optimizer`'s arguments (`learning_rate=`, `estimator=`,
+  `argument=`, `feature_columns=`, `exact=`).
 
   Example:
     translate_optimizer(tf.compat.v1.train.MomentumOptimizer(0.1, 0.9))
     # -> SGD(learning_rate=0.1, momentum=0.9, nesterov=False)
     translate_optimizer('Adagrad', estimator='DNNClassifier')
     # -> Adagrad(learning_rate=0.05, initial_accumulator_value=0.1,
-    #            epsilon=0.0)
+    #            epsilon=1e-30)
   """
-  return plan_optimizer(
-      optimizer,
-      learning_rate=learning_rate,
-      estimator=estimator,
-      argument=argument,
-      feature_columns=feature_columns,
-      exact=exact,
-  ).build()
+  return plan_optimizer(optimizer, **options).build()
 
 
 def describe_v1(optimizer: Any) -> str:
