@@ -153,8 +153,9 @@ def optimizer_slot_map(
     mapping: The weight map (`assignment_map`).
     plan: The Keras optimizer the model trains with (`plan_optimizer` of the
       v1 optimizer).
-    scope: The Keras optimizer's variable scope, e.g. `'Adam'` in a
-      `make_model_fn` graph, `'training/Adam'` in a canned v2 estimator.
+    scope: The Keras optimizer's variable scope: `plan.keras_name` in a
+      `make_model_fn` graph, `'training/' + plan.keras_name` in a canned v2
+      estimator.
 
   Returns:
     Model-side variable name -> checkpoint name, as
@@ -166,26 +167,25 @@ def optimizer_slot_map(
   """
   src = source_lib.open_source(checkpoint)
   layout = roles.classify(src.variables)
-  wanted = plan.v1_slots
   out = {}
   for ckpt, model_name in mapping.mapping.items():
     groups = layout.slot_groups(ckpt)
     if not groups:
       continue  # not trained (BatchNorm statistics)
-    if len(groups) != len(wanted) or any(len(g) != 1 for g in groups):
+    if any(len(g) != 1 for g in groups):
       raise errors.CheckpointError(
-          f'{ckpt} has slots {[k.name for g in groups for k in g]}; expected'
-          f' one key each for {[s.v1 for s in wanted]}.'
+          f'{ckpt} has partitioned slots {[k.name for g in groups for k in g]};'
+          ' a warm start copies whole variables: convert the checkpoint'
+          ' (checkpoints.convert_optimizer_checkpoint) to join them.'
       )
-    for slot, (key,) in zip(wanted, groups, strict=True):
-      if slot.scale_by_neg_lr and not plan.is_compat:
+    for pair in plan.pair_slots(ckpt, groups):
+      if pair.scale is not None:
         raise errors.CheckpointError(
-            f'{plan.keras_class} keeps -lr * the v1 {slot.v1} slot; a warm'
-            ' start copies values: plan the optimizer with exact=True.'
+            f'{plan.keras_class} keeps -lr * the v1 {pair.slot.v1} slot; a'
+            ' warm start copies values: plan the optimizer with exact=True.'
         )
-      if slot.keras_present_if and not plan.config.get(slot.keras_present_if):
-        continue
-      out[f'{scope}/{model_name}/{slot.keras}'] = key.name
+      if pair.keras is not None:
+        out[f'{scope}/{model_name}/{pair.keras}'] = pair.keys[0].name
   if layout.step:
     out[layout.step] = layout.step
   return out
@@ -258,9 +258,7 @@ def warm_start_model_fn(
     )
   variables = {model_name: ckpt for ckpt, model_name in mapping.mapping.items()}
   variables.update(
-      optimizer_slot_map(
-          prefix, mapping, plan, scope=plan.build()._name  # pylint: disable=protected-access
-      )
+      optimizer_slot_map(prefix, mapping, plan, scope=plan.keras_name)
   )
   return WarmStart(
       mapping,

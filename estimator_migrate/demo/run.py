@@ -18,6 +18,7 @@ import tensorflow as tf
 from estimator_migrate import canned
 from estimator_migrate import data
 from estimator_migrate import differences
+from estimator_migrate import estimators
 from estimator_migrate import model_fn
 from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import assignment
@@ -207,15 +208,13 @@ def _run_canned(workdir, steps, data_dir, batch_size, perturb_lr, say):
   say('canned: converting the checkpoint')
   given = None
   if perturb_lr != 1.0:  # for testing the divergence check
-    given = dict(
-        zip(
-            ('dnn', 'linear'),
-            tf1_project.canned_optimizers(
-                tf1_project.LEARNING_RATE * perturb_lr
-            ).values(),
-            strict=True,
-        )
-    )
+    family = estimators.lookup(tf1_project.CANNED).family
+    given = {
+        family.scope_of(arg): optimizer
+        for arg, optimizer in tf1_project.canned_optimizers(
+            tf1_project.LEARNING_RATE * perturb_lr
+        ).items()
+    }
   target = os.path.join(workdir, 'canned', 'migrated', f'model.ckpt-{steps}')
   conversion = convert.convert_optimizer_checkpoint(
       tf1.model_dir, target, optimizers=given, overwrite=True

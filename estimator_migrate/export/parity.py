@@ -46,6 +46,7 @@ for directory, features, output in jobs:
 _CONTINUE = """
 import keras
 jobs = json.loads(sys.argv[1])
+record_losses = json.loads(sys.argv[2])
 result = []
 for directory, features, labels, batch_size, output in jobs:
   module = load_export(directory, len(result))
@@ -66,9 +67,9 @@ for directory, features, labels, batch_size, output in jobs:
     losses.append(float(model.compute_loss(
         x=x, y=y, y_pred=model(x, training=False), training=False)))
 
+  callbacks = [keras.callbacks.LambdaCallback(on_train_batch_begin=record)]
   model.fit(inputs, targets, batch_size=batch_size, epochs=1, shuffle=False,
-            verbose=0, callbacks=[keras.callbacks.LambdaCallback(
-                on_train_batch_begin=record)])
+            verbose=0, callbacks=callbacks if record_losses else [])
   with open(os.path.join(directory, 'spec.json')) as f:
     names = module._variables_by_name(model, json.load(f))
   np.savez(output, **{n: np.asarray(v.numpy()) for n, v in names.items()})
@@ -180,6 +181,8 @@ def modern_fit(
     jobs: Sequence[
         tuple[str, Mapping[str, np.ndarray], Mapping[str, np.ndarray], int]
     ],
+    *,
+    record_losses: bool = True,
 ) -> list[Fit]:
   """Trains each export on (features, labels) in the modern environment.
 
@@ -187,7 +190,8 @@ def modern_fit(
   size): `load(directory, compile=True)` then one epoch of `fit` with
   `shuffle=False`. Returns each model's variables by checkpoint name and
   its loss on each batch, computed before the batch's step (inference
-  mode: the training loss for a model without dropout).
+  mode: the training loss for a model without dropout; `record_losses=False`
+  skips them, leaving `losses` empty).
 
   Raises:
     MigrationError: No modern environment, or training failed.
@@ -212,6 +216,7 @@ def modern_fit(
     outputs = modern.run(
         modern.LOAD_EXPORT + _CONTINUE + modern.result_line(),
         json.dumps(specs),
+        json.dumps(record_losses),
     )
     results = []
     for output, losses in outputs:
@@ -226,4 +231,4 @@ def modern_continue(
     ],
 ) -> list[dict[str, np.ndarray]]:
   """`modern_fit`'s weights only: each model's variables by checkpoint name."""
-  return [dict(fit.weights) for fit in modern_fit(jobs)]
+  return [dict(fit.weights) for fit in modern_fit(jobs, record_losses=False)]
