@@ -157,10 +157,8 @@ def canned_to_keras(
       weights.source.variables,
       model.trained,
       {
-          arg.name.removesuffix('optimizer').removesuffix(
-              '_'
-          ): constructor_kwargs.get(arg.name)
-          for arg in model.row.family.optimizer_args
+          part.scope: constructor_kwargs.get(part.optimizer.name)
+          for part in model.row.family.parts
       },
       weights.global_step,
   )

@@ -38,20 +38,6 @@ ACTIVATIONS = {
 # trained by an optimizer.
 BATCH_NORM_WEIGHTS = ('gamma', 'beta', 'moving_mean', 'moving_variance')
 BASELINE_INPUT = 'batch_size_of'  # keras3_model.BATCH
-# Arguments that change only training, not the exported predictions.
-TRAINING_ONLY = (
-    'model_dir',
-    'optimizer',
-    'dnn_optimizer',
-    'linear_optimizer',
-    'config',
-    'warm_start_from',
-    'loss_reduction',
-    'weight_column',
-    'label_vocabulary',
-    'input_layer_partitioner',
-    'partitioner',
-)
 
 
 @dataclasses.dataclass(frozen=True)

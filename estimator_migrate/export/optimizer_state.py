@@ -158,8 +158,9 @@ def read_state(
     reader: A checkpoint reader (`get_tensor`).
     variables: The checkpoint's variables by name.
     model_names: The model variables the Keras model holds.
-    optimizer_args: Scope (`'dnn'`, `'linear'`, or `''` for the whole
-      model) -> the optimizer argument the estimator was built with.
+    optimizer_args: Part scope (`'dnn'`, `'linear'`) -> the optimizer
+      argument the estimator was built with; a single entry serves the
+      whole model whatever its key.
     global_step: The checkpoint's step.
 
   Returns:
@@ -214,10 +215,12 @@ def read_state(
       trained = _unclaimed_scope(unclaimed, found)
     unclaimed = [n for n in unclaimed if n not in trained]
     scope = _scope_of(trained[0]) if len(found) > 1 else ''
-    config = {
-        **hypers,
-        **_python_config(keras_class, optimizer_args.get(scope)),
-    }
+    argument = (
+        next(iter(optimizer_args.values()))
+        if len(optimizer_args) == 1
+        else optimizer_args.get(_scope_of(trained[0]))
+    )
+    config = {**hypers, **_python_config(keras_class, argument)}
     iterations = global_step or 0
     if 'iter' in entry['hypers']:
       iterations = int(reader.get_tensor(entry['hypers']['iter']))
@@ -311,14 +314,11 @@ def read_v1_state(
       plans = _v1_plans(prefix)
     except errors.MigrationError as e:
       return State((), {}, (), reason=f'{V1_REASON} ({e})')
-    args = dict(plans)
-    if len(plans) == 1:  # read_state keys one optimizer by '' (whole model)
-      args = {'': args.popitem()[1]}
     state = read_state(
         tf.train.load_checkpoint(target),
         source_lib.open_source(target).variables,
         model_names,
-        args,
+        plans,
         global_step,
     )
   inexact = sorted(part for part, exact in report.exact.items() if not exact)
