@@ -358,6 +358,13 @@ class EstimatorModel(keras.Model):
       loss = self.compute_loss(
           x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
       )
+    # What Keras' own train_step reports as `loss`: the per-replica loss
+    # unscaled, weighted by the batch size.
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    self._loss_tracker.update_state(
+        loss * replicas,
+        sample_weight=tf.shape(keras.tree.flatten(y_pred)[0])[0],
+    )
     variables = [v for _, group in self.groups for v in group]
     gradients = [_summed(g) for g in tape.gradient(loss, variables)]
     start = 0

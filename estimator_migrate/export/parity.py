@@ -68,12 +68,13 @@ for directory, features, labels, batch_size, output in jobs:
         x=x, y=y, y_pred=model(x, training=False), training=False)))
 
   callbacks = [keras.callbacks.LambdaCallback(on_train_batch_begin=record)]
-  model.fit(inputs, targets, batch_size=batch_size, epochs=1, shuffle=False,
-            verbose=0, callbacks=callbacks if record_losses else [])
+  history = model.fit(inputs, targets, batch_size=batch_size, epochs=1,
+                      shuffle=False, verbose=0,
+                      callbacks=callbacks if record_losses else [])
   with open(os.path.join(directory, 'spec.json')) as f:
     names = module._variables_by_name(model, json.load(f))
   np.savez(output, **{n: np.asarray(v.numpy()) for n, v in names.items()})
-  result.append([output, losses])
+  result.append([output, losses, history.history['loss'][-1]])
 """
 
 
@@ -175,6 +176,7 @@ class Fit:
 
   weights: Mapping[str, np.ndarray]  # by checkpoint name
   losses: tuple[float, ...]  # each batch's loss before its step, in order
+  reported_loss: float  # the epoch's loss as `fit` reports it
 
 
 def modern_fit(
@@ -191,7 +193,7 @@ def modern_fit(
   `shuffle=False`. Returns each model's variables by checkpoint name and
   its loss on each batch, computed before the batch's step (inference
   mode: the training loss for a model without dropout; `record_losses=False`
-  skips them, leaving `losses` empty).
+  skips them, leaving `losses` empty) and the loss `fit` reports.
 
   Raises:
     MigrationError: No modern environment, or training failed.
@@ -219,9 +221,9 @@ def modern_fit(
         json.dumps(record_losses),
     )
     results = []
-    for output, losses in outputs:
+    for output, losses, reported in outputs:
       with np.load(output) as f:
-        results.append(Fit({k: f[k] for k in f.files}, tuple(losses)))
+        results.append(Fit({k: f[k] for k in f.files}, tuple(losses), reported))
     return results
 
 
