@@ -248,8 +248,11 @@ class CannedClusterTest(tf.test.TestCase):
         data_dir=cls.data_dir,
         save_checkpoints_steps=_V1_STEPS,
     )
+    # Asynchronous: the worker may step while the chief stops at max_steps,
+    # so v1's final checkpoint is at max_steps or one step per worker past.
+    cls.v1_step = cluster_trainers.latest_checkpoint_step(cls.v1_dir)
     cls.converted = os.path.join(
-        cls.root, 'converted', f'model.ckpt-{_V1_STEPS}'
+        cls.root, 'converted', f'model.ckpt-{cls.v1_step}'
     )
     cls.conversion = convert.convert_optimizer_checkpoint(
         cls.v1_dir, cls.converted
@@ -261,6 +264,7 @@ class CannedClusterTest(tf.test.TestCase):
     )
 
   def test_v1_partitions_the_table_and_the_converter_joins_it(self):
+    self.assertBetween(self.v1_step, _V1_STEPS, _V1_STEPS + 1)  # 1 worker
     parts = [
         v for v in self.v1_run.placement if v['name'].startswith(_EMBEDDING)
     ]
@@ -270,11 +274,11 @@ class CannedClusterTest(tf.test.TestCase):
         {v['device'] for v in tables}, {'/job:ps/task:0', '/job:ps/task:1'}
     )
     data_files = tf.io.gfile.glob(
-        os.path.join(self.v1_dir, f'model.ckpt-{_V1_STEPS}.data-*')
+        os.path.join(self.v1_dir, f'model.ckpt-{self.v1_step}.data-*')
     )
     self.assertLen(data_files, 2)  # one per ps task
     v1 = tf.train.load_checkpoint(
-        os.path.join(self.v1_dir, f'model.ckpt-{_V1_STEPS}')
+        os.path.join(self.v1_dir, f'model.ckpt-{self.v1_step}')
     )
     v2 = tf.train.load_checkpoint(self.converted)
     for v1_name, v2_name in (
@@ -290,7 +294,7 @@ class CannedClusterTest(tf.test.TestCase):
         v2.get_variable_to_shape_map()[_EMBEDDING],
         [cluster_trainers.VOCABULARY, cluster_trainers.EMBEDDING_DIM],
     )
-    self.assertEqual(self.v1_run.evaluations[-1][0], _V1_STEPS)
+    self.assertEqual(self.v1_run.evaluations[-1][0], self.v1_step)
 
   def test_v2_resumes_and_survives_worker_chief_and_ps_kills(self):
     began = time.monotonic()
@@ -305,7 +309,9 @@ class CannedClusterTest(tf.test.TestCase):
     model_dir = self._copy_converted('v2')
     workdir = os.path.join(self.root, 'v2_run')
     limit_file = os.path.join(self.root, 'step_limit')
-    cluster_trainers.set_step_limit(limit_file, _V1_STEPS)  # held until ready
+    cluster_trainers.set_step_limit(
+        limit_file, self.v1_step
+    )  # held until ready
     checkpoints = []  # (time, latest checkpoint step), sampled while waiting
 
     with cluster.LocalCluster(
@@ -386,10 +392,10 @@ class CannedClusterTest(tf.test.TestCase):
 
       c.start([t for t in c.tasks if t[0] != 'worker'])
       first = resume('chief')
-      self.assertGreaterEqual(first[0][0], _V1_STEPS)
+      self.assertGreaterEqual(first[0][0], self.v1_step)
       self.assertEqual(
           cluster_trainers.restores(c.log('chief'))[0],
-          os.path.join(model_dir, f'model.ckpt-{_V1_STEPS}'),
+          os.path.join(model_dir, f'model.ckpt-{self.v1_step}'),
       )
       c.start([('worker', 0)])
       resume('worker')
@@ -402,7 +408,7 @@ class CannedClusterTest(tf.test.TestCase):
       recovery['worker'] = first[0][1] - killed
 
       # 2. The chief, after a checkpoint: it restores the newest one.
-      checkpoint_after(_V1_STEPS)
+      checkpoint_after(self.v1_step)
       killed = c.kill('chief')
       saved = cluster_trainers.latest_checkpoint_step(model_dir)
       c.restart('chief')
