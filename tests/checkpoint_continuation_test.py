@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tests import canned_harness
 from tests import checkpoint_harness
+from tests import conversion_paths
 
 _V1 = tf.compat.v1.train
 _OPTIMIZERS = {
@@ -54,22 +55,32 @@ def _dnn(optimizer, **extra):
 
 class ContinuationTest(parameterized.TestCase):
 
-  @parameterized.named_parameters((n, n) for n in _OPTIMIZERS)
-  def test_dnn_optimizer(self, name):
+  @parameterized.named_parameters(
+      conversion_paths.over_paths((n, n) for n in _OPTIMIZERS)
+  )
+  def test_dnn_optimizer(self, name, path):
     make, rtol = _OPTIMIZERS[name]
     result = checkpoint_harness.continue_both(
-        self.create_tempdir().full_path, 'DNN', _dnn(make())
+        self.create_tempdir().full_path, 'DNN', _dnn(make()), path=path
     )
+    self.assertEqual(result.report.path, path)
     self.assertLessEqual(result.max_relative_difference(), rtol)
 
-  @parameterized.named_parameters((n, n) for n in _EXACT)
-  def test_dnn_exact_compat_is_bit_identical(self, name):
+  @parameterized.named_parameters(
+      conversion_paths.over_paths((n, n) for n in _EXACT)
+  )
+  def test_dnn_exact_compat_is_bit_identical(self, name, path):
     result = checkpoint_harness.continue_both(
-        self.create_tempdir().full_path, 'DNN', _dnn(_EXACT[name]()), exact=True
+        self.create_tempdir().full_path,
+        'DNN',
+        _dnn(_EXACT[name]()),
+        exact=True,
+        path=path,
     )
     self.assertEqual(result.max_relative_difference(), 0.0)
 
-  def test_keras_rmsprop_without_momentum_is_flagged_but_close(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_keras_rmsprop_without_momentum_is_flagged_but_close(self, path):
     # Keras divides by sqrt(ms) + eps where v1 divides by sqrt(ms + eps).
     # The converted ms slot is v1's (not Keras' zeros), and eps = 1e-10 is
     # small beside it: measured 2.2e-7 after 4 steps. The report still says
@@ -78,14 +89,17 @@ class ContinuationTest(parameterized.TestCase):
         self.create_tempdir().full_path,
         'DNN',
         _dnn(_V1.RMSPropOptimizer(0.01)),
+        path=path,
     )
     self.assertFalse(result.report.exact['dnn'])
     self.assertLessEqual(result.max_relative_difference(), 1e-5)
 
   @parameterized.named_parameters(
-      ('classifier', 'Classifier'), ('regressor', 'Regressor')
+      conversion_paths.over_paths(
+          (('classifier', 'Classifier'), ('regressor', 'Regressor'))
+      )
   )
-  def test_linear_default_ftrl(self, kind):
+  def test_linear_default_ftrl(self, kind, path):
     kwargs = dict(
         feature_columns=canned_harness.dense_columns()
         + canned_harness.sparse_columns()
@@ -93,16 +107,24 @@ class ContinuationTest(parameterized.TestCase):
     if kind == 'Classifier':
       kwargs['n_classes'] = canned_harness.N_CLASSES
     result = checkpoint_harness.continue_both(
-        self.create_tempdir().full_path, 'Linear', kwargs, kind=kind
+        self.create_tempdir().full_path,
+        'Linear',
+        kwargs,
+        kind=kind,
+        path=path,
     )
     self.assertEqual(result.report.estimator_type, 'linear')
     self.assertEqual(result.max_relative_difference(), 0.0)
 
   @parameterized.named_parameters(
-      ('different', _V1.AdagradOptimizer, 3e-5),
-      ('identical', _V1.FtrlOptimizer, 0.0),
+      conversion_paths.over_paths(
+          (
+              ('different', _V1.AdagradOptimizer, 3e-5),
+              ('identical', _V1.FtrlOptimizer, 0.0),
+          )
+      )
   )
-  def test_combined(self, dnn_optimizer, rtol):
+  def test_combined(self, dnn_optimizer, rtol, path):
     kwargs = dict(
         dnn_hidden_units=[4],
         dnn_feature_columns=canned_harness.embedding_columns(),
@@ -115,12 +137,13 @@ class ContinuationTest(parameterized.TestCase):
         ),
     )
     result = checkpoint_harness.continue_both(
-        self.create_tempdir().full_path, 'DNNLinearCombined', kwargs
+        self.create_tempdir().full_path, 'DNNLinearCombined', kwargs, path=path
     )
     self.assertEqual(result.report.estimator_type, 'dnn_linear_combined')
     self.assertLessEqual(result.max_relative_difference(), rtol)
 
-  def test_partitioned_embedding_sliced_small_chunks(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_partitioned_embedding_sliced_small_chunks(self, path):
     kwargs = _dnn(_V1.AdamOptimizer(0.01))
     kwargs['feature_columns'] = canned_harness.embedding_columns()
     kwargs['input_layer_partitioner'] = (
@@ -129,11 +152,16 @@ class ContinuationTest(parameterized.TestCase):
         )
     )
     result = checkpoint_harness.continue_both(
-        self.create_tempdir().full_path, 'DNN', kwargs, chunk_bytes=8
+        self.create_tempdir().full_path,
+        'DNN',
+        kwargs,
+        chunk_bytes=8,
+        path=path,
     )
     self.assertLessEqual(result.max_relative_difference(), 3e-4)
 
-  def test_adam_past_1000_steps(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_adam_past_1000_steps(self, path):
     # beta1_power = 0.9^t underflows float32 near t = 829 in v1; betas and
     # the step come from the graph and global_step, never from the powers.
     result = checkpoint_harness.continue_both(
@@ -142,6 +170,7 @@ class ContinuationTest(parameterized.TestCase):
         _dnn(_V1.AdamOptimizer(0.001, beta1=0.9)),
         k=1001,
         m=4,
+        path=path,
     )
     self.assertEqual(int(result.resumed['global_step']), 1005)
     self.assertAlmostEqual(
