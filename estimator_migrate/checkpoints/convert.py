@@ -72,13 +72,14 @@ class ConversionReport:
   data_files: int = 0  # data files of the target
 
   def describe_path(self) -> str:
+    """The path taken, how the data came over, and what was written."""
     if self.path == 'zero_copy':
       return (
-          f'zero-copy ({self.transfer}): {self.reused_bytes / 1e6:.1f} MB'
-          f' renamed, {self.written_bytes / 1e6:.1f} MB written,'
+          f'zero-copy ({self.transfer}): {_size(self.reused_bytes)}'
+          f' renamed, {_size(self.written_bytes)} written,'
           f' {self.data_files} data files'
       )
-    return f'streamed: {self.written_bytes / 1e6:.1f} MB written'
+    return f'streamed: {_size(self.written_bytes)} written'
 
   def summary(self) -> str:
     lines = [
@@ -98,6 +99,10 @@ class ConversionReport:
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2)
+
+
+def _size(nbytes: int) -> str:
+  return f'{nbytes / 1e6:.1f} MB' if nbytes >= 1e5 else f'{nbytes:,} bytes'
 
 
 def _check_target(source: source_lib.Source, target: str) -> None:

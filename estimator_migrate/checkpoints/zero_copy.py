@@ -172,7 +172,9 @@ def _check_sizes(source: source_lib.Source) -> None:
   """Refuses data files shorter than the index says (truncated), by name."""
   ends: dict[int, tuple[int, str]] = {}
   for name, entry in source.index.entries.items():
-    stored = source.index.slice_entries.get(name, []) if entry.slices else [entry]
+    stored = (
+        source.index.slice_entries.get(name, []) if entry.slices else [entry]
+    )
     for piece in stored:
       end = piece.offset + piece.size
       if end > ends.get(piece.shard_id, (0, ''))[0]:
@@ -187,9 +189,7 @@ def _check_sizes(source: source_lib.Source) -> None:
       )
 
 
-def check_source(
-    source: source_lib.Source, zero_copy_plan: Plan
-) -> None:
+def check_source(source: source_lib.Source, zero_copy_plan: Plan) -> None:
   """Checks the source bytes of every reused target against their CRC-32C.
 
   Run when the staged checkpoint fails verification, to say whether the
