@@ -54,6 +54,15 @@ class RewriteBinaryTest(absltest.TestCase):
     self.assertIn(' 0 changed; 0 change(s)', result.stdout)
     self.assertEqual(_snapshot(self.tree), after)
 
+  def test_to_keras_adds_the_exits(self):
+    result = testing.run_binary(_BINARY, self.tree, '--in_place', '--to_keras')
+    self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+    self.assertIn('no Keras exit added', result.stderr)
+    after = _snapshot(self.tree)
+    for name in os.listdir(os.path.join(_CORPUS, 'after_to_keras')):
+      with open(os.path.join(_CORPUS, 'after_to_keras', name)) as f:
+        self.assertEqual(after[f'trainer/{name}'], f.read(), name)
+
   def test_bad_path_exits_2_with_one_line(self):
     missing = os.path.join(self.tree, 'nope.py')
     result = testing.run_binary(_BINARY, self.tree, missing)

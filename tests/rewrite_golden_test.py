@@ -2,7 +2,7 @@
 
 `tests/rewrite_corpus/before/` holds v1 files; `after/` the expected default
 rewrite, `after_exact/` with exact=True, `after_runtime/` with
-runtime_translate=True. A second rewrite of the output changes nothing.
+runtime_translate=True, `after_to_keras/` with to_keras=True. A second rewrite of the output changes nothing.
 """
 
 import inspect
@@ -22,6 +22,7 @@ _VARIANTS = {
     'after': transformer.Options(),
     'after_exact': transformer.Options(exact=True),
     'after_runtime': transformer.Options(runtime_translate=True),
+    'after_to_keras': transformer.Options(to_keras=True),
 }
 
 
@@ -180,6 +181,38 @@ class EditsTest(parameterized.TestCase):
   )
   def test_leaves_other_code_alone(self, source):
     self.assertEqual(transformer.rewrite_source(source), (source, ()))
+
+  def test_to_keras_adds_exits_and_reports_the_rest(self):
+    edits = [
+        e
+        for e in self._edits('to_keras_forms.py', to_keras=True) + self._edits(
+            'baseline.py', to_keras=True
+        )
+        if e.argument == 'to_keras'
+    ]
+    self.assertEqual(
+        [(e.line, e.applied) for e in edits],
+        [(9, True), (20, True), (36, False), (7, False), (12, False)],
+    )
+    self.assertIn('became a name, the exit and a return', edits[1].why)
+    self.assertIn('neither bound to a name', edits[2].why)
+    self.assertIn(
+        'estimator-migrate-export --estimator=LinearRegressor', edits[2].why
+    )
+    self.assertIn('BaselineClassifier is not exported', edits[3].why)
+
+  def test_to_keras_picks_a_free_name_for_a_returned_estimator(self):
+    source = (
+        'import tensorflow as tf\n'
+        'def build(estimator, cols):\n'
+        '  return tf.estimator.LinearRegressor(cols)\n'
+    )
+    new, _ = transformer.rewrite_source(
+        source, 'x.py', transformer.Options(to_keras=True)
+    )
+    self.assertIn('  estimator_ = tf.estimator.LinearRegressor(', new)
+    self.assertIn('model_dir=estimator_.model_dir,', new)
+    self.assertIn('  return estimator_\n', new)
 
   def test_every_hyperparameter_maps_to_a_v1_constructor_argument(self):
     for row in optimizers.OPTIMIZERS.values():

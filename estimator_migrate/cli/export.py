@@ -10,6 +10,12 @@ in the modern environment). The target is written under a temporary name and
 moved into place when complete; report.md lists how every feature column and
 variable was carried.
 
+A custom estimator (`make_model_fn` or `to_estimator`) is exported with
+--build_model=module:function instead of --estimator: the builder of its Keras
+model, which the generated model.py imports; --config, if given, then names a
+callable returning `keras_model_to_keras`'s keyword arguments (`params`,
+`loss`, `optimizer`).
+
 Example:
   bazel run //estimator_migrate/cli:export -- --estimator=DNNClassifier \
       --model_dir=/models/v2 --config=my_pkg.config:estimator_kwargs \
@@ -17,6 +23,9 @@ Example:
   estimator-migrate-export --estimator=DNNLinearCombinedClassifier \
       --model_dir=/models/v2 --config=config.py:kwargs --target=/models/keras \
       --saved_model
+  estimator-migrate-export --build_model=my_pkg.models:build \
+      --model_dir=/models/custom --config=config.py:export_kwargs \
+      --target=/models/keras
 """
 
 from collections.abc import Sequence
@@ -28,6 +37,7 @@ from absl import logging
 from estimator_migrate import console
 from estimator_migrate import errors
 from estimator_migrate import estimators
+from estimator_migrate.export import custom
 from estimator_migrate.export import exporter
 
 _ESTIMATOR = flags.DEFINE_enum(
@@ -42,7 +52,8 @@ _MODEL_DIR = flags.DEFINE_string(
 _CONFIG = flags.DEFINE_string(
     'config',
     None,
-    'module:callable (or file.py:callable) returning the constructor kwargs.',
+    'module:callable (or file.py:callable) returning the constructor kwargs'
+    ' (with --build_model: params, loss, optimizer).',
 )
 _TARGET = flags.DEFINE_string(
     'target', None, 'Directory to write (must not exist or be empty).'
@@ -54,12 +65,21 @@ _SAVED_MODEL = flags.DEFINE_bool(
     ' (.venv-modern or $ESTIMATOR_MIGRATE_MODERN_PYTHON).',
 )
 
+_BUILD_MODEL = flags.DEFINE_string(
+    'build_model',
+    None,
+    'module:function building the Keras model of a custom estimator'
+    ' (make_model_fn / to_estimator); replaces --estimator.',
+)
+_CUSTOM_KWARGS = ('params', 'loss', 'optimizer')
+
 # Which flag each library argument is.
 _FLAG_OF = {
     'config': '--config',
     'model_dir': '--model_dir',
     'target': '--target',
     'estimator': '--estimator',
+    'build_model': '--build_model',
 }
 
 
@@ -73,11 +93,21 @@ def _flagged(message: str) -> str:
 def main(argv: Sequence[str]) -> int:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  try:
-    kwargs = exporter.load_config(_CONFIG.value)
-    result = exporter.canned_to_keras(
-        _ESTIMATOR.value, model_dir=_MODEL_DIR.value, **kwargs
+  if bool(_ESTIMATOR.value) == bool(_BUILD_MODEL.value):
+    raise app.UsageError(
+        'give --estimator (a canned estimator) or --build_model (a custom'
+        ' one), not both or neither.'
     )
+  if _ESTIMATOR.value and not _CONFIG.value:
+    raise app.UsageError('--config is required with --estimator.')
+  try:
+    if _BUILD_MODEL.value:
+      result = _custom()
+    else:
+      kwargs = exporter.load_config(_CONFIG.value)
+      result = exporter.canned_to_keras(
+          _ESTIMATOR.value, model_dir=_MODEL_DIR.value, **kwargs
+      )
     result.save(_TARGET.value, saved_model=_SAVED_MODEL.value)
   except errors.MigrationError as e:
     logging.error('%s', _flagged(str(e)))
@@ -87,9 +117,22 @@ def main(argv: Sequence[str]) -> int:
   return 0
 
 
+def _custom() -> custom.CustomExportResult:
+  kwargs = exporter.load_config(_CONFIG.value) if _CONFIG.value else {}
+  unknown = sorted(set(kwargs) - set(_CUSTOM_KWARGS))
+  if unknown:
+    raise errors.MigrationError(
+        f'config {_CONFIG.value!r} returned {unknown}: with --build_model it'
+        f' returns only {list(_CUSTOM_KWARGS)}.'
+    )
+  return custom.keras_model_to_keras(
+      _MODEL_DIR.value, _BUILD_MODEL.value, **kwargs
+  )
+
+
 def run() -> None:
   """Console-script entry point."""
-  flags.mark_flags_as_required([_ESTIMATOR, _MODEL_DIR, _CONFIG, _TARGET])
+  flags.mark_flags_as_required([_MODEL_DIR, _TARGET])
   console.run(main, __name__)
 
 

@@ -6,9 +6,14 @@ rewrites it for TF 2 with the toolkit's tables: v1 optimizers become Keras
 legacy optimizers with every hyperparameter carried, string optimizers get
 the v1 learning rate, v1's SUM loss reduction is made explicit, partitioners
 are removed with a comment; `model_to_estimator` becomes the toolkit's
-`to_estimator`. Values not visible in the source are never guessed: the
-construction is left as it is and reported (or, with --runtime_translate,
-translated when it runs). A second run changes nothing.
+`to_estimator`. With --to_keras, each canned construction bound to a name
+or returned also gets its Keras 3 exit: `<estimator>.to_keras`, a
+`functools.partial` of `estimator_migrate.export.canned_to_keras` with the
+construction's arguments, which trains and loads nothing until
+`<estimator>.to_keras().save(DIR)` is called after training. Values not
+visible in the source are never guessed: the construction is left as it is
+and reported (or, with --runtime_translate, translated when it runs). A
+second run changes nothing.
 
 Nothing is written without --in_place. Exit status: 0 done (constructions
 left for you are listed on stderr and in the report), 2 a bad path or a file
@@ -17,6 +22,7 @@ that is not valid Python.
 Example:
   estimator-migrate-rewrite trainer/ --diff --report=rewrite.md
   estimator-migrate-rewrite trainer/model.py --in_place --exact
+  estimator-migrate-rewrite trainer/ --in_place --to_keras
   bazel run //estimator_migrate/cli:rewrite -- $PWD/trainer --diff
 """
 
@@ -51,6 +57,13 @@ _RUNTIME_TRANSLATE = flags.DEFINE_bool(
     ' (estimator_migrate.canned.make_v2_estimator) instead of leaving them.',
 )
 
+_TO_KERAS = flags.DEFINE_bool(
+    'to_keras',
+    False,
+    'After each canned construction, add its Keras 3 exit'
+    ' (<estimator>.to_keras().save(DIR) exports it; see docs/rewrite.md).',
+)
+
 
 def main(argv: Sequence[str]) -> int:
   paths = argv[1:]
@@ -62,7 +75,9 @@ def main(argv: Sequence[str]) -> int:
         paths,
         in_place=_IN_PLACE.value,
         options=transformer.Options(
-            exact=_EXACT.value, runtime_translate=_RUNTIME_TRANSLATE.value
+            exact=_EXACT.value,
+            runtime_translate=_RUNTIME_TRANSLATE.value,
+            to_keras=_TO_KERAS.value,
         ),
     )
   except errors.MigrationError as e:

@@ -7,10 +7,11 @@ tensors), `optimizer_state` (slots, iterations and hyperparameters for
 (the generated model.py, Keras 3 code), `modern` (the current-TensorFlow
 subprocess), `serving` (saved_model/ written there), `parity` (predictions
 and continued training compared there), `exporter` (the entry point
-`canned_to_keras`).
+`canned_to_keras`), `custom` (`keras_model_to_keras`, custom estimators).
 """
 
+from estimator_migrate.export.custom import keras_model_to_keras
 from estimator_migrate.export.exporter import ExportResult
 from estimator_migrate.export.exporter import canned_to_keras
 
-__all__ = ['ExportResult', 'canned_to_keras']
+__all__ = ['ExportResult', 'canned_to_keras', 'keras_model_to_keras']

@@ -16,6 +16,7 @@ from libcst import metadata
 from estimator_migrate import errors
 from estimator_migrate import estimators
 from estimator_migrate.rewrite import calls
+from estimator_migrate.rewrite import keras_exit
 from estimator_migrate.rewrite import names
 from estimator_migrate.rewrite import report
 from estimator_migrate.rewrite import values
@@ -37,11 +38,14 @@ class Options:
   differs from v1. `runtime_translate`: a construction whose values are not
   in the source becomes `estimator_migrate.canned.make_v2_estimator(...)`,
   which translates them with the same tables when it runs; otherwise it is
-  left as it is and reported.
+  left as it is and reported. `to_keras`: after each canned construction
+  bound to a name or returned, add its Keras 3 exit
+  (`<estimator>.to_keras`, `keras_exit`); one it cannot add is reported.
   """
 
   exact: bool = False
   runtime_translate: bool = False
+  to_keras: bool = False
 
 
 class _Analysis(cst.CSTVisitor):
@@ -64,6 +68,8 @@ class _Analysis(cst.CSTVisitor):
     self.uses_tensorflow = False
     self.replacements: dict[cst.CSTNode, cst.CSTNode] = {}
     self.comments: dict[cst.CSTNode, list[str]] = {}
+    # statement -> (bound name, its Keras exit, whether it was a return)
+    self.exits: dict[cst.CSTNode, tuple[str, cst.CSTNode, bool]] = {}
     self.edits: list[report.Edit] = []
 
   # calls.Context
@@ -147,6 +153,7 @@ class _Analysis(cst.CSTVisitor):
     if api is None or api.kind not in ('canned', 'model_to_estimator'):
       return
     if api.kind == 'canned' and values.is_v2_call(self, node, api):
+      self._keras_exit(node, api, node)
       return
     try:
       if api.kind == 'canned':
@@ -160,6 +167,97 @@ class _Analysis(cst.CSTVisitor):
       self._left(node, api, f'cannot be translated: {e}')
       return
     self._record(node, rewrite)
+    if api.kind == 'canned':
+      self._keras_exit(node, api, rewrite.call or node)
+
+  def _keras_exit(self, node: cst.Call, api: names.Api, final: cst.Call):
+    """Decides the Keras 3 exit of a construction (`Options.to_keras`)."""
+    if not self._options.to_keras:
+      return
+    why = keras_exit.unsupported(api)
+    statement = self._statement(node)
+    parent = self.get_metadata(metadata.ParentNodeProvider, node)
+    alone = (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+    )
+    target, returned = None, False
+    if (
+        alone
+        and isinstance(parent, cst.Assign)
+        and len(parent.targets) == 1
+        and isinstance(parent.targets[0].target, cst.Name)
+    ):
+      target = parent.targets[0].target.value
+      block = self.get_metadata(metadata.ParentNodeProvider, statement)
+      siblings = list(getattr(block, 'body', ()))
+      at = next(i for i, s in enumerate(siblings) if s is statement)
+      if at + 1 < len(siblings) and keras_exit.is_exit(
+          self._module, siblings[at + 1], target
+      ):
+        return  # added by an earlier run
+    elif alone and isinstance(parent, cst.Return):
+      target, returned = self._free_name(node, 'estimator'), True
+    elif why is None:
+      why = (
+          'the construction is neither bound to a name (`est = ...`) nor'
+          ' returned'
+      )
+    if why is None:
+      try:
+        exit_line = keras_exit.statement(
+            self, target, api, final, self.indent(node)
+        )
+      except values.NotVisible as e:
+        why = str(e)
+    if why is not None:
+      self.edits.append(
+          report.Edit(
+              self._path,
+              self.line(node),
+              'to_keras',
+              self.code(node.func),
+              '',
+              False,
+              f'no Keras exit added: {why}. After training run'
+              f' estimator-migrate-export --estimator={api.name}'
+              ' --model_dir=<its model_dir> --config=<module:callable'
+              ' returning its constructor kwargs> --target=DIR',
+              applied=False,
+          )
+      )
+      return
+    comment = keras_exit.COMMENT.format(target=target)
+    exit_line = exit_line.with_changes(leading_lines=_comment_lines([comment]))
+    self.exits[statement] = (target, exit_line, returned)
+    self.edits.append(
+        report.Edit(
+            self._path,
+            self.line(node),
+            'to_keras',
+            '',
+            f'{target}.to_keras = functools.partial('
+            f'{keras_exit.EXPORT}, {api.name!r}, model_dir={target}.model_dir,'
+            ' <the same arguments>)',
+            False,
+            'the Keras 3 exit, added; exactness is decided when it runs'
+            ' (canned_to_keras refuses a column or option it cannot carry'
+            ' exactly; report.md lists each); the arguments are evaluated'
+            ' again there'
+            + (
+                '; `return X(...)` became a name, the exit and a return'
+                if returned
+                else ''
+            ),
+        )
+    )
+
+  def _free_name(self, node: cst.CSTNode, stem: str) -> str:
+    scope = self.get_metadata(metadata.ScopeProvider, node, None)
+    name = stem
+    while scope is not None and name in scope:
+      name += '_'
+    return name
 
   def _record(self, node: cst.Call, rewrite: calls.CallRewrite) -> None:
     self.replacements[node] = rewrite.call
@@ -254,6 +352,7 @@ class _Apply(cst.CSTTransformer):
     super().__init__()
     self._replacements = analysis.replacements
     self._comments = analysis.comments
+    self._exits = analysis.exits
 
   def on_leave(self, original_node, updated_node):
     new = self._replacements.get(original_node)
@@ -261,13 +360,29 @@ class _Apply(cst.CSTTransformer):
       return new
     comments = self._comments.get(original_node)
     if comments and hasattr(updated_node, 'leading_lines'):
-      return updated_node.with_changes(
+      updated_node = updated_node.with_changes(
           leading_lines=[
               *updated_node.leading_lines,
               *_comment_lines(comments),
           ]
       )
+    if original_node in self._exits:
+      return _with_exit(updated_node, *self._exits[original_node])
     return updated_node
+
+
+def _with_exit(statement, target, exit_line, returned):
+  """The statement followed by its Keras exit; a return split in three."""
+  if not returned:
+    return cst.FlattenSentinel([statement, exit_line])
+  value = statement.body[0].value
+  bind = statement.with_changes(
+      body=[
+          cst.Assign(targets=[cst.AssignTarget(cst.Name(target))], value=value)
+      ]
+  )
+  again = cst.SimpleStatementLine([cst.Return(cst.Name(target))])
+  return cst.FlattenSentinel([bind, exit_line, again])
 
 
 def _comment_lines(comments) -> list[cst.EmptyLine]:
@@ -458,7 +573,7 @@ def rewrite_source(
   wrapper = metadata.MetadataWrapper(module)
   analysis = _Analysis(wrapper.module, path, options)
   wrapper.visit(analysis)
-  if not analysis.replacements:
+  if not analysis.replacements and not analysis.exits:
     return source, tuple(analysis.edits)
   new = wrapper.module.visit(_Apply(analysis))
   new = _remove_unused_tensorflow(wrapper.module, new)

@@ -1,0 +1,40 @@
+"""Keras model builders for tests/export_custom_test.py.
+
+Importable on both stacks (`tf.keras` is Keras 2 on TF 2.15, Keras 3 on TF
+2.21): the export's model.py imports them by reference.
+"""
+
+import tensorflow as tf
+
+
+def dense(params):
+  """A two-layer Dense classifier: 3 features -> logits of `classes`."""
+  return tf.keras.Sequential(
+      [
+          tf.keras.Input((3,), name='x'),
+          tf.keras.layers.Dense(params.get('units', 4), activation='tanh'),
+          tf.keras.layers.Dense(params.get('classes', 3)),
+      ]
+  )
+
+
+def wider(params):
+  """`dense` with a wider hidden layer: a model the checkpoint is not."""
+  return dense({**params, 'units': params.get('units', 4) + 2})
+
+
+def batch_norm(params):
+  """`dense` with BatchNormalization: non-trainable weights too.
+
+  The Dense before it has no bias, which BatchNormalization would cancel
+  (its gradient is rounding noise, which Adam scales up to steps of lr).
+  """
+  return tf.keras.Sequential(
+      [
+          tf.keras.Input((3,), name='x'),
+          tf.keras.layers.Dense(params.get('units', 4), use_bias=False),
+          tf.keras.layers.BatchNormalization(),
+          tf.keras.layers.Activation('tanh'),
+          tf.keras.layers.Dense(params.get('classes', 3)),
+      ]
+  )
