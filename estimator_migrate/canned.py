@@ -168,7 +168,7 @@ def translate_canned_args(
     changes.extend([translated.change] if translated.change else [])
   for arg in row.family.optimizer_args:
     given = arg.name in v1_kwargs
-    value = v1_kwargs.get(arg.name, signature.parameters[arg.name].default)
+    value = v1_kwargs.get(arg.name, arg.v1_default)
     kwargs[arg.name], change = _optimizer_change(
         row, arg, value, given, kwargs, exact
     )

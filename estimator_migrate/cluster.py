@@ -46,6 +46,8 @@ LOOPBACK = '127.0.0.1'
 ROLES = ('chief', 'worker', 'ps', 'evaluator')
 DEFAULT_TASK_TIMEOUT_SECS = 900
 _PR_SET_PDEATHSIG = 1
+# The directory holding the estimator_migrate package (tasks import it).
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _LIVE: 'weakref.WeakSet[LocalCluster]' = weakref.WeakSet()
 
 
@@ -139,6 +141,8 @@ class LocalCluster(contextlib.AbstractContextManager):
       evaluator: bool = False,
       task_timeout_secs: float = DEFAULT_TASK_TIMEOUT_SECS,
       env: Mapping[str, str] | None = None,
+      python: str | None = None,
+      pythonpath: Sequence[str] | None = None,
   ):
     """Plans the cluster; `start()` starts it.
 
@@ -153,6 +157,12 @@ class LocalCluster(contextlib.AbstractContextManager):
       task_timeout_secs: Each task process is killed (SIGALRM) this long
         after it starts, whatever it is doing; default 900.
       env: Extra environment variables of every task.
+      python: The tasks' interpreter (default: this one), e.g. the modern
+        environment's (TensorFlow 2.21, Keras 3) to train an export.
+      pythonpath: The tasks' `PYTHONPATH`. Default: this process's
+        `sys.path`; with `python`, only the directory holding the
+        `estimator_migrate` package, so that another environment's
+        packages are not shadowed by this one's.
 
     Raises:
       ClusterError: A bad target, count or non-JSON kwargs.
@@ -178,6 +188,15 @@ class LocalCluster(contextlib.AbstractContextManager):
     os.makedirs(self._log_dir, exist_ok=True)
     self._timeout = task_timeout_secs
     self._env = dict(env or {})
+    if python is not None and not os.access(python, os.X_OK):
+      raise ClusterError(
+          f'python={python!r} is not an executable interpreter; pass the'
+          ' path of a python binary (e.g. .venv-modern/bin/python).'
+      )
+    self._python = python or sys.executable
+    if pythonpath is None:
+      pythonpath = [_PACKAGE_ROOT] if python else sys.path
+    self._pythonpath = [p for p in pythonpath if p and os.path.isdir(p)]
     self.spec = cluster_spec(workers, ps)
     roles = [('chief', 0)]
     roles += [('worker', i) for i in range(workers)]
@@ -207,7 +226,7 @@ class LocalCluster(contextlib.AbstractContextManager):
 
   def _command(self) -> list[str]:
     return [
-        sys.executable,
+        self._python,
         '-m',
         __name__,
         self._target,
@@ -218,8 +237,7 @@ class LocalCluster(contextlib.AbstractContextManager):
   def _environ(self, task: _Task) -> dict[str, str]:
     env = dict(os.environ)
     env.update(self._env)
-    path = [p for p in sys.path if p and os.path.isdir(p)]
-    env['PYTHONPATH'] = os.pathsep.join(path)
+    env['PYTHONPATH'] = os.pathsep.join(self._pythonpath)
     env['TF_CONFIG'] = tf_config(self.spec, task.role, task.index)
     env.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
     env['PYTHONUNBUFFERED'] = '1'
@@ -305,16 +323,21 @@ class LocalCluster(contextlib.AbstractContextManager):
         if t.process is not None and t.process.poll() is None
     ]
 
-  def log(self, role: str, index: int = 0) -> str:
+  def log(self, role: str, index: int = 0, start: int | None = None) -> str:
     """Everything the task wrote, across restarts (start markers between).
 
-    Empty before the task first starts.
+    With `start` (1-based), only what its `start`-th process wrote. Empty
+    before the task (or that process) starts.
     """
     try:
       with open(self._task(role, index).log_path, errors='replace') as f:
-        return f.read()
+        text = f.read()
     except FileNotFoundError:
       return ''
+    if start is None:
+      return text
+    parts = text.split('=== start ')
+    return parts[start] if len(parts) > start else ''
 
   def log_path(self, role: str, index: int = 0) -> str:
     return self._task(role, index).log_path

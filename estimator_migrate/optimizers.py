@@ -11,7 +11,7 @@ Example:
       tf.compat.v1.train.AdamOptimizer(0.01))   # epsilon 1e-8 carried over
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 import dataclasses
 import functools
 import math
@@ -27,10 +27,13 @@ from estimator_migrate import estimators
 
 @dataclasses.dataclass(frozen=True)
 class Hyper:
-  """A hyperparameter: v1 attribute, Keras argument, and both defaults.
+  """A hyperparameter: v1 attribute and argument, Keras argument, defaults.
 
   `v1_attr=None` marks a Keras argument that has no v1 counterpart and is set
-  to `fixed` so that Keras computes what v1 did (Adagrad's epsilon = 0).
+  to `fixed` so that Keras computes what v1 did (Adagrad's epsilon = 0); the
+  compat classes, which run v1's kernels, take no such argument.
+  `v1_default` / `keras_default` are the constructors' defaults (None: the
+  v1 argument is required); tests/optimizer_signatures_test.py checks them.
   """
 
   v1_attr: str | None
@@ -41,9 +44,19 @@ class Hyper:
   # The constant v1's _prepare() names in the graph, under the optimizer's
   # name scope (Ftrl's l2 enters `l2 + beta / (2 lr)` as the `add` op's x).
   graph: str | None = None
+  # A bool read from the graph's update ops instead: true when they run the
+  # v1 kernel `kernel` (in any Resource/Sparse form) and, with `kernel_attr`,
+  # that op attribute is set (centered RMSProp, Nesterov momentum).
+  kernel: str | None = None
+  kernel_attr: str | None = None
   # The v1 constructor argument that sets `v1_attr`, where its name is not
   # `v1_attr` without the underscore (Adam's `_lr` is set by learning_rate).
   v1_arg: str | None = None
+  # The compat class's argument, where its name is not `keras`.
+  compat: str | None = None
+  # The Keras class takes this argument only when that config entry is
+  # truthy (SGD's nesterov needs momentum > 0).
+  keras_present_if: str | None = None
 
   @property
   def v1_argument(self) -> str | None:
@@ -51,6 +64,13 @@ class Hyper:
     if self.v1_attr is None:
       return None
     return self.v1_arg or self.v1_attr.lstrip('_')
+
+  @property
+  def compat_argument(self) -> str | None:
+    """The compat class's argument (none for a Keras-only fixed value)."""
+    if self.v1_attr is None:
+      return None
+    return self.compat or self.keras
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +83,8 @@ class Slot:
   v_keras = -lr * accum_v1. `v1_present_if` / `keras_present_if` name the
   config entry without which v1 / Keras creates no such slot (RMSprop's `mg`
   exists only when centered; Keras' `momentum` only when momentum > 0).
+  A compat class keeps exactly v1's slots, unscaled: `keras_present_if` and
+  `scale_by_neg_lr` are facts of the Keras class only.
   """
 
   v1: str
@@ -76,43 +98,71 @@ class Slot:
 class OptimizerRow:
   """One v1 optimizer and its Keras translation."""
 
-  v1_class: str  # tf.compat.v1.train.<v1_class>; its default name is v1_name
-  v1_name: str  # suffix of v1 slot names: <var>/<v1_name>[_N]
+  # The v1 optimizer's default name, the suffix of its slot names
+  # (<var>/<v1_name>[_N]); its class is tf.compat.v1.train.<v1_name>Optimizer.
+  v1_name: str
   keras_class: str  # tf.keras.optimizers.legacy.<keras_class>
   hypers: tuple[Hyper, ...]
   slots: tuple[Slot, ...]
   exact: bool  # Keras' class computes v1's update (float rounding aside)
   note: str
   compat_class: str | None = None  # compat_optimizers.<compat_class>
-  compat_slots: tuple[Slot, ...] = ()
   canned_string: str | None = None  # name canned estimators accept
+
+  @property
+  def v1_class(self) -> str:
+    return f'{self.v1_name}Optimizer'
+
+  @property
+  def keras_needs_constant_lr(self) -> bool:
+    """Keras keeps a slot scaled by -lr: equal to v1's under a constant rate."""
+    return any(slot.scale_by_neg_lr for slot in self.slots)
 
 
 _LR = 'learning_rate'
+
+
+def _rate(
+    keras_default: float,
+    *,
+    v1_default: float | None = None,
+    v1_attr: str = '_learning_rate',
+    graph: str = _LR,
+) -> Hyper:
+  """The learning rate: v1's `learning_rate` argument, a graph constant."""
+  return Hyper(v1_attr, _LR, v1_default, keras_default, graph=graph, v1_arg=_LR)
+
 
 OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
     {
         row.v1_class: row
         for row in (
             OptimizerRow(
-                'GradientDescentOptimizer',
                 'GradientDescent',
                 'SGD',
-                (Hyper('_learning_rate', _LR, None, 0.01, graph=_LR),),
+                (_rate(0.01),),
                 (),
                 exact=True,
                 note='same kernel (ApplyGradientDescent)',
                 canned_string='SGD',
             ),
             OptimizerRow(
-                'MomentumOptimizer',
                 'Momentum',
                 'SGD',
                 (
-                    Hyper('_learning_rate', _LR, None, 0.01, graph=_LR),
+                    _rate(0.01),
                     Hyper('_momentum', 'momentum', None, 0.0, graph='momentum'),
                     # An attribute of the ApplyMomentum op, not a constant.
-                    Hyper('_use_nesterov', 'nesterov', False, False),
+                    Hyper(
+                        '_use_nesterov',
+                        'nesterov',
+                        False,
+                        False,
+                        kernel='ApplyMomentum',
+                        kernel_attr='use_nesterov',
+                        compat='use_nesterov',
+                        keras_present_if='momentum',
+                    ),
                 ),
                 (Slot('momentum', 'momentum', scale_by_neg_lr=True),),
                 exact=True,
@@ -121,14 +171,12 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                     ' learning rate, not under a schedule (use exact=True)'
                 ),
                 compat_class='MomentumV1',
-                compat_slots=(Slot('momentum', 'momentum'),),
             ),
             OptimizerRow(
-                'AdamOptimizer',
                 'Adam',
                 'Adam',
                 (
-                    Hyper('_lr', _LR, 0.001, 0.001, graph=_LR, v1_arg=_LR),
+                    _rate(0.001, v1_default=0.001, v1_attr='_lr'),
                     Hyper('_beta1', 'beta_1', 0.9, 0.9, graph='beta1'),
                     Hyper('_beta2', 'beta_2', 0.999, 0.999, graph='beta2'),
                     Hyper('_epsilon', 'epsilon', 1e-8, 1e-7, graph='epsilon'),
@@ -139,11 +187,10 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 canned_string='Adam',
             ),
             OptimizerRow(
-                'AdagradOptimizer',
                 'Adagrad',
                 'Adagrad',
                 (
-                    Hyper('_learning_rate', _LR, None, 0.001, graph=_LR),
+                    _rate(0.001),
                     # Only new slots use it: a slot initializer, not a constant.
                     Hyper(
                         '_initial_accumulator_value',
@@ -163,15 +210,13 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                     ' math, rounding apart (exact=True uses AdagradV1)'
                 ),
                 compat_class='AdagradV1',
-                compat_slots=(Slot('accumulator', 'accumulator'),),
                 canned_string='Adagrad',
             ),
             OptimizerRow(
-                'AdadeltaOptimizer',
                 'Adadelta',
                 'Adadelta',
                 (
-                    Hyper('_lr', _LR, 0.001, 0.001, graph='lr', v1_arg=_LR),
+                    _rate(0.001, v1_default=0.001, v1_attr='_lr', graph='lr'),
                     Hyper('_rho', 'rho', 0.95, 0.95, graph='rho'),
                     Hyper('_epsilon', 'epsilon', 1e-8, 1e-7, graph='epsilon'),
                 ),
@@ -183,16 +228,21 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                 note='same kernel (ApplyAdadelta); epsilon 1e-8 carried (Keras 1e-7)',
             ),
             OptimizerRow(
-                'RMSPropOptimizer',
                 'RMSProp',
                 'RMSprop',
                 (
-                    Hyper('_learning_rate', _LR, None, 0.001, graph=_LR),
+                    _rate(0.001),
                     Hyper('_decay', 'rho', 0.9, 0.9, graph='decay'),
                     Hyper('_momentum', 'momentum', 0.0, 0.0, graph='momentum'),
                     Hyper('_epsilon', 'epsilon', 1e-10, 1e-7, graph='epsilon'),
-                    # Seen in the checkpoint: centered RMSProp has an `mg` slot.
-                    Hyper('_centered', 'centered', False, False),
+                    # Centered RMSProp runs its own kernel.
+                    Hyper(
+                        '_centered',
+                        'centered',
+                        False,
+                        False,
+                        kernel='ApplyCenteredRMSProp',
+                    ),
                 ),
                 (
                     Slot('rms', 'rms'),
@@ -210,24 +260,13 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                     ' sqrt(ms) + eps (v1: sqrt(ms + eps)); exact=True uses RMSPropV1'
                 ),
                 compat_class='RMSPropV1',
-                compat_slots=(
-                    Slot('rms', 'rms'),
-                    Slot(
-                        'mg',
-                        'mg',
-                        v1_present_if='centered',
-                        keras_present_if='centered',
-                    ),
-                    Slot('momentum', 'momentum'),
-                ),
                 canned_string='RMSProp',
             ),
             OptimizerRow(
-                'FtrlOptimizer',
                 'Ftrl',
                 'Ftrl',
                 (
-                    Hyper('_learning_rate', _LR, None, 0.001, graph=_LR),
+                    _rate(0.001),
                     Hyper(
                         '_learning_rate_power',
                         'learning_rate_power',
@@ -263,7 +302,7 @@ OPTIMIZERS: types.MappingProxyType[str, OptimizerRow] = types.MappingProxyType(
                         graph='l2_shrinkage_regularization_strength',
                     ),
                     # v1 stores beta=None as 0.0, Keras' default.
-                    Hyper('_beta', 'beta', 0.0, 0.0, graph='beta'),
+                    Hyper('_beta', 'beta', None, 0.0, graph='beta'),
                 ),
                 (Slot('accum', 'accumulator'), Slot('linear', 'linear')),
                 exact=True,
@@ -297,6 +336,23 @@ CANNED_STRINGS: types.MappingProxyType[str, str] = types.MappingProxyType(
 
 
 @dataclasses.dataclass(frozen=True)
+class SlotPair:
+  """One v1 slot of a variable, its checkpoint keys, and its Keras slot.
+
+  `keys` are the checkpoint entries (each with a `.name`) that hold the v1
+  slot: one, or one per partition. `keras` is None when the Keras optimizer keeps no such slot (`dropped`
+  says why); otherwise the Keras slot holds `scale` * the v1 values (scale
+  None: the same values).
+  """
+
+  slot: Slot
+  keys: tuple[Any, ...]
+  keras: str | None
+  scale: float | None = None
+  dropped: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class OptimizerPlan:
   """A translated optimizer: which Keras class, with which arguments.
 
@@ -311,17 +367,68 @@ class OptimizerPlan:
   notes: tuple[str, ...]
 
   @property
-  def slots(self) -> tuple[Slot, ...]:
-    return self.row.compat_slots if self.is_compat else self.row.slots
-
-  @property
   def v1_slots(self) -> tuple[Slot, ...]:
     """The slots v1 keeps with this configuration, in its creation order."""
     return tuple(
         s
-        for s in self.slots
+        for s in self.row.slots
         if s.v1_present_if is None or self.config.get(s.v1_present_if)
     )
+
+  @property
+  def keras_name(self) -> str:
+    """The Keras optimizer's name: the scope of its slot variables.
+
+    `<keras_name>/<var>/<slot>` in a `make_model_fn` graph; canned v2
+    estimators put it under `training/` and uniquify it (`Adam_1`).
+    """
+    return self.build().get_config()['name']
+
+  def pair_slots(
+      self, var: str, found: Sequence[Sequence[Any]]
+  ) -> tuple[SlotPair, ...]:
+    """Pairs a variable's v1 slots, found in index order, with Keras slots.
+
+    Args:
+      var: The model variable (for the error message).
+      found: The checkpoint keys (each with a `.name`) of each v1 slot of
+        `var`, in slot-index order (`roles.Layout.slot_groups`).
+
+    Returns:
+      One pair per v1 slot this configuration keeps.
+
+    Raises:
+      CheckpointError: `found` does not have one entry per v1 slot.
+    """
+    wanted = self.v1_slots
+    if len(found) != len(wanted):
+      raise errors.CheckpointError(
+          f'{var} has {len(found)} slot(s)'
+          f' {[k.name for keys in found for k in keys]}, but'
+          f' {self.row.v1_class} keeps {[s.v1 for s in wanted]}. Pass the'
+          ' optimizer explicitly if it was detected wrongly.'
+      )
+    pairs = []
+    for slot, keys in zip(wanted, found, strict=True):
+      condition = None if self.is_compat else slot.keras_present_if
+      if condition and not self.config.get(condition):
+        pairs.append(
+            SlotPair(
+                slot,
+                tuple(keys),
+                None,
+                dropped=(
+                    f'{self.keras_class} keeps no {slot.keras} slot with'
+                    f' {condition}={self.config.get(condition)!r}'
+                ),
+            )
+        )
+        continue
+      scale = None
+      if slot.scale_by_neg_lr and not self.is_compat:
+        scale = -float(self.config[_LR])
+      pairs.append(SlotPair(slot, tuple(keys), slot.keras, scale))
+    return tuple(pairs)
 
   @property
   def is_compat(self) -> bool:
@@ -527,12 +634,19 @@ def _plan_row(row, optimizer, learning_rate, exact) -> OptimizerPlan:
       )
   scheduled = not isinstance(config[_LR], float)
   use_compat = row.compat_class is not None and (
-      exact or (scheduled and row.v1_class == 'MomentumOptimizer')
+      exact or (scheduled and row.keras_needs_constant_lr)
   )
   if use_compat:
-    config = _compat_config(row, config)
+    config = {
+        h.compat_argument: config[h.keras]
+        for h in row.hypers
+        if h.compat_argument
+    }
     if not exact:
-      notes.append('MomentumV1: a schedule makes Keras SGD differ from v1')
+      notes.append(
+          f'{row.compat_class}: a schedule makes Keras {row.keras_class}'
+          ' differ from v1'
+      )
     return OptimizerPlan(
         row,
         row.compat_class,
@@ -540,8 +654,9 @@ def _plan_row(row, optimizer, learning_rate, exact) -> OptimizerPlan:
         True,
         tuple(notes),
     )
-  if row.v1_class == 'MomentumOptimizer' and config['momentum'] == 0.0:
-    config.pop('nesterov')
+  for hyper in row.hypers:
+    if hyper.keras_present_if and not config[hyper.keras_present_if]:
+      config.pop(hyper.keras)
   notes.append(row.note)
   return OptimizerPlan(
       row,
@@ -552,49 +667,22 @@ def _plan_row(row, optimizer, learning_rate, exact) -> OptimizerPlan:
   )
 
 
-def _compat_config(row: OptimizerRow, config: dict[str, Any]) -> dict:
-  if row.compat_class == 'AdagradV1':
-    return {
-        _LR: config[_LR],
-        'initial_accumulator_value': config['initial_accumulator_value'],
-    }
-  if row.compat_class == 'MomentumV1':
-    return {
-        _LR: config[_LR],
-        'momentum': config['momentum'],
-        'use_nesterov': config['nesterov'],
-    }
-  return dict(config)  # RMSPropV1 takes the Keras names (rho for decay)
-
-
 def translate_optimizer(
-    optimizer: Any,
-    *,
-    learning_rate: Any = None,
-    estimator: str | None = None,
-    argument: str | None = None,
-    feature_columns: Any = None,
-    exact: bool = False,
+    optimizer: Any, **options: Any
 ) -> tf.keras.optimizers.legacy.Optimizer:
   """Returns a Keras legacy optimizer that trains as `optimizer` (v1) does.
 
-  Same arguments as `plan_optimizer`.
+  Takes `plan_optimizer`'s arguments (`learning_rate=`, `estimator=`,
+  `argument=`, `feature_columns=`, `exact=`).
 
   Example:
     translate_optimizer(tf.compat.v1.train.MomentumOptimizer(0.1, 0.9))
     # -> SGD(learning_rate=0.1, momentum=0.9, nesterov=False)
     translate_optimizer('Adagrad', estimator='DNNClassifier')
     # -> Adagrad(learning_rate=0.05, initial_accumulator_value=0.1,
-    #            epsilon=0.0)
+    #            epsilon=1e-30)
   """
-  return plan_optimizer(
-      optimizer,
-      learning_rate=learning_rate,
-      estimator=estimator,
-      argument=argument,
-      feature_columns=feature_columns,
-      exact=exact,
-  ).build()
+  return plan_optimizer(optimizer, **options).build()
 
 
 def describe_v1(optimizer: Any) -> str:
@@ -605,7 +693,7 @@ def describe_v1(optimizer: Any) -> str:
   if row is None:
     return type(optimizer).__name__
   args = ', '.join(
-      f'{h.v1_attr.lstrip("_")}={getattr(optimizer, h.v1_attr)!r}'
+      f'{h.v1_argument}={getattr(optimizer, h.v1_attr)!r}'
       for h in row.hypers
       if h.v1_attr
   )

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import canned
+from estimator_migrate import differences
 from estimator_migrate import estimators
 
 InputFn = Callable[[], tf.data.Dataset]
@@ -44,31 +45,18 @@ class SideBySide:
   v2_dir: str
 
   @property
+  def difference(self) -> differences.Difference:
+    """v1's weights against v2's (relative to v2's)."""
+    return differences.weight_difference(self.v2_weights, self.v1_weights)
+
+  @property
   def max_abs_difference(self) -> float:
-    return max(
-        (
-            float(np.max(np.abs(self.v1_weights[k] - w)))
-            for k, w in self.v2_weights.items()
-            if w.size
-        ),
-        default=0.0,
-    )
+    return self.difference.absolute
 
   @property
   def max_relative_difference(self) -> float:
     """Max |w1 - w2| / max(|w2|, 1e-3): relative, but not blown up near 0."""
-    return max(
-        (
-            float(
-                np.max(
-                    np.abs(self.v1_weights[k] - w) / np.maximum(np.abs(w), 1e-3)
-                )
-            )
-            for k, w in self.v2_weights.items()
-            if w.size
-        ),
-        default=0.0,
-    )
+    return self.difference.relative
 
   def summary(self) -> str:
     rows = [f'{"metric":<16}{"v1":>14}{"v2 (translated)":>18}']

@@ -23,14 +23,13 @@ import tensorflow as tf
 from estimator_migrate import console
 from estimator_migrate import data
 from estimator_migrate import errors
+from estimator_migrate import estimators
 from estimator_migrate import optimizers
 from estimator_migrate import side_by_side
 
-_CLASSIFIERS = (
-    'DNNClassifier',
-    'LinearClassifier',
-    'DNNLinearCombinedClassifier',
-    'BaselineClassifier',
+_CLASSIFIERS = tuple(
+    f'{family.class_prefix}Classifier'
+    for family in estimators.FAMILIES.values()
 )
 _ESTIMATOR = flags.DEFINE_enum(
     'estimator', 'DNNClassifier', _CLASSIFIERS, 'v1 canned estimator to move.'
@@ -63,27 +62,24 @@ _MODEL_DIR = flags.DEFINE_string(
 )
 console.require_new_or_directory(_MODEL_DIR)
 
+# The library names its arguments; this binary's users know flags.
+_ARGUMENTS = console.ArgumentFlags.of('dataset', 'data_dir', 'model_dir')
+
 
 def _v1_kwargs(name: str, n_classes: int, image_shape) -> dict:
   image = [tf.feature_column.numeric_column('image', shape=image_shape)]
-  kwargs = {
-      'DNNClassifier': dict(hidden_units=[64], feature_columns=image),
-      'LinearClassifier': dict(feature_columns=image),
-      'DNNLinearCombinedClassifier': dict(
-          dnn_hidden_units=[64],
-          dnn_feature_columns=image,
-          linear_feature_columns=image,
-      ),
-      'BaselineClassifier': {},
-  }[name]
+  family = estimators.lookup(name).family
+  kwargs = family.minimal_kwargs(
+      {scope: image for scope in family.scopes}, hidden_units=[64]
+  )
   kwargs['n_classes'] = n_classes
   if _OPTIMIZER.value:
     optimizer = getattr(tf.compat.v1.train, _OPTIMIZER.value)
     args = {'learning_rate': _LEARNING_RATE.value}
     if _OPTIMIZER.value == 'MomentumOptimizer':
       args['momentum'] = 0.9
-    key = 'dnn_optimizer' if 'Combined' in name else 'optimizer'
-    kwargs[key] = optimizer(**args)
+    # The first part's optimizer: the DNN's in a combined model.
+    kwargs[family.parts[0].optimizer.name] = optimizer(**args)
   return kwargs
 
 
@@ -110,7 +106,7 @@ def main(argv: Sequence[str]) -> int:
         exact=_EXACT.value,
     )
   except errors.MigrationError as e:
-    console.fail(str(e))
+    console.fail(_ARGUMENTS(str(e)))
   print(f'{_ESTIMATOR.value}: v1 arguments -> v2\n')
   print(result.translation.table())
   print()

@@ -58,6 +58,9 @@ _EXPORT_DIR = flags.DEFINE_string(
     'export_dir', None, 'Where the SavedModel goes (default: model_dir/export).'
 )
 
+# The library names its arguments; this binary's users know flags.
+_ARGUMENTS = console.ArgumentFlags.of('dataset', 'data_dir', 'model_dir')
+
 
 def _estimator(model_dir: str, info) -> tf.estimator.Estimator:
   shape = info.features['image'].shape
@@ -122,7 +125,7 @@ def main(argv: Sequence[str]) -> int:
         _EXPORT_DIR.value or f'{model_dir}/export', serving_input
     )
   except errors.MigrationError as e:
-    console.fail(str(e))
+    console.fail(_ARGUMENTS(str(e)))
   print(
       f'mode={_MODE.value} dataset={_DATASET.value}'
       f' steps={int(metrics["global_step"])}'

@@ -45,6 +45,9 @@ _MODEL_DIR = flags.DEFINE_string(
 )
 _SEED = flags.DEFINE_integer('seed', 0, 'Seeds weights and shuffling.')
 
+# The library names its arguments; this binary's users know flags.
+_ARGUMENTS = console.ArgumentFlags.of('dataset', 'data_dir', 'model_dir')
+
 
 def main(argv: Sequence[str]) -> int:
   if len(argv) > 1:
@@ -81,7 +84,7 @@ def main(argv: Sequence[str]) -> int:
         verbose=2,
     )
   except errors.MigrationError as e:
-    console.fail(str(e))
+    console.fail(_ARGUMENTS(str(e)))
   if _MODEL_DIR.value:
     path = os.path.join(_MODEL_DIR.value, 'weights')
     model.save_weights(path)

@@ -10,32 +10,34 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import tensorflow as tf
 
+from estimator_migrate import estimators
 from tests import canned_harness
+from tests import tolerances
 
-# Default optimizers are Adagrad (v1 rsqrt vs Keras 1/sqrt: measured up to
-# 5.8e-6 relative over 8 seeds) and Ftrl (bit-identical).
-_RTOL = 3e-5
+# Default optimizers are Adagrad (v1 rsqrt vs Keras 1/sqrt) and Ftrl
+# (bit-identical).
+_RTOL = tolerances.OPTIMIZERS['adagrad'].translated
 
 
 def _kwargs(family, kind):
   h = canned_harness
-  head = {'n_classes': h.N_CLASSES} if kind == 'Classifier' else {}
-  return {
-      'DNN': dict(hidden_units=[4], feature_columns=h.dense_columns()),
-      'Linear': dict(feature_columns=h.dense_columns() + h.sparse_columns()),
-      'DNNLinearCombined': dict(
-          dnn_hidden_units=[4],
-          dnn_feature_columns=h.dense_columns(),
-          linear_feature_columns=h.sparse_columns(),
-      ),
-      'Baseline': {},
-  }[family] | head
+  row = estimators.lookup(family + kind).family
+  # A Linear model alone takes every column; a combined one splits them.
+  linear = h.sparse_columns()
+  if len(row.parts) == 1:
+    linear = h.dense_columns() + linear
+  kwargs = row.minimal_kwargs(
+      {'dnn': h.dense_columns(), 'linear': linear}, hidden_units=[4]
+  )
+  if kind == 'Classifier':
+    kwargs['n_classes'] = h.N_CLASSES
+  return kwargs
 
 
 class FamilyDefaultsTrainLikeV1Test(parameterized.TestCase):
 
   @parameterized.product(
-      family=('DNN', 'Linear', 'DNNLinearCombined', 'Baseline'),
+      family=tuple(f.class_prefix for f in estimators.FAMILIES.values()),
       kind=('Classifier', 'Regressor'),
   )
   def test_same_weights_and_losses(self, family, kind):
@@ -51,13 +53,7 @@ class FamilyDefaultsTrainLikeV1Test(parameterized.TestCase):
         result.max_relative_difference,
         _RTOL,
     )
-    # `loss` is a sum in v1; equal only if SUM was made explicit.
-    for key in ('average_loss', 'loss'):
-      self.assertAlmostEqual(
-          result.v1_metrics[key],
-          result.v2_metrics[key],
-          delta=1e-5 * abs(result.v1_metrics[key]),
-      )
+    tolerances.assert_same_losses(self, result)
 
   @parameterized.named_parameters(
       ('different', tf.compat.v1.train.AdamOptimizer),
@@ -79,7 +75,7 @@ class FamilyDefaultsTrainLikeV1Test(parameterized.TestCase):
     )
     self.assertLessEqual(
         result.max_relative_difference,
-        3e-4,  # Adam's bound, see canned_optimizers_test
+        tolerances.OPTIMIZERS['adam'].translated,
     )
 
   def test_partitioned_v1_trains_like_unpartitioned_v2(self):

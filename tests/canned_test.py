@@ -131,19 +131,12 @@ class TranslateCannedArgsTest(parameterized.TestCase):
     self.assertIn('| NO |', table)  # Keras RMSprop is not v1's
     self.assertFalse(translation.exact)
 
-  @parameterized.parameters(*estimators.NAMES)
+  @parameterized.named_parameters((name, name) for name in estimators.NAMES)
   def test_every_canned_estimator_builds(self, name):
     row = estimators.lookup(name)
-    kwargs = {
-        'dnn': dict(hidden_units=[2], feature_columns=_COLUMNS),
-        'linear': dict(feature_columns=_COLUMNS),
-        'dnn_linear_combined': dict(
-            dnn_hidden_units=[2],
-            dnn_feature_columns=_COLUMNS,
-            linear_feature_columns=_COLUMNS,
-        ),
-        'baseline': {},
-    }[row.family.family]
+    kwargs = row.family.minimal_kwargs(
+        {scope: _COLUMNS for scope in row.family.scopes}, hidden_units=[2]
+    )
     if row.kind == 'Estimator':
       kwargs['head'] = tf.estimator.RegressionHead()
     estimator = canned.make_v2_estimator(name, **kwargs)

@@ -20,25 +20,22 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_estimator.python.estimator.canned import head as head_lib
 
+from estimator_migrate import estimators
 from estimator_migrate import heads
 from estimator_migrate import optimizers
 from tests import checkpoint_harness
 from tests import conversion_paths
+from tests import tolerances
 
 _LABEL_DIMENSION = 2
 _BATCH = 10
 _STEPS = 10
 
-# Max |a - b| / max(|b|, 1e-3) per string optimizer, the bounds of
-# checkpoint_continuation_test: Adagrad v1 rsqrt vs Keras 1/sqrt; RMSProp
-# without momentum, Keras' epsilon outside the square root; Adam, Keras'
-# beta powers by pow. SGD and Ftrl run v1's kernels.
+# Max |a - b| / max(|b|, 1e-3) per string optimizer: checkpoint
+# continuation's measured bound of the optimizer it names (tests/tolerances).
 _RTOL = {
-    'Adagrad': 3e-5,
-    'RMSProp': 1e-5,
-    'Adam': 3e-4,
-    'SGD': 0.0,
-    'Ftrl': 0.0,
+    name: tolerances.OPTIMIZERS[name.lower()].continued
+    for name in optimizers.CANNED_STRINGS
 }
 
 # Upstream's cases: one optimizer for DNN and Linear, (dnn, linear) pairs.
@@ -69,24 +66,13 @@ def _input_fn():
 
 def _v1_kwargs(family: str, names: tuple[str, ...]) -> dict:
   columns = [tf.feature_column.numeric_column('x', shape=(_LABEL_DIMENSION,))]
-  head = head_lib._regression_head(label_dimension=_LABEL_DIMENSION)
-  if family == 'DNN':
-    return dict(
-        head=head,
-        hidden_units=(2, 2),
-        feature_columns=columns,
-        optimizer=names[0],
-    )
-  if family == 'Linear':
-    return dict(head=head, feature_columns=columns, optimizer=names[0])
-  return dict(
-      head=head,
-      linear_feature_columns=columns,
-      dnn_feature_columns=columns,
-      dnn_hidden_units=(2, 2),
-      dnn_optimizer=names[0],
-      linear_optimizer=names[1],
+  row = estimators.lookup(family + 'Estimator').family
+  kwargs = row.minimal_kwargs(
+      {scope: columns for scope in row.scopes}, hidden_units=(2, 2)
   )
+  kwargs.update(zip((a.name for a in row.optimizer_args), names, strict=True))
+  kwargs['head'] = head_lib._regression_head(label_dimension=_LABEL_DIMENSION)
+  return kwargs
 
 
 # Both conversion paths across the matrix without doubling its time (each is

@@ -10,10 +10,10 @@ of them (weights, slots, hyperparameters, counters) is compared.
 import dataclasses
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import canned
+from estimator_migrate import differences
 from estimator_migrate.checkpoints import convert
 from tests import canned_harness
 
@@ -25,15 +25,7 @@ class Continued:
   reference: dict  # v1 continued M steps, then converted
 
   def max_relative_difference(self) -> float:
-    worst = 0.0
-    for name, want in self.reference.items():
-      got = self.resumed[name]
-      if want.size:
-        diff = np.abs(got.astype(np.float64) - want) / np.maximum(
-            np.abs(want.astype(np.float64)), 1e-3
-        )
-        worst = max(worst, float(np.max(diff)))
-    return worst
+    return differences.weight_difference(self.reference, self.resumed).relative
 
 
 def read_all(model_dir: str) -> dict:

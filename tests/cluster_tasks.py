@@ -8,7 +8,7 @@ import time
 
 
 def idle(*, out_dir: str) -> None:
-  """Records TF_CONFIG and pids (its own and a child's), then sleeps."""
+  """Records TF_CONFIG, pids (its own, a child's), interpreter; sleeps."""
   config = json.loads(os.environ['TF_CONFIG'])
   name = f'{config["task"]["type"]}-{config["task"]["index"]}'
   child = subprocess.Popen(
@@ -16,7 +16,16 @@ def idle(*, out_dir: str) -> None:
   )
   path = os.path.join(out_dir, name + '.json')
   with open(path + '.tmp', 'w') as f:
-    json.dump(dict(config, pid=os.getpid(), child=child.pid), f)
+    json.dump(
+        dict(
+            config,
+            pid=os.getpid(),
+            child=child.pid,
+            python=sys.executable,
+            pythonpath=os.environ.get('PYTHONPATH', ''),
+        ),
+        f,
+    )
   os.replace(path + '.tmp', path)
   print(f'idle {name} ready', flush=True)
   time.sleep(600)

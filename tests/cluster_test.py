@@ -28,6 +28,7 @@ from estimator_migrate import cluster
 from estimator_migrate import cluster_trainers
 from estimator_migrate import data
 from estimator_migrate.checkpoints import convert
+from estimator_migrate.export import modern
 from tests import testing
 
 _IDLE = 'tests.cluster_tasks:idle'
@@ -52,12 +53,6 @@ def _gone(pid: int) -> bool:
       return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
   except FileNotFoundError:
     return True
-
-
-def _nth_start(log: str, start: int) -> str:
-  """The part of a task's log written by its `start`-th process (1-based)."""
-  parts = log.split('=== start ')
-  return parts[start] if len(parts) > start else ''
 
 
 class LocalClusterTest(parameterized.TestCase):
@@ -114,6 +109,25 @@ class LocalClusterTest(parameterized.TestCase):
     self.assertNotEqual(after['pid'], before['pid'])
     self.assertEqual(after['cluster'], before['cluster'])
     self.assertIn('=== start 2 of worker-0', c.log('worker', 0))
+    self.assertIn('idle worker-0 ready', c.log('worker', 0, start=2))
+    self.assertNotIn('=== start 2', c.log('worker', 0, start=1))
+    self.assertEqual(c.log('worker', 0, start=3), '')
+
+  def test_another_interpreter_gets_only_the_package_root(self):
+    python = modern.find_python()  # the modern environment's
+    c, out = self._idle_cluster(workers=0, python=python)
+    c.start()
+    record = self._records(c, out)['chief-0']
+    self.assertEqual(record['python'], python)
+    # Not this process's sys.path: its TF 2.15 would shadow the other's.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(cluster.__file__)))
+    self.assertEqual(record['pythonpath'], root)
+    first = out
+    c, out = self._idle_cluster(workers=0, pythonpath=[root, first])
+    c.start()
+    self.assertEqual(
+        self._records(c, out)['chief-0']['pythonpath'], f'{root}:{first}'
+    )
 
   def test_stop_kills_every_process_group(self):
     c, out = self._idle_cluster(workers=1, ps=1, evaluator=True)
@@ -192,6 +206,7 @@ class LocalClusterTest(parameterized.TestCase):
       ('no_function', dict(target='tests.cluster_tasks'), 'module:function'),
       ('negative_workers', dict(workers=-1), 'workers=-1'),
       ('not_json', dict(kwargs=dict(f=object())), 'JSON'),
+      ('no_python', dict(python='/nonexistent/python'), 'python=.*executable'),
   )
   def test_bad_arguments_are_named(self, overrides, message):
     args = dict(target=_IDLE, kwargs={}, workers=1)
@@ -312,9 +327,7 @@ class CannedClusterTest(tf.test.TestCase):
 
       def lines(role, start=None, session=None, sessions=False):
         """(global step, time) of `role`'s progress (or session) lines."""
-        log = c.log(role)
-        if start is not None:
-          log = _nth_start(log, start)
+        log = c.log(role, start=start)
         checkpoints.append(
             (time.time(), cluster_trainers.latest_checkpoint_step(model_dir))
         )
@@ -336,16 +349,20 @@ class CannedClusterTest(tf.test.TestCase):
             lambda: lines(role, start, session, sessions=True),
             f'a session of {role} (start {start}, session {session})',
         )
+        release()
+        return wait(
+            lambda: lines(role, start, session),
+            f'{role} to train (start {start}, session {session})',
+        )
+
+      def release():
+        """Lets every task train _STEP_BUDGET steps past the last step seen."""
         current = max(
             s
             for r in ('chief', 'worker')
             for s, _ in lines(r) + lines(r, sessions=True)
         )
         cluster_trainers.set_step_limit(limit_file, current + _STEP_BUDGET)
-        return wait(
-            lambda: lines(role, start, session),
-            f'{role} to train (start {start}, session {session})',
-        )
 
       def wait(condition, what):
         return c.wait_for(
@@ -392,7 +409,7 @@ class CannedClusterTest(tf.test.TestCase):
       first = resume('chief', start=2)
       recovery['chief'] = first[0][1] - killed
       self.assertEqual(
-          cluster_trainers.restores(_nth_start(c.log('chief'), 2))[0],
+          cluster_trainers.restores(c.log('chief', start=2))[0],
           os.path.join(model_dir, f'model.ckpt-{saved}'),
       )
       self.assertGreaterEqual(first[0][0], saved)
@@ -403,6 +420,12 @@ class CannedClusterTest(tf.test.TestCase):
       saved = checkpoint_after(saved)
       killed = c.kill('ps', 0)
       c.restart('ps', 0)
+      # A task learns of the lost ps only when it next runs a step; both may
+      # already be held at the step limit (the worker can reach it while the
+      # chief restores), and then neither would ever notice. No step can
+      # succeed before the chief restores (global_step lived on ps 0), so
+      # releasing them spends none of the budget.
+      release()
       first = resume('chief', start=2, session=2)
       recovery['ps'] = first[0][1] - killed
       # global_step lived on the killed ps: its value now comes from the
@@ -413,10 +436,15 @@ class CannedClusterTest(tf.test.TestCase):
           for s, _ in lines(role, start, session, sessions=True)
       ]
       self.assertBetween(min(after), saved, saved + _STEP_BUDGET)
+      # The first restore is the chief's start; then the newest checkpoint,
+      # once per session attempt: an attempt made while the new ps is still
+      # starting fails part-way, and MonitoredTrainingSession tries again.
+      restored = cluster_trainers.restores(c.log('chief', start=2))
       self.assertEqual(
-          cluster_trainers.restores(_nth_start(c.log('chief'), 2)),
+          restored[:2],
           [os.path.join(model_dir, f'model.ckpt-{s}') for s in (chief, saved)],
       )
+      self.assertEqual(set(restored[1:]), {restored[1]})
 
       phases = time.monotonic() - began
       # 4. To max_steps; the evaluator evaluates the last checkpoint.

@@ -1,6 +1,7 @@
 """Tests of estimator_migrate.data."""
 
 from absl.testing import absltest
+from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
@@ -9,7 +10,7 @@ from estimator_migrate import errors
 from tests import testing
 
 
-class LoadTest(tf.test.TestCase):
+class LoadTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_batches_are_scaled_images_and_labels(self):
     dataset = data.load(
@@ -49,6 +50,25 @@ class LoadTest(tf.test.TestCase):
         errors.DataError, r"'mnist' is not prepared.*tfds build mnist"
     ):
       data.load('mnist', data_dir=empty)
+
+  @parameterized.named_parameters(
+      ('unknown_dataset', 'no_such_set', None, r"^dataset='no_such_set' is"),
+      ('missing_data_dir', 'uci_digits', '/no/such/dir', r'^data_dir=/no/'),
+      (
+          'unprepared',
+          'mnist',
+          'EMPTY',
+          r"pass data_dir=DIR, or use dataset='uci_digits'",
+      ),
+  )
+  def test_errors_name_arguments_not_flags(self, name, data_dir, says):
+    if data_dir == 'EMPTY':
+      data_dir = self.create_tempdir().full_path
+    with self.assertRaisesRegex(errors.DataError, says) as raised:
+      data.info(name, data_dir=data_dir or testing.tfds_dir())
+    # Only the `tfds build` command it suggests has a flag.
+    message = str(raised.exception).replace(f'tfds build {name} --data_dir', '')
+    self.assertNotIn('--', message)
 
   def test_bad_split_lists_the_splits(self):
     with self.assertRaisesRegex(errors.DataError, r"validation.*'test'"):

@@ -74,6 +74,65 @@ class SpecTest(parameterized.TestCase):
         (2, 2),
     )
 
+  def test_shared_embeddings_share_one_weight(self):
+    word = fc.categorical_column_with_vocabulary_list('word', ['a', 'b', 'c'])
+    tag = fc.categorical_column_with_vocabulary_list('tag', ['x', 'y', 'z'])
+    with tf.Graph().as_default():
+      v1_columns = tf.compat.v1.feature_column.shared_embedding_columns(
+          [word, tag], 2
+      )
+      v2_columns = fc.shared_embeddings([word, tag], 2)
+    for shared, weight in (
+        (
+            v1_columns,
+            'dnn/input_from_feature_columns/input_layer/tag_word_shared_'
+            'embedding/embedding_weights',
+        ),
+        (v2_columns, 'tag_word_shared_embedding'),
+    ):
+      model = families.model_spec(
+          'DNNClassifier', dict(hidden_units=[3], feature_columns=shared)
+      )
+      self.assertEqual(
+          {c['weight'] for c in model.spec['dnn']['columns']}, {weight}
+      )
+      self.assertEqual(model.shapes[weight], (3, 2))
+      self.assertEqual(model.shapes['dnn/hiddenlayer_0/kernel'], (4, 3))
+
+  def test_columns_of_one_feature_get_their_own_ids(self):
+    vocabulary = fc.categorical_column_with_vocabulary_list(
+        'num', [3, 5], dtype=tf.int64, num_oov_buckets=2
+    )
+    hashed = fc.categorical_column_with_hash_bucket('num', 4, dtype=tf.int64)
+    model = families.model_spec(
+        'DNNRegressor',
+        dict(
+            hidden_units=[2],
+            feature_columns=[
+                fc.embedding_column(vocabulary, 2),
+                fc.indicator_column(hashed),
+            ],
+        ),
+    )
+    self.assertEqual(
+        {k: v['kind'] for k, v in model.spec['categorical'].items()},
+        {'num': 'vocabulary', 'num.2': 'hash'},
+    )
+    self.assertEqual(model.spec['categorical']['num']['num_buckets'], 4)
+
+  def test_batch_norm_statistics_are_not_trained(self):
+    model = families.model_spec(
+        'DNNClassifier',
+        dict(hidden_units=[2], feature_columns=[_X], batch_norm=True),
+    )
+    norm = 'dnn/hiddenlayer_0/batchnorm_0'
+    self.assertEqual(
+        model.spec['weights'][norm.replace('/', '.')],
+        [f'{norm}/{n}' for n in families.BATCH_NORM_WEIGHTS],
+    )
+    self.assertIn(f'{norm}/gamma', model.trained)
+    self.assertNotIn(f'{norm}/moving_mean', model.trained)
+
   def test_vocabulary_file_read_at_export(self):
     path = self.create_tempfile(content='b\na\nc\n').full_path
     column = fc.categorical_column_with_vocabulary_file(
@@ -89,17 +148,48 @@ class SpecTest(parameterized.TestCase):
 
   @parameterized.named_parameters(
       (
-          'weighted',
+          'weighted_int_weights',
           'LinearClassifier',
           dict(
               feature_columns=[
                   fc.weighted_categorical_column(
-                      fc.categorical_column_with_identity('a', 3), 'w'
+                      fc.categorical_column_with_identity('a', 3),
+                      'w',
+                      dtype=tf.int64,
                   )
               ]
           ),
           columns.ColumnError,
           'a_weighted_by_w',
+      ),
+      (
+          'embedding_max_norm',
+          'DNNClassifier',
+          dict(
+              hidden_units=[2],
+              feature_columns=[
+                  fc.embedding_column(
+                      fc.categorical_column_with_identity('a', 3),
+                      2,
+                      max_norm=1.0,
+                  )
+              ],
+          ),
+          columns.ColumnError,
+          'a_embedding.*max_norm',
+      ),
+      (
+          'indicator_in_linear',
+          'LinearClassifier',
+          dict(
+              feature_columns=[
+                  fc.indicator_column(
+                      fc.categorical_column_with_identity('a', 3)
+                  )
+              ]
+          ),
+          columns.ColumnError,
+          'a_indicator',
       ),
       (
           'normalizer_fn',
@@ -114,38 +204,11 @@ class SpecTest(parameterized.TestCase):
           'normalizer_fn',
       ),
       (
-          'int_vocabulary_oov',
-          'LinearRegressor',
-          dict(
-              feature_columns=[
-                  fc.categorical_column_with_vocabulary_list(
-                      'n', [1, 2], dtype=tf.int64, num_oov_buckets=1
-                  )
-              ]
-          ),
-          columns.ColumnError,
-          'num_oov_buckets',
-      ),
-      (
-          'baseline',
-          'BaselineClassifier',
-          {},
-          errors.TranslationError,
-          'Baseline',
-      ),
-      (
           'head_estimator',
           'DNNEstimator',
           dict(hidden_units=[2], feature_columns=[_X]),
           errors.TranslationError,
           'head',
-      ),
-      (
-          'batch_norm',
-          'DNNClassifier',
-          dict(hidden_units=[2], feature_columns=[_X], batch_norm=True),
-          errors.TranslationError,
-          'batch_norm',
       ),
       (
           'activation',

@@ -20,6 +20,7 @@ import tensorflow as tf
 from estimator_migrate import export
 from estimator_migrate.export import parity
 from estimator_migrate.export import serving
+from tests import export_testing
 
 fc = tf.feature_column
 # estimator.predict vs Keras 3 and saved_model/, float32: measured max 1.2e-7.
@@ -158,14 +159,6 @@ _CASES = {
 _FIRST = next(iter(_CASES))
 
 
-def _labels(kind: str, rng: np.random.Generator) -> np.ndarray:
-  if kind == 'vocabulary':
-    return rng.choice(np.array(['no', 'yes']), size=(_N, 1))
-  if kind.startswith('classes'):
-    return rng.integers(0, int(kind[-1]), size=(_N, 1))
-  return rng.normal(size=(_N, int(kind[-1]))).astype(np.float32)
-
-
 class ExportParityTest(parameterized.TestCase):
 
   @classmethod
@@ -180,7 +173,7 @@ class ExportParityTest(parameterized.TestCase):
     kwargs = _columns(vocabulary_file)
     cls.expected, cls.exports, jobs = {}, {}, []
     for name, (estimator_class, label_kind) in _CASES.items():
-      labels = _labels(label_kind, rng)
+      labels = export_testing.labels(label_kind, _N, rng)
 
       def input_fn(labels=labels):
         return (

@@ -13,28 +13,8 @@ _V1 = tf.compat.v1.train
 
 class TableTest(absltest.TestCase):
 
-  def test_every_row_names_real_classes_and_attributes(self):
-    for row in optimizers.OPTIMIZERS.values():
-      v1_class = getattr(_V1, row.v1_class)
-      keras_class = getattr(tf.keras.optimizers.legacy, row.keras_class)
-      v1 = v1_class(
-          **{
-              'learning_rate': 0.1,
-              **(
-                  {'momentum': 0.9}
-                  if row.v1_class == 'MomentumOptimizer'
-                  else {}
-              ),
-          }
-      )
-      self.assertEqual(v1.get_name(), row.v1_name)
-      keras_args = set(keras_class.__init__.__code__.co_varnames)
-      for hyper in row.hypers:
-        if hyper.v1_attr:
-          self.assertTrue(hasattr(v1, hyper.v1_attr), hyper)
-        self.assertIn(hyper.keras, keras_args, hyper)
-      if row.compat_class:
-        self.assertTrue(hasattr(compat_optimizers, row.compat_class))
+  # Each row's classes, arguments, defaults and slots are checked, row by
+  # row, in optimizer_signatures_test.py.
 
   def test_canned_strings_are_what_estimators_accept(self):
     from tensorflow_estimator.python.estimator.canned import (  # pylint: disable=g-import-not-at-top
@@ -72,17 +52,7 @@ class PlanOptimizerTest(parameterized.TestCase):
     self.assertTrue(exact.exact)
 
   def test_ftrl_carries_every_hyperparameter(self):
-    v1 = _V1.FtrlOptimizer(
-        0.1,
-        learning_rate_power=-0.4,
-        initial_accumulator_value=0.2,
-        l1_regularization_strength=0.5,
-        l2_regularization_strength=0.25,
-        l2_shrinkage_regularization_strength=0.125,
-        beta=0.3,
-    )
-    config = optimizers.translate_optimizer(v1).get_config()
-    for key, value in dict(
+    given = dict(
         learning_rate=0.1,
         learning_rate_power=-0.4,
         initial_accumulator_value=0.2,
@@ -90,7 +60,11 @@ class PlanOptimizerTest(parameterized.TestCase):
         l2_regularization_strength=0.25,
         l2_shrinkage_regularization_strength=0.125,
         beta=0.3,
-    ).items():
+    )
+    config = optimizers.translate_optimizer(
+        _V1.FtrlOptimizer(**given)
+    ).get_config()
+    for key, value in given.items():
       self.assertAlmostEqual(config[key], value, msg=key)
 
   def test_momentum_maps_to_sgd_and_nesterov(self):
@@ -101,13 +75,31 @@ class PlanOptimizerTest(parameterized.TestCase):
     self.assertEqual(keras.get_config()['momentum'], 0.9)
     self.assertTrue(keras.get_config()['nesterov'])
 
-  @parameterized.parameters(
-      ('DNNClassifier', None, None, 0.05),
-      ('LinearRegressor', None, None, 0.2),
-      ('BaselineClassifier', None, None, 0.3),
-      ('DNNLinearCombinedClassifier', 'dnn_optimizer', None, 0.001),
-      ('DNNLinearCombinedClassifier', 'linear_optimizer', 4, 0.005),
-      ('DNNLinearCombinedClassifier', 'linear_optimizer', 160_000, 0.0025),
+  @parameterized.named_parameters(
+      ('dnn', 'DNNClassifier', None, None, 0.05),
+      ('linear', 'LinearRegressor', None, None, 0.2),
+      ('baseline', 'BaselineClassifier', None, None, 0.3),
+      (
+          'combined_dnn',
+          'DNNLinearCombinedClassifier',
+          'dnn_optimizer',
+          None,
+          0.001,
+      ),
+      (
+          'combined_linear',
+          'DNNLinearCombinedClassifier',
+          'linear_optimizer',
+          4,
+          0.005,
+      ),
+      (
+          'combined_linear_capped',
+          'DNNLinearCombinedClassifier',
+          'linear_optimizer',
+          160_000,
+          0.0025,
+      ),
   )
   def test_string_gets_the_v1_estimator_learning_rate(
       self, estimator, argument, n_columns, rate

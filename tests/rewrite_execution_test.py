@@ -19,11 +19,11 @@ import types
 from absl import logging
 from absl.testing import absltest
 from absl.testing import parameterized
-import numpy as np
 import tensorflow as tf
 from tensorflow.tools.compatibility import ast_edits
 from tensorflow.tools.compatibility import tf_upgrade_v2
 
+from estimator_migrate import differences
 from estimator_migrate import side_by_side
 from estimator_migrate.rewrite import transformer
 from tests import canned_harness
@@ -71,14 +71,6 @@ def _upgraded(source: str, directory: str) -> str:
     return f.read()
 
 
-def _relative(v1: dict, other: dict) -> float:
-  return max(
-      float(np.max(np.abs(v1[k] - w) / np.maximum(np.abs(w), 1e-3)))
-      for k, w in other.items()
-      if w.size
-  )
-
-
 class RewriteTrainsLikeV1Test(parameterized.TestCase):
 
   def _train(self, module, root, name, kind, init):
@@ -116,7 +108,7 @@ class RewriteTrainsLikeV1Test(parameterized.TestCase):
     v1_dir, v1_metrics = self._train(v1, root, 'v1', kind, init)
     v2_dir, v2_metrics = self._train(_module('v2', new), root, 'v2', kind, init)
     v1_weights, v2_weights = side_by_side.model_variables(v1_dir, v2_dir)
-    difference = _relative(v1_weights, v2_weights)
+    difference = differences.weight_difference(v2_weights, v1_weights).relative
     logging.info(
         '%s rewrite: loss v1 %.6g, rewritten %.6g; max rel weight diff %.2g',
         name,
@@ -144,7 +136,7 @@ class RewriteTrainsLikeV1Test(parameterized.TestCase):
       return
     up_dir, up_metrics = self._train(module, root, 'upgraded', kind, init)
     v1_weights, up_weights = side_by_side.model_variables(v1_dir, up_dir)
-    difference = _relative(v1_weights, up_weights)
+    difference = differences.weight_difference(up_weights, v1_weights).relative
     logging.info(
         '%s tf_upgrade_v2: loss %.6g; max rel weight diff %.2g',
         name,

@@ -64,4 +64,8 @@ def assert_unprepared_dataset_fails(test, relative_path: str, *args: str):
   )
   test.assertEqual(result.returncode, 2, result.stderr[-2000:])
   test.assertIn('tfds build mnist', result.stderr)
+  # The library's arguments, named as this binary's flags.
+  test.assertIn(
+      "pass --data_dir=DIR, or use --dataset='uci_digits'", result.stderr
+  )
   test.assertNotIn('Traceback', result.stderr)

@@ -15,7 +15,7 @@ Example:
       '/models/v1/model.ckpt-100', mapping.init_from_checkpoint_map(model))
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import dataclasses
 import re
 import types
@@ -153,8 +153,9 @@ def optimizer_slot_map(
     mapping: The weight map (`assignment_map`).
     plan: The Keras optimizer the model trains with (`plan_optimizer` of the
       v1 optimizer).
-    scope: The Keras optimizer's variable scope, e.g. `'Adam'` in a
-      `make_model_fn` graph, `'training/Adam'` in a canned v2 estimator.
+    scope: The Keras optimizer's variable scope: `plan.keras_name` in a
+      `make_model_fn` graph, `'training/' + plan.keras_name` in a canned v2
+      estimator.
 
   Returns:
     Model-side variable name -> checkpoint name, as
@@ -166,26 +167,105 @@ def optimizer_slot_map(
   """
   src = source_lib.open_source(checkpoint)
   layout = roles.classify(src.variables)
-  wanted = plan.v1_slots
   out = {}
   for ckpt, model_name in mapping.mapping.items():
     groups = layout.slot_groups(ckpt)
     if not groups:
       continue  # not trained (BatchNorm statistics)
-    if len(groups) != len(wanted) or any(len(g) != 1 for g in groups):
+    if any(len(g) != 1 for g in groups):
       raise errors.CheckpointError(
-          f'{ckpt} has slots {[k.name for g in groups for k in g]}; expected'
-          f' one key each for {[s.v1 for s in wanted]}.'
+          f'{ckpt} has partitioned slots {[k.name for g in groups for k in g]};'
+          ' a warm start copies whole variables: convert the checkpoint'
+          ' (checkpoints.convert_optimizer_checkpoint) to join them.'
       )
-    for slot, (key,) in zip(wanted, groups, strict=True):
-      if slot.scale_by_neg_lr and not plan.is_compat:
+    for pair in plan.pair_slots(ckpt, groups):
+      if pair.scale is not None:
         raise errors.CheckpointError(
-            f'{plan.keras_class} keeps -lr * the v1 {slot.v1} slot; a warm'
-            ' start copies values: plan the optimizer with exact=True.'
+            f'{plan.keras_class} keeps -lr * the v1 {pair.slot.v1} slot; a'
+            ' warm start copies values: plan the optimizer with exact=True.'
         )
-      if slot.keras_present_if and not plan.config.get(slot.keras_present_if):
-        continue
-      out[f'{scope}/{model_name}/{slot.keras}'] = key.name
+      if pair.keras is not None:
+        out[f'{scope}/{model_name}/{pair.keras}'] = pair.keys[0].name
   if layout.step:
     out[layout.step] = layout.step
   return out
+
+
+@dataclasses.dataclass(frozen=True)
+class WarmStart:
+  """A v1 checkpoint's weights, optimizer slots and step, for an estimator."""
+
+  mapping: AssignmentMap  # checkpoint weight -> model weight
+  variables: Mapping[str, str]  # estimator variable -> checkpoint name
+  settings: tf.estimator.WarmStartSettings
+
+  def table(self) -> str:
+    """Every carried variable: estimator name, checkpoint name."""
+    return report.markdown_table(
+        ('estimator variable', 'checkpoint'), sorted(self.variables.items())
+    )
+
+
+def warm_start_model_fn(
+    checkpoint: str,
+    build_model: Callable[[], tf.keras.Model],
+    plan: optimizers.OptimizerPlan,
+) -> WarmStart:
+  """Carries a TF1 checkpoint into a `make_model_fn` estimator's warm start.
+
+  The Keras model is built once in a throwaway graph (seeded, nothing run)
+  so that its weights have the names an Estimator's graph gives them;
+  `assignment_map` pairs them with the checkpoint's variables, and
+  `optimizer_slot_map` adds the optimizer's slots and the global step. Pass
+  `settings` as `warm_start_from` of a `tf.estimator.Estimator` whose
+  model_fn is `model_fn.make_model_fn(..., optimizer=plan)`: it then starts
+  where the TF1 model stopped, weights, optimizer state and step.
+
+  Example:
+    plan = optimizers.plan_optimizer(tf.compat.v1.train.AdamOptimizer(1e-3))
+    start = assignment.warm_start_model_fn('/models/v1', build_cnn, plan)
+    estimator = tf.estimator.Estimator(
+        model_fn.make_model_fn(lambda params: build_cnn(), loss=...,
+                               optimizer=plan),
+        model_dir='/models/keras', warm_start_from=start.settings)
+
+  Args:
+    checkpoint: The TF1 checkpoint prefix or model_dir.
+    build_model: Builds the Keras model the estimator trains (no argument).
+    plan: The Keras optimizer the model_fn trains with (`plan_optimizer` of
+      the v1 optimizer).
+
+  Returns:
+    The weight map, every carried variable and the `WarmStartSettings`.
+
+  Raises:
+    CheckpointError: The checkpoint cannot be read, a model weight or
+      checkpoint variable has no partner (the table lists them), or its
+      slots do not match `plan`.
+  """
+  prefix = source_lib.resolve_prefix(checkpoint)
+  graph = tf.Graph()
+  with graph.as_default():
+    tf.compat.v1.set_random_seed(0)  # op determinism wants seeded layers
+    model = build_model()
+  mapping = assignment_map(prefix, model)
+  if not mapping.complete:
+    raise errors.CheckpointError(
+        f'checkpoint={checkpoint} and build_model do not pair: checkpoint'
+        f' variables {list(mapping.unmatched_checkpoint)} and model weights'
+        f' {list(mapping.unmatched_model)} have no partner; build the'
+        " checkpoint's model."
+    )
+  variables = {model_name: ckpt for ckpt, model_name in mapping.mapping.items()}
+  variables.update(
+      optimizer_slot_map(prefix, mapping, plan, scope=plan.keras_name)
+  )
+  return WarmStart(
+      mapping,
+      types.MappingProxyType(variables),
+      tf.estimator.WarmStartSettings(
+          prefix,
+          vars_to_warm_start=[re.escape(n) + '(:0)?$' for n in variables],
+          var_name_to_prev_var_name=variables,
+      ),
+  )

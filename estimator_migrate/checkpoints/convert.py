@@ -224,11 +224,8 @@ def _part_plans(
           f'{part}/ slots are named {slot_name!r} but the graph trains it with'
           f' {matches[0].scope}; pass optimizers={{"{part}": ...}}.'
       )
-    centered = any(
-        len(layout.slots.get(v, ())) == 3 for v in layout.parts().get(part, ())
-    )
     plans[part] = optimizers.plan_optimizer(
-        graph_lib.v1_optimizer(matches[0], centered=centered), exact=exact
+        graph_lib.v1_optimizer(matches[0]), exact=exact
     )
   return plans
 

@@ -30,7 +30,8 @@ class GraphOptimizer:
   row: optimizers.OptimizerRow
   parts: frozenset[str]
   constants: Mapping[str, float]
-  use_nesterov: bool
+  # The row's kernel-read hyperparameters (`Hyper.kernel`) by v1 argument.
+  flags: Mapping[str, bool]
 
 
 def graph_path(prefix: str, source_graph: str | None) -> str | None:
@@ -83,13 +84,19 @@ def read_optimizers(graph: graph_pb2.GraphDef) -> list[GraphOptimizer]:
     match = scope_re.match(node.name)
     if not match:
       continue
+    row = by_name[match['opt']]
     found = scopes.setdefault(
         match['scope'],
-        {'row': by_name[match['opt']], 'parts': set(), 'nesterov': False},
+        {
+            'row': row,
+            'parts': set(),
+            'flags': {h.v1_argument: False for h in row.hypers if h.kernel},
+        },
     )
     found['parts'].add(match['part'])
-    if node.op.endswith('ApplyMomentum') and 'use_nesterov' in node.attr:
-      found['nesterov'] |= node.attr['use_nesterov'].b
+    for hyper in row.hypers:
+      if hyper.kernel and _runs(node, hyper.kernel, hyper.kernel_attr):
+        found['flags'][hyper.v1_argument] = True
   constants = {node.name: node for node in graph.node if node.op == 'Const'}
   result = []
   for scope, found in sorted(scopes.items()):
@@ -106,35 +113,40 @@ def read_optimizers(graph: graph_pb2.GraphDef) -> list[GraphOptimizer]:
             found['row'],
             frozenset(found['parts']),
             types.MappingProxyType(values),
-            found['nesterov'],
+            types.MappingProxyType(found['flags']),
         )
     )
   return result
 
 
-def v1_optimizer(found: GraphOptimizer, *, centered: bool = False):
+def _runs(node, kernel: str, attr: str | None) -> bool:
+  """Whether `node` runs v1 kernel `kernel` (with `attr` set, if given)."""
+  op = node.op.removeprefix('Resource').removeprefix('Sparse')
+  if op != kernel:
+    return False
+  return attr is None or (attr in node.attr and node.attr[attr].b)
+
+
+def v1_optimizer(found: GraphOptimizer):
   """Rebuilds the v1 optimizer object; `plan_optimizer` translates it.
+
+  Hyperparameters v1 keeps as graph constants, and the bools its update ops
+  show (centered RMSProp, Nesterov momentum), are read; the rest (a slot
+  initializer such as `initial_accumulator_value`) keep v1's default.
 
   Raises:
     CheckpointError: A hyperparameter is not a constant in the graph (a
       learning-rate schedule, for instance).
   """
-  kwargs = {}
+  kwargs = dict(found.flags)
   for hyper in found.row.hypers:
-    if hyper.v1_attr is None:
-      continue
-    arg = 'learning_rate' if hyper.v1_attr == '_lr' else hyper.v1_attr[1:]
     if hyper.graph is None:
-      continue  # nesterov / centered / initial accumulator: set below
+      continue
     if hyper.graph not in found.constants:
       raise errors.CheckpointError(
-          f'{found.scope}: {arg} is not a constant in the graph (a schedule'
-          ' or a tensor). Give the optimizer explicitly, e.g.'
+          f'{found.scope}: {hyper.v1_argument} is not a constant in the graph'
+          ' (a schedule or a tensor). Give the optimizer explicitly, e.g.'
           f' optimizers={{"{sorted(found.parts)[0]}": ...}}.'
       )
-    kwargs[arg] = found.constants[hyper.graph]
-  if found.row.v1_class == 'MomentumOptimizer':
-    kwargs['use_nesterov'] = found.use_nesterov
-  if found.row.v1_class == 'RMSPropOptimizer':
-    kwargs['centered'] = centered
+    kwargs[hyper.v1_argument] = found.constants[hyper.graph]
   return getattr(tf.compat.v1.train, found.row.v1_class)(**kwargs)

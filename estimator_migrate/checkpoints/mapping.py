@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
+from estimator_migrate import estimators
 from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import index as index_lib
 from estimator_migrate.checkpoints import roles
@@ -106,7 +107,7 @@ def keras_names(
   """Keras uniquifies optimizer names in creation order: Adam, Adam_1."""
   names, seen = {}, {}
   for part in parts:
-    base = plans[part].build()._name  # pylint: disable=protected-access
+    base = plans[part].keras_name
     count = seen.get(base, 0)
     seen[base] = count + 1
     names[part] = base if count == 0 else f'{base}_{count}'
@@ -114,13 +115,8 @@ def keras_names(
 
 
 def creation_order(estimator_type: roles.EstimatorType) -> list[str]:
-  """Parts in the order v2 builds their optimizers."""
-  return {
-      'dnn': ['dnn'],
-      'linear': ['linear'],
-      'dnn_linear_combined': ['dnn', 'linear'],
-      'baseline': ['baseline'],
-  }[estimator_type]
+  """Parts in the order v2 builds their optimizers (the family table's)."""
+  return list(estimators.FAMILIES[estimator_type].scopes)
 
 
 def _hyper_targets(scope: str, plan: optimizers.OptimizerPlan) -> list[Target]:
@@ -135,10 +131,6 @@ def _hyper_targets(scope: str, plan: optimizers.OptimizerPlan) -> list[Target]:
         )
     )
   return out
-
-
-def _present(slot: optimizers.Slot, key: str | None, config) -> bool:
-  return key is None or bool(config.get(key))
 
 
 def _slot_pieces(
@@ -216,40 +208,20 @@ def plan_targets(
       targets.append(
           Target.copy(f'{scope}/iter', variables[layout.step], 'iter')
       )
-    v1_slots = plan.v1_slots
     for var in by_part.get(part, ()):
-      found = layout.slot_groups(var)
-      if len(found) != len(v1_slots):
-        raise errors.CheckpointError(
-            f'{var} has {len(found)} slot(s)'
-            f' {[k.name for keys in found for k in keys]}, but'
-            f' {plan.row.v1_class} keeps {[s.v1 for s in v1_slots]}. Pass the'
-            ' optimizer explicitly if it was detected wrongly.'
-        )
-      for slot, keys in zip(v1_slots, found, strict=True):
-        if not _present(slot, slot.keras_present_if, plan.config):
-          dropped.extend(
-              (
-                  k.name,
-                  f'{plan.keras_class} keeps no {slot.keras} slot with'
-                  f' {slot.keras_present_if}='
-                  f'{plan.config.get(slot.keras_present_if)!r}',
-              )
-              for k in keys
-          )
+      for pair in plan.pair_slots(var, layout.slot_groups(var)):
+        if pair.keras is None:
+          dropped.extend((k.name, pair.dropped) for k in pair.keys)
           continue
-        scale = None
-        if slot.scale_by_neg_lr and not plan.is_compat:
-          scale = -float(plan.config['learning_rate'])
-        variable = variables[keys[0].name]
+        variable = variables[pair.keys[0].name]
         targets.append(
             Target(
-                f'{scope}/{var}/{slot.keras}',
+                f'{scope}/{var}/{pair.keras}',
                 variable.dtype,
                 variable.shape,
                 'slot',
-                _slot_pieces(keys, variable, index),
-                scale,
+                _slot_pieces(pair.keys, variable, index),
+                pair.scale,
             )
         )
   return Plan(tuple(targets), tuple(dropped), names)

@@ -12,20 +12,15 @@ from collections.abc import Mapping
 import dataclasses
 import re
 import types
-from typing import Literal
 
 from estimator_migrate import errors
+from estimator_migrate import estimators
 from estimator_migrate.checkpoints import source as source_lib
 
-EstimatorType = Literal['dnn', 'linear', 'dnn_linear_combined', 'baseline']
-ESTIMATOR_TYPES: tuple[EstimatorType, ...] = (
-    'dnn',
-    'linear',
-    'dnn_linear_combined',
-    'baseline',
-)
+# A checkpoint's estimator type is its family in `estimators.FAMILIES`.
+EstimatorType = estimators.Family
+ESTIMATOR_TYPES: tuple[EstimatorType, ...] = tuple(estimators.FAMILIES)
 GLOBAL_STEP = 'global_step'
-PARTS = ('dnn', 'linear', 'baseline')
 _SLOT_SUFFIX = re.compile(
     r'(?:(?:t|part)_(?P<partition>\d+)/)?'
     r'(?P<opt>[A-Za-z][A-Za-z0-9]*?)(?:_(?P<index>\d+))?'
@@ -74,16 +69,17 @@ class Layout:
           'the checkpoint already keeps Keras optimizer state under'
           ' training/: it is a v2 checkpoint, nothing to convert.'
       )
-    if parts == {'dnn', 'linear'}:
-      return 'dnn_linear_combined'
-    if len(parts) == 1 and parts <= set(PARTS):
-      return parts.pop()
+    family = estimators.family_of_scopes(parts)
+    if family is not None:
+      return family.family
+    *others, last = (r.class_prefix for r in estimators.FAMILIES.values())
     raise errors.CheckpointError(
-        f'variables under {sorted(parts)} are not those of a canned DNN,'
-        ' Linear, DNNLinearCombined or Baseline estimator (dnn/, linear/,'
-        ' baseline/). For a custom model_fn, map names with'
-        ' checkpoints.assignment_map, or pass estimator_type= if the'
-        ' variables are canned ones under another scope.'
+        f'variables under {sorted(parts)} are not those of a canned'
+        f' {", ".join(others)} or {last} estimator'
+        f' ({", ".join(s + "/" for s in estimators.SCOPES)}). For'
+        ' a custom model_fn, map names with checkpoints.assignment_map, or'
+        ' pass estimator_type= if the variables are canned ones under'
+        ' another scope.'
     )
 
   def slot_groups(self, var: str) -> list[tuple[SlotVariable, ...]]:

@@ -37,7 +37,6 @@ Example:
 from collections.abc import Callable, Sequence
 import math
 import os
-import re
 import sys
 import time
 from typing import Any
@@ -189,29 +188,19 @@ class _Progress:
 
 
 # The library names its arguments; users of this binary know flags.
-_FLAGS_FOR_ARGUMENTS = (
-    (re.compile(r'\boverwrite=True'), '--overwrite'),
-    (
-        re.compile(r'\boptimizers=\{"(\w+)": \.\.\.\}'),
-        r'--optimizer=\1=NAME:LR',
+_ARGUMENTS = console.ArgumentFlags.of(
+    'source',
+    'target',
+    'source_graph',
+    'estimator_type',
+    'path',
+    special=(
+        (r'\boverwrite=True', '--overwrite'),
+        (r'\blink=True', '--link'),
+        (r'\boptimizers=\{"(\w+)": \.\.\.\}', r'--optimizer=\1=NAME:LR'),
+        (r'\boptimizers=', '--optimizer='),
     ),
-    (re.compile(r'\boptimizers='), '--optimizer='),
-    (
-        re.compile(
-            r'(?<![\w-])(source|target|source_graph|estimator_type|path)='
-        ),
-        r'--\1=',
-    ),
-    (re.compile(r'^source is empty'), '--source is empty'),
-    (re.compile(r'\blink=True'), '--link'),
 )
-
-
-def _flag_errors(error: errors.MigrationError) -> str:
-  text = str(error)
-  for pattern, flag in _FLAGS_FOR_ARGUMENTS:
-    text = pattern.sub(flag, text)
-  return text
 
 
 def main(argv: Sequence[str]) -> int:
@@ -239,7 +228,7 @@ def main(argv: Sequence[str]) -> int:
         link=_LINK.value,
     )
   except errors.MigrationError as e:
-    console.fail(_flag_errors(e))
+    console.fail(_ARGUMENTS(str(e)))
   if _REPORT.value:
     _write_report(_REPORT.value, report.to_json())
   print(report.summary())
@@ -249,7 +238,7 @@ def main(argv: Sequence[str]) -> int:
 def run() -> None:
   """Console-script entry point."""
   flags.mark_flags_as_required([_SOURCE, _TARGET])
-  console.run(main, __name__)
+  console.run(main, __name__, arguments=_ARGUMENTS)
 
 
 if __name__ == '__main__':

@@ -11,10 +11,14 @@ make_model_fn with its weights carried by the checkpoint assignment map.
 Then continues the TF1 originals (twice from the same checkpoint, to measure
 run-to-run noise) and the migrated models for the same steps on the same
 batches, with op determinism on, and compares accuracy, loss and weights
-against that noise.
+against that noise. Third act: exports the migrated canned model to Keras 3
+(export.canned_to_keras, with a SavedModel), and in the modern environment
+(TensorFlow 2.21: .venv-modern or $ESTIMATOR_MIGRATE_MODERN_PYTHON) checks
+its predictions against the estimator's and trains it on beside the
+estimator, weight for weight.
 
-Writes report.md, loss_curves.png and the Estimators' TensorBoard event files
-into --workdir; a rerun replaces them, and a workdir holding anything else is
+Writes report.md, loss_curves.png, the export (canned/keras3) and the
+Estimators' TensorBoard event files into --workdir; a rerun replaces them, and a workdir holding anything else is
 refused. Prints progress and the final table only; --verbosity=0 shows
 TensorFlow's and TFDS's logs too. Exits 1 if a migrated model diverges from
 its original beyond the tolerance, 2 on bad input.
@@ -27,7 +31,6 @@ Example:
 
 from collections.abc import Sequence
 import os
-import re
 import tempfile
 import time
 import warnings
@@ -39,7 +42,6 @@ import tensorflow as tf
 
 from estimator_migrate import console
 from estimator_migrate import data
-from estimator_migrate import errors
 from estimator_migrate.demo import run
 
 _WORKDIR = flags.DEFINE_string(
@@ -74,6 +76,10 @@ _PERTURB_LR = flags.DEFINE_float(
     ' rate; anything but 1 makes it diverge, to show the check works.',
 )
 console.require_positive_finite(_PERTURB_LR)
+# The library names its arguments (workdir=...); the user typed flags.
+_ARGUMENTS = console.ArgumentFlags.of(
+    'workdir', 'steps', 'dataset', 'data_dir', 'perturb_lr'
+)
 
 
 def _quiet() -> None:
@@ -107,18 +113,14 @@ def main(argv: Sequence[str]) -> int:
   def progress(line: str) -> None:
     print(f'[{time.perf_counter() - began:6.1f}s] {line}', flush=True)
 
-  try:
-    result = run.run_demo(
-        workdir,
-        steps=_STEPS.value,
-        dataset=_DATASET.value,
-        data_dir=_DATA_DIR.value,
-        perturb_lr=_PERTURB_LR.value,
-        progress=progress,
-    )
-  except errors.MigrationError as e:
-    # The library names its arguments (workdir=...); the user typed flags.
-    console.fail(re.sub(r'^workdir=', '--workdir=', str(e)))
+  result = run.run_demo(
+      workdir,
+      steps=_STEPS.value,
+      dataset=_DATASET.value,
+      data_dir=_DATA_DIR.value,
+      perturb_lr=_PERTURB_LR.value,
+      progress=progress,
+  )
   report_path = os.path.join(result.workdir, 'report.md')
   if _REPORT.value:
     report_path = _REPORT.value
@@ -131,9 +133,8 @@ def main(argv: Sequence[str]) -> int:
   print(f'loss curves: {result.plot_path}')
   print(f'TensorBoard: tensorboard --logdir {result.workdir}')
   if not result.ok:
-    for model in result.models:
-      for problem in model.problems():
-        print(f'DIVERGED: {problem}')
+    for problem in result.problems():
+      print(f'DIVERGED: {problem}')
     return 1
   print(
       f'every migrated model is within tolerance'
@@ -144,7 +145,7 @@ def main(argv: Sequence[str]) -> int:
 
 def run_main() -> None:
   """Console-script entry point."""
-  console.run(main, __name__)
+  console.run(main, __name__, arguments=_ARGUMENTS)
 
 
 if __name__ == '__main__':

@@ -74,20 +74,9 @@ _BUILD_MODEL = flags.DEFINE_string(
 _CUSTOM_KWARGS = ('params', 'loss', 'optimizer')
 
 # Which flag each library argument is.
-_FLAG_OF = {
-    'config': '--config',
-    'model_dir': '--model_dir',
-    'target': '--target',
-    'estimator': '--estimator',
-    'build_model': '--build_model',
-}
-
-
-def _flagged(message: str) -> str:
-  for argument, flag in _FLAG_OF.items():
-    if message.startswith(argument + ' '):
-      return flag + message[len(argument) :]
-  return message
+_ARGUMENTS = console.ArgumentFlags.of(
+    'config', 'model_dir', 'target', 'estimator', 'build_model'
+)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -110,7 +99,7 @@ def main(argv: Sequence[str]) -> int:
       )
     result.save(_TARGET.value, saved_model=_SAVED_MODEL.value)
   except errors.MigrationError as e:
-    logging.error('%s', _flagged(str(e)))
+    logging.error('%s', _ARGUMENTS(str(e)))
     return 2
   print(result.report())
   print(f'Wrote {_TARGET.value}')

@@ -16,19 +16,16 @@ from absl import app
 from absl import flags
 
 from estimator_migrate import console
-from estimator_migrate import errors
 from estimator_migrate.checkpoints import inspect
 
 _SOURCE = flags.DEFINE_string('source', None, 'Checkpoint prefix or model_dir.')
+_ARGUMENTS = console.ArgumentFlags.of('source')
 
 
 def main(argv: Sequence[str]) -> int:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  try:
-    inventory = inspect.inspect_checkpoint(_SOURCE.value)
-  except errors.MigrationError as e:
-    console.fail(str(e).replace('source is empty', '--source is empty'))
+  inventory = inspect.inspect_checkpoint(_SOURCE.value)
   print(inventory.prefix)
   print(inventory.table())
   print(inventory.totals())
@@ -38,7 +35,7 @@ def main(argv: Sequence[str]) -> int:
 def run() -> None:
   """Console-script entry point."""
   flags.mark_flags_as_required([_SOURCE])
-  console.run(main, __name__)
+  console.run(main, __name__, arguments=_ARGUMENTS)
 
 
 if __name__ == '__main__':

@@ -1,8 +1,9 @@
-"""Draws the demo's training-loss curves: TF1, then TF1 vs migrated."""
+"""Draws the demo's training-loss curves: TF1 vs migrated, per model."""
 
 from collections.abc import Mapping, Sequence
 
 Curve = Sequence[tuple[int, float]]
+_STYLES = {'TF1': '-', 'migrated': '--'}  # any other curve: dotted
 
 
 def loss_curves(
@@ -12,7 +13,7 @@ def loss_curves(
 
   Args:
     path: PNG file to write.
-    models: Model name -> {'TF1': curve, 'migrated': curve}.
+    models: Model name -> {'TF1': curve, 'migrated': curve, ...}.
     boundary: The step at which the checkpoint was migrated.
   """
   # Imported here, not at the top: matplotlib logs warnings at import (e.g.
@@ -34,7 +35,11 @@ def loss_curves(
             steps,
             values,
             label=label,
-            linestyle='-' if label == 'TF1' else '--',
+            linestyle=_STYLES.get(label, ':'),
+            # Any other curve (Keras 3) may lie on the migrated one: marked.
+            marker=None if label in _STYLES else 'o',
+            markersize=4,
+            fillstyle='none',
         )
     axis.axvline(boundary, color='gray', linewidth=0.8)
     axis.annotate(

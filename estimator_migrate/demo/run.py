@@ -1,14 +1,15 @@
 """Runs the demo: train TF1, migrate with the toolkit, continue both, compare.
 
+Then the third act: the migrated canned model leaves Estimators for Keras 3
+on current TensorFlow (`keras3_act`), proven there.
+
 Example:
   report = run.run_demo('/tmp/demo', steps=200)
   print(report.summary())
 """
 
 from collections.abc import Callable, Mapping
-import dataclasses
 import os
-import re
 import time
 
 import numpy as np
@@ -16,241 +17,25 @@ import tensorflow as tf
 
 from estimator_migrate import canned
 from estimator_migrate import data
+from estimator_migrate import differences
+from estimator_migrate import estimators
 from estimator_migrate import model_fn
 from estimator_migrate import optimizers
-from estimator_migrate import report
 from estimator_migrate.checkpoints import assignment
 from estimator_migrate.checkpoints import convert
+from estimator_migrate.demo import keras3_act
 from estimator_migrate.demo import plot
+from estimator_migrate.demo import results
 from estimator_migrate.demo import tf1_project
 from estimator_migrate.demo import tf2_project
 from estimator_migrate.demo import workdir as workdir_lib
+from estimator_migrate.export import modern
 
 Progress = Callable[[str], None]
 SEED = 0
 # The top-level entries a run writes into its workdir (and a rerun replaces).
 OUTPUTS = ('canned', 'custom', 'report.md', 'loss_curves.png')
-
-
-@dataclasses.dataclass(frozen=True)
-class Gap:
-  """How far two continued runs of one model ended apart."""
-
-  accuracy: float  # absolute
-  loss: float  # relative to the first run's loss
-  weights: float  # max absolute weight difference
-
-  def __str__(self) -> str:
-    return f'{self.accuracy:.4f} / {self.loss:.2%} / {self.weights:.2g}'
-
-
-@dataclasses.dataclass(frozen=True)
-class Tolerance:
-  """How far a migrated model may end from its TF1 original.
-
-  Each measure may differ by `noise_factor` times the run-to-run noise that
-  the same run measured (the TF1 continuation done twice from the same
-  checkpoint), and never less than its absolute floor: with op determinism
-  the noise is 0, and a migrated model then still differs from its original
-  by float rounding (its optimizers are Keras code, not v1 kernels).
-  """
-
-  floor: Gap
-  noise_factor: float
-  restored: float = 1e-5  # max |p_tf1 - p_migrated| right after migrating
-
-  def limit(self, noise: Gap) -> Gap:
-    return Gap(
-        *(
-            max(self.noise_factor * measured, floor)
-            for measured, floor in zip(
-                dataclasses.astuple(noise),
-                dataclasses.astuple(self.floor),
-                strict=True,
-            )
-        )
-    )
-
-
-# Floors, for when the noise is 0 (op determinism): an accuracy gap of 1 %
-# (3.6 of the 360 digit test images; the penguins model is exact), 1 % of
-# the loss, and 1e-2 on a weight: Adam turns float rounding into steps of
-# its learning rate (1e-3) on weights whose gradients are near 0, measured
-# up to 2.4e-3 after 200 steps on the custom model, so the floor is ten such
-# steps. Real migration errors (a wrong learning rate, lost slots) move
-# weights by far more: --perturb_lr=100 moves the canned model's by 2.85.
-TOLERANCE = Tolerance(
-    floor=Gap(accuracy=0.01, loss=0.01, weights=1e-2), noise_factor=4.0
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelResult:
-  """One model: TF1 continued (twice) vs migrated continued."""
-
-  name: str
-  tf1: Mapping[str, float]
-  migrated: Mapping[str, float]
-  restored_difference: float
-  migration: Gap  # TF1 continued vs migrated continued
-  noise: Gap  # TF1 continued vs TF1 continued again from the same checkpoint
-  tf1_steps_per_second: float
-  migrated_steps_per_second: float
-  losses: Mapping[str, list]
-  tolerance: Tolerance
-  notes: tuple[str, ...]
-
-  def problems(self) -> list[str]:
-    limit = self.tolerance.limit(self.noise)
-    out = []
-    if self.migration.accuracy > limit.accuracy:
-      out.append(
-          f'{self.name}: accuracy differs by {self.migration.accuracy:.4f} >'
-          f' {limit.accuracy:.4f}'
-      )
-    if self.migration.loss > limit.loss:
-      out.append(
-          f'{self.name}: loss differs by {self.migration.loss:.2%} >'
-          f' {limit.loss:.2%}'
-      )
-    if self.restored_difference > self.tolerance.restored:
-      out.append(
-          f'{self.name}: right after migration predictions differ by'
-          f' {self.restored_difference:.3g} > {self.tolerance.restored}'
-      )
-    if self.migration.weights > limit.weights:
-      out.append(
-          f'{self.name}: weights differ by {self.migration.weights:.3g} >'
-          f' {limit.weights:.3g}'
-      )
-    return out
-
-
-@dataclasses.dataclass(frozen=True)
-class DemoReport:
-  workdir: str
-  steps: int
-  models: tuple[ModelResult, ...]
-  conversion: convert.ConversionReport
-  changes_table: str
-  plot_path: str
-  deterministic: bool
-
-  @property
-  def ok(self) -> bool:
-    return not any(m.problems() for m in self.models)
-
-  def summary(self) -> str:
-    """The results table: the same figures on every run (no timings)."""
-    rows = []
-    for m in self.models:
-      rows.append(
-          (
-              m.name,
-              f'{m.tf1["accuracy"]:.4f}',
-              f'{m.migrated["accuracy"]:.4f}',
-              f'{m.tf1["loss"]:.4f}',
-              f'{m.migrated["loss"]:.4f}',
-              f'{m.restored_difference:.2g}',
-              str(m.migration),
-              str(m.noise),
-              str(m.tolerance.limit(m.noise)),
-              'ok' if not m.problems() else 'DIVERGED',
-          )
-      )
-    return report.markdown_table(
-        (
-            'model',
-            'TF1 accuracy',
-            'migrated accuracy',
-            'TF1 loss',
-            'migrated loss',
-            'restored diff',
-            'migration gap (acc / loss / weight)',
-            'noise floor (acc / loss / weight)',
-            'limit',
-            'verdict',
-        ),
-        rows,
-    )
-
-  def speeds(self) -> str:
-    """Training speed after the migration (varies from run to run)."""
-    return report.markdown_table(
-        ('model', 'TF1 steps/s', 'migrated steps/s'),
-        [
-            (
-                m.name,
-                f'{m.tf1_steps_per_second:.1f}',
-                f'{m.migrated_steps_per_second:.1f}',
-            )
-            for m in self.models
-        ],
-    )
-
-  def markdown(self) -> str:
-    problems = [p for m in self.models for p in m.problems()]
-    determinism = (
-        f'on (tf.config.experimental.enable_op_determinism, seed {SEED})'
-        if self.deterministic
-        else 'off'
-    )
-    lines = [
-        '# estimator_migrate demo',
-        '',
-        f'Each model trained {self.steps} steps as TF1 code, was migrated, and'
-        f' then the TF1 original (twice, from the same checkpoint) and the'
-        f' migrated model trained {self.steps} more steps on the same'
-        f' batches. Op determinism: {determinism}.',
-        '',
-        self.summary(),
-        '',
-        '"restored diff": max |p_TF1 - p_migrated| over the test set right'
-        ' after migration, before any further training. "migration gap":'
-        ' TF1 continued vs migrated continued: accuracy difference, loss'
-        ' difference relative to TF1\'s, max weight difference. "noise'
-        ' floor": the same three between the TF1 continuation and the TF1'
-        ' continuation done again from the same checkpoint. "limit": per'
-        f' measure, max({TOLERANCE.noise_factor:g} x noise floor, absolute'
-        ' floor); a model whose migration gap exceeds it diverged.',
-        '',
-        '## Speed (varies from run to run)',
-        '',
-        self.speeds(),
-        '',
-        '## Canned model: argument changes',
-        '',
-        self.changes_table,
-        '',
-        '## Canned model: checkpoint conversion',
-        '',
-        f'{self.conversion.tensors} tensors,'
-        f' {self.conversion.bytes / 1e6:.1f} MB in'
-        f' {self.conversion.seconds:.2f} s, verified:'
-        f' {self.conversion.verified}.',
-        '',
-        '```',
-        self.conversion.summary(),
-        '```',
-        '',
-        '## Notes',
-        '',
-    ]
-    lines += [f'- {note}' for m in self.models for note in m.notes]
-    lines += [
-        '',
-        f'![training loss]({os.path.basename(self.plot_path)})',
-        '',
-        'TensorBoard: `tensorboard --logdir '
-        f"{self.workdir}` shows every run's event files.",
-        '',
-        '## Verdict',
-        '',
-        'ok: every migrated model is within tolerance.'
-        if not problems
-        else '\n'.join(f'- {p}' for p in problems),
-    ]
-    return '\n'.join(lines) + '\n'
+KERAS3_CURVE = 'Keras 3 (TF 2.21)'
 
 
 def _losses(model_dir: str) -> list[tuple[int, float]]:
@@ -268,6 +53,12 @@ def _losses(model_dir: str) -> list[tuple[int, float]]:
   return sorted(points.items())
 
 
+def _at_steps_of(curve, reference) -> list[tuple[int, float]]:
+  """`curve`'s points at the steps `reference` has (its summary steps)."""
+  steps = {step for step, _ in reference}
+  return [(step, loss) for step, loss in curve if step in steps]
+
+
 def _continue(estimator, train_fn, eval_fn, steps: int):
   """Trains `steps` more steps; returns (steps per second, eval metrics)."""
   began = time.perf_counter()
@@ -281,7 +72,7 @@ def _probabilities(estimator, input_fn) -> np.ndarray:
 
 
 def _max_difference(a: np.ndarray, b: np.ndarray) -> float:
-  return float(np.max(np.abs(a - b)))
+  return differences.weight_difference({'p': a}, {'p': b}).absolute
 
 
 def _gap(
@@ -290,21 +81,24 @@ def _gap(
     other: tf.estimator.Estimator,
     other_metrics: Mapping[str, float],
     names: Mapping[str, str],
-) -> Gap:
+) -> results.Gap:
   """Accuracy, relative loss and max weight differences of two runs."""
-  weights = max(
-      _max_difference(
-          reference.get_variable_value(mine), other.get_variable_value(theirs)
-      )
-      for mine, theirs in names.items()
-  )
+  weights = differences.weight_difference(
+      {mine: reference.get_variable_value(mine) for mine in names},
+      {
+          mine: other.get_variable_value(theirs)
+          for mine, theirs in names.items()
+      },
+  ).absolute
   loss = abs(reference_metrics['loss'] - other_metrics['loss']) / max(
       abs(reference_metrics['loss']), 1e-12
   )
-  return Gap(
-      float(abs(reference_metrics['accuracy'] - other_metrics['accuracy'])),
-      float(loss),
-      weights,
+  return results.Gap(
+      accuracy=float(
+          abs(reference_metrics['accuracy'] - other_metrics['accuracy'])
+      ),
+      loss=float(loss),
+      weights=weights,
   )
 
 
@@ -337,7 +131,7 @@ def _continue_and_compare(
     inputs,
     steps: int,
     notes: tuple[str, ...],
-) -> ModelResult:
+) -> results.ModelResult:
   """Continues TF1 twice and the migrated model once; compares them.
 
   Args:
@@ -359,18 +153,21 @@ def _continue_and_compare(
   migrated_rate, migrated_metrics = _continue(
       migrated, train_fn, eval_fn, steps
   )
-  return ModelResult(
-      name,
-      tf1_metrics,
-      migrated_metrics,
-      restored,
-      _gap(tf1, tf1_metrics, migrated, migrated_metrics, names),
-      _gap(tf1, tf1_metrics, rerun, rerun_metrics, {n: n for n in names}),
-      tf1_rate,
-      migrated_rate,
-      {'TF1': _losses(tf1.model_dir), 'migrated': _losses(migrated.model_dir)},
-      TOLERANCE,
-      notes,
+  return results.ModelResult(
+      name=name,
+      tf1=tf1_metrics,
+      migrated=migrated_metrics,
+      restored_difference=restored,
+      migration=_gap(tf1, tf1_metrics, migrated, migrated_metrics, names),
+      noise=_gap(tf1, tf1_metrics, rerun, rerun_metrics, {n: n for n in names}),
+      tf1_steps_per_second=tf1_rate,
+      migrated_steps_per_second=migrated_rate,
+      losses={
+          'TF1': _losses(tf1.model_dir),
+          'migrated': _losses(migrated.model_dir),
+      },
+      tolerance=results.TOLERANCE,
+      notes=notes,
   )
 
 
@@ -411,15 +208,13 @@ def _run_canned(workdir, steps, data_dir, batch_size, perturb_lr, say):
   say('canned: converting the checkpoint')
   given = None
   if perturb_lr != 1.0:  # for testing the divergence check
-    given = dict(
-        zip(
-            ('dnn', 'linear'),
-            tf1_project.canned_optimizers(
-                tf1_project.LEARNING_RATE * perturb_lr
-            ).values(),
-            strict=True,
-        )
-    )
+    family = estimators.lookup(tf1_project.CANNED).family
+    given = {
+        family.scope_of(arg): optimizer
+        for arg, optimizer in tf1_project.canned_optimizers(
+            tf1_project.LEARNING_RATE * perturb_lr
+        ).items()
+    }
   target = os.path.join(workdir, 'canned', 'migrated', f'model.ckpt-{steps}')
   conversion = convert.convert_optimizer_checkpoint(
       tf1.model_dir, target, optimizers=given, overwrite=True
@@ -434,14 +229,25 @@ def _run_canned(workdir, steps, data_dir, batch_size, perturb_lr, say):
   restored = _max_difference(
       _probabilities(tf1, predict_fn), _probabilities(migrated, predict_fn)
   )
+  say('canned: exporting the migrated model to Keras 3, with a SavedModel')
+  test_features, _ = keras3_act.dataset_arrays(eval_fn, None, SEED)
+  pending = keras3_act.save_export(
+      migrated,
+      translation.kwargs,
+      os.path.join(workdir, 'canned', 'keras3'),
+      test_features,
+      keras3_act.dataset_arrays(train_fn, steps, SEED),
+      batch_size,
+  )
   say(f'canned: continuing TF1 (twice) and migrated for {steps} steps')
   names = [
       n
       for n in migrated.get_variable_names()
       if not n.startswith('training/') and n != 'global_step'
   ]
+  name = f'canned {tf1_project.CANNED} (penguins, feature columns)'
   result = _continue_and_compare(
-      f'canned {tf1_project.CANNED} (penguins, feature columns)',
+      name,
       make_tf1,
       tf1,
       migrated,
@@ -456,15 +262,12 @@ def _run_canned(workdir, steps, data_dir, batch_size, perturb_lr, say):
           ' global step.',
       ),
   )
-  return result, conversion, translation.table()
-
-
-def _keras_graph_model(image_shape, num_classes):
-  """The Keras twin built in a fresh graph: the names an Estimator gives it."""
-  graph = tf.Graph()
-  with graph.as_default():
-    tf.compat.v1.set_random_seed(SEED)  # op determinism wants seeded dropout
-    return tf2_project.build_cnn(image_shape, num_classes)
+  say(
+      'canned: on TensorFlow 2.21 (Keras 3): predicting, then training on'
+      f' the same {steps} batches'
+  )
+  keras3 = keras3_act.prove(name, pending, migrated)
+  return result, keras3, conversion, translation.table()
 
 
 def _run_custom(workdir, steps, dataset, data_dir, batch_size, say):
@@ -496,15 +299,19 @@ def _run_custom(workdir, steps, dataset, data_dir, batch_size, say):
   tf1 = make_tf1(os.path.join(workdir, 'custom', 'tf1'))
   tf1.train(train_fn, steps=steps)
   prefix = tf.train.latest_checkpoint(tf1.model_dir)
-  say('custom: mapping the TF1 checkpoint onto the Keras model')
-  amap = assignment.assignment_map(prefix, _keras_graph_model(shape, classes))
-  if not amap.complete:
-    raise ValueError(f'the assignment map is incomplete:\n{amap.table()}')
+  say('custom: carrying weights, Adam slots and step into the Keras model')
+  plan = optimizers.plan_optimizer(
+      tf.compat.v1.train.AdamOptimizer(tf1_project.LEARNING_RATE)
+  )
+  start = assignment.warm_start_model_fn(
+      prefix, lambda: tf2_project.build_cnn(shape, classes), plan
+  )
   # Right after migration: the Keras model with the mapped weights predicts
   # what the TF1 model predicts.
   keras_model = tf2_project.build_cnn(shape, classes)
-  eager_map = assignment.assignment_map(prefix, keras_model)
-  assignment.restore(prefix, keras_model, eager_map)
+  assignment.restore(
+      prefix, keras_model, assignment.assignment_map(prefix, keras_model)
+  )
   images = np.concatenate(
       [
           f['image']
@@ -515,16 +322,6 @@ def _run_custom(workdir, steps, dataset, data_dir, batch_size, say):
       keras_model(images, training=False).numpy(),
       _probabilities(tf1, predict_fn),
   )
-  plan = optimizers.plan_optimizer(
-      tf.compat.v1.train.AdamOptimizer(tf1_project.LEARNING_RATE)
-  )
-  # Weights by the assignment map; Adam's moments and the step with them.
-  previous = {m: c for c, m in amap.mapping.items()}
-  previous.update(
-      assignment.optimizer_slot_map(
-          prefix, amap, plan, scope=plan.build()._name  # pylint: disable=protected-access
-      )
-  )
   migrated = tf.estimator.Estimator(
       model_fn.make_model_fn(
           lambda p: tf2_project.build_cnn(shape, classes),
@@ -534,11 +331,7 @@ def _run_custom(workdir, steps, dataset, data_dir, batch_size, say):
       ),
       model_dir=os.path.join(workdir, 'custom', 'migrated'),
       config=config,
-      warm_start_from=tf.estimator.WarmStartSettings(
-          prefix,
-          vars_to_warm_start=[re.escape(n) + '(:0)?$' for n in previous],
-          var_name_to_prev_var_name=previous,
-      ),
+      warm_start_from=start.settings,
   )
   say(f'custom: continuing TF1 (twice) and migrated for {steps} steps')
   return _continue_and_compare(
@@ -546,15 +339,15 @@ def _run_custom(workdir, steps, dataset, data_dir, batch_size, say):
       make_tf1,
       tf1,
       migrated,
-      dict(amap.mapping),
+      dict(start.mapping.mapping),
       restored,
       (train_fn, eval_fn),
       steps,
       (
-          'custom: the 10 weights (BatchNorm statistics included) are carried'
-          " by assignment_map, Adam's moments and the global step by"
-          ' optimizer_slot_map, into a warm start of the make_model_fn'
-          ' estimator.',
+          "custom: the 10 weights (BatchNorm statistics included), Adam's"
+          ' moments and the global step are carried by'
+          ' assignment.warm_start_model_fn into a warm start of the'
+          ' make_model_fn estimator.',
       ),
   )
 
@@ -569,13 +362,14 @@ def run_demo(
     perturb_lr: float = 1.0,
     deterministic: bool = True,
     progress: Progress | None = None,
-) -> DemoReport:
+) -> results.DemoReport:
   """Trains the TF1 project, migrates it, continues both and compares.
 
   Writes `OUTPUTS` into `workdir`: the model_dirs (`canned/`, `custom/`, each
-  with `tf1`, `tf1_rerun` and `migrated`), `report.md` and
-  `loss_curves.png`. A rerun in the same `workdir` replaces them; a run that
-  fails leaves none of them.
+  with `tf1`, `tf1_rerun` and `migrated`), the canned model's Keras 3 export
+  (`canned/keras3`, proven in the modern environment: `keras3_act`),
+  `report.md` and `loss_curves.png`. A rerun in the same `workdir` replaces
+  them; a run that fails leaves none of them.
 
   Args:
     workdir: A new or empty directory, or one an earlier run wrote.
@@ -598,17 +392,20 @@ def run_demo(
     WorkdirError: `workdir` is a file, not writable, or holds files that no
       demo run wrote.
     DataError: a data set cannot be loaded.
+    MigrationError: no modern environment (TensorFlow 2.21) for the third
+      act, or it failed.
   """
   say = progress or (lambda line: None)
   workdir = os.path.abspath(workdir)
   for name in (tf1_project.CANNED_DATASET, dataset):  # fail before training
     data.info(name, data_dir=data_dir)
+  modern.find_python()  # the third act's environment, before training too
   workdir_lib.claim(workdir, OUTPUTS)
   if deterministic:
     tf.keras.utils.set_random_seed(SEED)
     tf.config.experimental.enable_op_determinism()
   try:
-    canned_result, conversion, changes = _run_canned(
+    canned_result, keras3, conversion, changes = _run_canned(
         workdir, steps, data_dir, batch_size, perturb_lr, say
     )
     custom_result = _run_custom(
@@ -617,17 +414,27 @@ def run_demo(
     plot_path = os.path.join(workdir, 'loss_curves.png')
     plot.loss_curves(
         plot_path,
-        {m.name: m.losses for m in (canned_result, custom_result)},
+        {
+            canned_result.name: {
+                **canned_result.losses,
+                KERAS3_CURVE: _at_steps_of(
+                    keras3.losses, canned_result.losses['migrated']
+                ),
+            },
+            custom_result.name: custom_result.losses,
+        },
         boundary=steps,
     )
-    result = DemoReport(
-        workdir,
-        steps,
-        (canned_result, custom_result),
-        conversion,
-        changes,
-        plot_path,
-        deterministic,
+    result = results.DemoReport(
+        workdir=workdir,
+        steps=steps,
+        models=(canned_result, custom_result),
+        keras3=keras3,
+        conversion=conversion,
+        changes_table=changes,
+        plot_path=plot_path,
+        deterministic=deterministic,
+        seed=SEED,
     )
     with tf.io.gfile.GFile(os.path.join(workdir, 'report.md'), 'w') as f:
       f.write(result.markdown())

@@ -27,9 +27,11 @@ SUPPORTED = (
     'categorical_column_with_vocabulary_file',
     'categorical_column_with_identity',
     'categorical_column_with_hash_bucket',
+    'weighted_categorical_column',
     'crossed_column (of raw keys and the columns above)',
     'indicator',
     'embedding (combiner mean, sum, sqrtn)',
+    'shared embeddings',
 )
 
 
@@ -137,12 +139,6 @@ def _categorical(column, owner: str) -> tuple[dict, dict]:
         'default_value': int(column.default_value),
         'num_buckets': len(vocabulary) + int(column.num_oov_buckets),
     }
-    if dtype != 'string' and column.num_oov_buckets:
-      raise ColumnError(
-          f'column {owner!r}: integer vocabulary {column.key!r} with'
-          ' num_oov_buckets: its out-of-vocabulary hashing is not exported'
-          ' yet. Use num_oov_buckets=0 or a string vocabulary.'
-      )
     return spec, {'shape': [None], 'dtype': dtype}
   if kind == 'IdentityCategoricalColumn':
     spec = {
@@ -187,30 +183,74 @@ def _register_crossed(columns: Columns, column, owner: str) -> str:
   """
   sources = []
   for key in _leaves(column):
+    if not isinstance(key, str) and _kind(key) == 'WeightedCategoricalColumn':
+      raise ColumnError(
+          f'column {owner!r}: crossed_column over the weighted column'
+          f' {key.name!r}: feature columns refuse weights in a cross. Cross'
+          ' its categorical_column instead.'
+      )
     if isinstance(key, str):
       dtype = columns.inputs.get(key, {}).get('dtype', 'string')
       _add_input(columns, key, [None], dtype, owner)
       sources.append({'raw': key})
     else:
       sources.append({'ids': _register_categorical(columns, key, owner)})
-  columns.categorical[column.name] = {
+  spec = {
       'kind': 'crossed',
       'sources': sources,
       'num_buckets': int(column.hash_bucket_size),
       'hash_key': column.hash_key,
   }
-  return column.name
+  return _unique(columns, column.name, spec)
+
+
+def _register_weighted(columns: Columns, column, owner: str) -> str:
+  """A weighted column: its ids' column and the weight feature.
+
+  As feature columns do, an id and its weight are dropped together where
+  the id is dropped (`''`, `-1`) or, in embeddings and linear models, where
+  the weight is not positive (`safe_embedding_lookup_sparse`).
+  """
+  if not tf.as_dtype(column.dtype).is_floating:
+    raise ColumnError(
+        f'column {owner!r}: weighted column {column.name!r} has dtype'
+        f' {column.dtype!r}; only float weights are exported.'
+    )
+  ids = _register_categorical(columns, column.categorical_column, owner)
+  _add_input(columns, column.weight_feature_key, [None], 'float32', owner)
+  spec = {
+      'kind': 'weighted',
+      'ids': ids,
+      'weight_key': column.weight_feature_key,
+      'num_buckets': columns.categorical[ids]['num_buckets'],
+  }
+  return _unique(columns, column.name, spec)
 
 
 def _register_categorical(columns: Columns, column, owner: str) -> str:
   if _kind(column) == 'CrossedColumn':
     return _register_crossed(columns, column, owner)
+  if _kind(column) == 'WeightedCategoricalColumn':
+    return _register_weighted(columns, column, owner)
   spec, input_spec = _categorical(column, owner)
   _add_input(
       columns, spec['key'], input_spec['shape'], input_spec['dtype'], owner
   )
-  columns.categorical[column.name] = spec
-  return column.name
+  return _unique(columns, column.name, spec)
+
+
+def _unique(columns: Columns, name: str, spec: dict) -> str:
+  """Registers `spec` under `name`, or `name.2`, ... if another has it.
+
+  Categorical columns are named after their feature key, so two columns of
+  one feature (an embedding of one, an indicator of another) share a name.
+  """
+  unique, count = name, 1
+  while columns.categorical.get(unique, spec) != spec:
+    count += 1
+    unique = f'{name}.{count}'
+  columns.categorical[unique] = spec
+  return unique
 
 
 def _numeric_column(columns: Columns, column, keras: str, **extra) -> dict:
@@ -219,6 +259,52 @@ def _numeric_column(columns: Columns, column, keras: str, **extra) -> dict:
   _add_input(columns, column.key, spec['shape'], spec['dtype'], column.name)
   columns.mappings.append(Mapping(column.name, 'numeric', keras, True))
   return {'type': 'numeric', 'name': column.name, 'key': column.key, **extra}
+
+
+def _embedding(columns: Columns, column, scope: str) -> dict:
+  """An embedding column, or one of shared embeddings (one weight).
+
+  v1 shared embeddings keep their table under the input layer's scope like
+  an embedding column; v2 `shared_embeddings` keep it at the top level,
+  named after the collection.
+  """
+  name = column.name
+  if column.max_norm is not None:
+    raise ColumnError(
+        f'column {name!r}: embedding max_norm is not exported yet; export a'
+        ' model trained without it.'
+    )
+  ids = _register_categorical(columns, column.categorical_column, name)
+  input_layer = f'{scope}/input_from_feature_columns/input_layer'
+  creator = getattr(column, 'shared_embedding_column_creator', None)
+  if creator is not None:  # v2 shared_embeddings
+    weight = creator._name  # noqa: SLF001 (the collection's variable name)
+    dimension = creator.dimension
+  elif _kind(column) == 'SharedEmbeddingColumn':  # v1
+    collection = column.shared_embedding_collection_name
+    weight = f'{input_layer}/{collection}/embedding_weights'
+    dimension = column.dimension
+  else:
+    weight = f'{input_layer}/{name}/embedding_weights'
+    dimension = column.dimension
+  shared = ' (shared)' if _kind(column) == 'SharedEmbeddingColumn' else ''
+  columns.mappings.append(
+      Mapping(
+          name,
+          f'embedding{shared} ({column.combiner})',
+          'CategoricalIds + SparseCombiner',
+          True,
+      )
+  )
+  return {
+      'type': 'embedding',
+      'name': name,
+      'categorical': ids,
+      'num_buckets': columns.categorical[ids]['num_buckets'],
+      'dimension': int(dimension),
+      'combiner': column.combiner,
+      'weight': weight,
+  }
 
 
 def dnn_columns(
@@ -231,35 +317,8 @@ def dnn_columns(
     name = column.name
     if kind == 'NumericColumn':
       out.append(_numeric_column(columns, column, 'Input + Flatten'))
-    elif kind == 'EmbeddingColumn':
-      if column.max_norm is not None:
-        raise ColumnError(
-            f'column {name!r}: embedding max_norm is not exported yet.'
-        )
-      ids = _register_categorical(columns, column.categorical_column, name)
-      weight = (
-          f'{scope}/input_from_feature_columns/input_layer/{name}/'
-          'embedding_weights'
-      )
-      out.append(
-          {
-              'type': 'embedding',
-              'name': name,
-              'categorical': ids,
-              'num_buckets': columns.categorical[ids]['num_buckets'],
-              'dimension': int(column.dimension),
-              'combiner': column.combiner,
-              'weight': weight,
-          }
-      )
-      columns.mappings.append(
-          Mapping(
-              name,
-              f'embedding ({column.combiner})',
-              'CategoricalIds + SparseCombiner',
-              True,
-          )
-      )
+    elif kind in ('EmbeddingColumn', 'SharedEmbeddingColumn'):
+      out.append(_embedding(columns, column, scope))
     elif kind in ('IndicatorColumn', 'BucketizedColumn'):
       source = (
           column.categorical_column if kind == 'IndicatorColumn' else column
@@ -281,7 +340,7 @@ def dnn_columns(
           f'column {name!r} ({type(column).__name__}) cannot feed a DNN'
           ' here. Supported: numeric, bucketized, indicator and embedding'
           ' columns over the categorical columns'
-          f' {", ".join(SUPPORTED[2:7])}.'
+          f' {", ".join(SUPPORTED[2:8])}.'
       )
   return out
 

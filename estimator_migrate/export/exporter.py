@@ -155,19 +155,21 @@ def canned_to_keras(
   state = optimizer_state.read_state(
       tf.train.load_checkpoint(weights.prefix),
       weights.source.variables,
-      list(model.shapes),
+      model.trained,
       {
-          arg.name.removesuffix('optimizer').removesuffix(
-              '_'
-          ): constructor_kwargs.get(arg.name)
-          for arg in model.row.family.optimizer_args
+          part.scope: constructor_kwargs.get(part.optimizer.name)
+          for part in model.row.family.parts
       },
       weights.global_step,
   )
+  if state.reason == optimizer_state.V1_REASON:
+    state = optimizer_state.read_v1_state(
+        weights.prefix, model.trained, weights.global_step
+    )
   spec = dict(model.spec)
   spec['optimizers'] = list(state.entries) if not state.reason else None
   spec['compile_unavailable'] = state.reason
-  spec['loss_reduction'] = _loss_reduction(constructor_kwargs)
+  spec['loss_reduction'] = _loss_reduction(estimator, constructor_kwargs)
   return ExportResult(
       estimator=model.row.name,
       prefix=weights.prefix,
@@ -179,10 +181,25 @@ def canned_to_keras(
   )
 
 
-def _loss_reduction(kwargs: dict) -> str:
-  """Keras 3's name of the estimator's loss reduction (v2 default)."""
-  value = kwargs.get('loss_reduction', 'sum_over_batch_size')
-  value = getattr(value, 'value', value)
+# v1 (tf.compat.v1.losses.Reduction) names of the reductions Keras 3 has.
+_V1_REDUCTIONS = {
+    'weighted_sum': 'sum',
+    'weighted_sum_over_batch_size': 'sum_over_batch_size',
+}
+
+
+def _loss_reduction(estimator, kwargs: dict) -> str:
+  """Keras 3's name of the estimator's loss reduction.
+
+  The default is the class's: v1 canned estimators sum the loss over the
+  batch, v2 ones average it. An estimator given by name is taken as v2.
+  """
+  v1_class = not isinstance(estimator, str) and not estimator.__name__.endswith(
+      'V2'
+  )
+  value = kwargs.get('loss_reduction', 'sum' if v1_class else None)
+  value = getattr(value, 'value', value) or 'sum_over_batch_size'
+  value = _V1_REDUCTIONS.get(value, value)
   if value not in ('sum', 'sum_over_batch_size'):
     raise errors.TranslationError(
         f'loss_reduction {value!r} has no Keras 3 reduction; use sum or'

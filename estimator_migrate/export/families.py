@@ -34,20 +34,10 @@ ACTIVATIONS = {
     'swish': 'silu',
     'silu': 'silu',
 }
-# Arguments that change only training, not the exported predictions.
-TRAINING_ONLY = (
-    'model_dir',
-    'optimizer',
-    'dnn_optimizer',
-    'linear_optimizer',
-    'config',
-    'warm_start_from',
-    'loss_reduction',
-    'weight_column',
-    'label_vocabulary',
-    'input_layer_partitioner',
-    'partitioner',
-)
+# A batch-norm layer's weights in Keras order; the moving statistics are not
+# trained by an optimizer.
+BATCH_NORM_WEIGHTS = ('gamma', 'beta', 'moving_mean', 'moving_variance')
+BASELINE_INPUT = 'batch_size_of'  # keras3_model.BATCH
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +49,11 @@ class ModelSpec:
   row: estimators.EstimatorRow
   # Checkpoint name -> the shape the Keras layer gives that weight.
   shapes: dict
+
+  @property
+  def trained(self) -> list[str]:
+    """The checkpoint names an optimizer trains (no moving statistics)."""
+    return [n for n in self.shapes if '/moving_' not in n]
 
 
 def _activation(fn) -> str:
@@ -91,11 +86,6 @@ def _head(row: estimators.EstimatorRow, kwargs: dict) -> dict:
 
 
 def _dnn(row, kwargs, columns, prefix) -> dict:
-  if kwargs.get('batch_norm'):
-    raise errors.TranslationError(
-        f'{row.name}: batch_norm=True is not exported yet; export a model'
-        ' trained without it.'
-    )
   hidden_units = kwargs.get(f'{prefix}hidden_units')
   if not hidden_units:
     raise errors.TranslationError(
@@ -109,6 +99,7 @@ def _dnn(row, kwargs, columns, prefix) -> dict:
           kwargs.get(f'{prefix}activation_fn', tf.nn.relu)
       ),
       'dropout': float(kwargs.get(f'{prefix}dropout') or 0.0),
+      'batch_norm': bool(kwargs.get('batch_norm')),
       'columns': columns_lib.dnn_columns(
           columns, kwargs.get(f'{prefix}feature_columns') or (), 'dnn'
       ),
@@ -146,6 +137,9 @@ def _weights(spec: dict) -> tuple[dict, dict]:
     out[layer.replace('/', '.')] = [name for name, _ in names_and_shapes]
     shapes.update(names_and_shapes)
 
+  if spec.get('baseline'):
+    bias = spec['baseline']['bias']
+    add(spec['baseline']['scope'], [(bias, (units,))])
   if spec.get('dnn'):
     dnn = spec['dnn']
     for column in dnn['columns']:
@@ -163,6 +157,9 @@ def _weights(spec: dict) -> tuple[dict, dict]:
           scope,
           [(f'{scope}/kernel', (width, size)), (f'{scope}/bias', (size,))],
       )
+      if dnn['batch_norm'] and i < len(dnn['hidden_units']):
+        norm = f'{scope}/batchnorm_{i}'
+        add(norm, [(f'{norm}/{n}', (size,)) for n in BATCH_NORM_WEIGHTS])
       width = size
   if spec.get('linear'):
     linear = spec['linear']
@@ -193,14 +190,13 @@ def model_spec(estimator, kwargs: dict) -> ModelSpec:
   """
   row = estimators.lookup(estimator)
   family = row.family.family
-  if family == 'baseline':
-    raise errors.TranslationError(
-        f'{row.name}: Baseline estimators are not exported yet. Supported'
-        ' families: DNN, Linear, DNNLinearCombined.'
-    )
   columns = columns_lib.Columns()
   spec = {'estimator': row.name, 'head': _head(row, kwargs)}
-  if family == 'dnn':
+  if family == 'baseline':
+    # Only a bias: the model reads the batch size from any feature.
+    spec['baseline'] = {'scope': 'baseline', 'bias': 'baseline/bias'}
+    columns.inputs[BASELINE_INPUT] = {'shape': [1], 'dtype': 'float32'}
+  elif family == 'dnn':
     spec['dnn'] = _dnn(row, kwargs, columns, '')
   elif family == 'linear':
     spec['linear'] = _linear(kwargs, columns, '')

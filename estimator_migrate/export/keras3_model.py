@@ -25,6 +25,9 @@ import tensorflow as tf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = 'estimator_migrate'
+# The input of a Baseline model, which reads no feature but the batch size
+# (`select_features` fills it from any feature).
+BATCH = 'batch_size_of'
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -135,13 +138,23 @@ class CrossedIds(keras.layers.Layer):
     return {**super().get_config(), 'column': self.column}
 
 
+def _ids_and_weights(inputs, dtype):
+  """Ids and per-id weights (`weighted_categorical_column`, else ones)."""
+  if isinstance(inputs, (list, tuple)):
+    ids, weights = inputs
+    return ids, tf.cast(weights, dtype)
+  return inputs, tf.ones_like(inputs, dtype)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class SparseCombiner(keras.layers.Layer):
-  """`embedding_lookup_sparse`: rows of ids combined by sum, mean or sqrtn.
+  """`safe_embedding_lookup_sparse`: rows of ids combined (sum, mean, sqrtn).
 
   Serves embedding columns (`units` = dimension) and the linear model's
-  categorical weights (`units` = logits dimension). Ids `-1` are skipped;
-  an example with no id gets zeros.
+  categorical weights (`units` = logits dimension). Takes ids, or `[ids,
+  weights]` for a weighted column. Ids `-1` and weights `<= 0` are skipped;
+  an example with no id gets zeros. `mean` divides by the sum of the
+  weights, `sqrtn` by the square root of the sum of their squares.
   """
 
   def __init__(self, num_buckets, units, combiner, **kwargs):
@@ -155,15 +168,18 @@ class SparseCombiner(keras.layers.Layer):
         shape=(self.num_buckets, self.units), name='embeddings'
     )
 
-  def call(self, ids):
-    valid = tf.cast(ids >= 0, self.embeddings.dtype)
+  def call(self, inputs):
+    ids, weights = _ids_and_weights(inputs, self.embeddings.dtype)
+    keep = (ids >= 0) & (weights > 0)
+    weights = tf.where(keep, weights, tf.zeros_like(weights))
     rows = tf.gather(self.embeddings, tf.maximum(ids, 0))
-    total = tf.reduce_sum(rows * valid[..., None], axis=-2)
-    count = tf.reduce_sum(valid, axis=-1, keepdims=True)
+    total = tf.reduce_sum(rows * weights[..., None], axis=-2)
     if self.combiner == 'mean':
+      count = tf.reduce_sum(weights, axis=-1, keepdims=True)
       return tf.math.divide_no_nan(total, count)
     if self.combiner == 'sqrtn':
-      return tf.math.divide_no_nan(total, tf.sqrt(count))
+      squares = tf.reduce_sum(tf.square(weights), axis=-1, keepdims=True)
+      return tf.math.divide_no_nan(total, tf.sqrt(squares))
     return total
 
   def get_config(self):
@@ -177,17 +193,42 @@ class SparseCombiner(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class MultiHot(keras.layers.Layer):
-  """`indicator_column`: counts of each id (ids `-1` skipped)."""
+  """`indicator_column`: counts of each id (ids `-1` skipped).
+
+  Given `[ids, weights]` (a weighted column), the sum of each id's weights.
+  """
 
   def __init__(self, num_buckets, **kwargs):
     super().__init__(**kwargs)
     self.num_buckets = num_buckets
 
-  def call(self, ids):
-    return tf.reduce_sum(tf.one_hot(ids, self.num_buckets), axis=-2)
+  def call(self, inputs):
+    ids, weights = _ids_and_weights(inputs, 'float32')
+    hot = tf.one_hot(ids, self.num_buckets) * weights[..., None]
+    return tf.reduce_sum(hot, axis=-2)
 
   def get_config(self):
     return {**super().get_config(), 'num_buckets': self.num_buckets}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BaselineLogits(keras.layers.Layer):
+  """A Baseline estimator: its bias for every example of the batch."""
+
+  def __init__(self, units, **kwargs):
+    super().__init__(**kwargs)
+    self.units = units
+
+  def build(self, input_shape):
+    self.bias = self.add_weight(
+        shape=(self.units,), initializer='zeros', name='bias'
+    )
+
+  def call(self, batch):
+    return self.bias * tf.ones((tf.shape(batch)[0], self.units))
+
+  def get_config(self):
+    return {**super().get_config(), 'units': self.units}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -317,6 +358,13 @@ class EstimatorModel(keras.Model):
       loss = self.compute_loss(
           x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
       )
+    # What Keras' own train_step reports as `loss`: the per-replica loss
+    # unscaled, weighted by the batch size.
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    self._loss_tracker.update_state(
+        loss * replicas,
+        sample_weight=tf.shape(keras.tree.flatten(y_pred)[0])[0],
+    )
     variables = [v for _, group in self.groups for v in group]
     gradients = [_summed(g) for g in tape.gradient(loss, variables)]
     start = 0
@@ -326,6 +374,19 @@ class EstimatorModel(keras.Model):
       )
       start += len(group)
     return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SquaredError(keras.losses.Loss):
+  """Squared errors summed over the label dimension (loss_reduction sum).
+
+  An estimator's regression head sums the loss over examples and label
+  dimensions; `MeanSquaredError` would average the dimensions first.
+  """
+
+  def call(self, y_true, y_pred):
+    y_true = keras.ops.cast(y_true, y_pred.dtype)
+    return keras.ops.sum(keras.ops.square(y_pred - y_true), axis=-1)
 
 
 def _layer_name(checkpoint_name):
@@ -342,7 +403,7 @@ def _inputs(spec):
 def _ids(spec, inputs):
   ids = {}
   for name, column in sorted(spec['categorical'].items()):
-    if column['kind'] != 'crossed':
+    if column['kind'] not in ('crossed', 'weighted'):
       layer = CategoricalIds(column, name=f'ids.{name}')
       ids[name] = layer(inputs[column['key']])
   for name, column in sorted(spec['categorical'].items()):
@@ -352,22 +413,32 @@ def _ids(spec, inputs):
           for s in column['sources']
       ]
       ids[name] = CrossedIds(column, name=f'ids.{name}')(sources)
+  for name, column in sorted(spec['categorical'].items()):
+    if column['kind'] == 'weighted':
+      ids[name] = [ids[column['ids']], inputs[column['weight_key']]]
   return ids
 
 
-def _dense_input(column, inputs, ids):
-  """One column of the DNN's input layer, flattened to [batch, width]."""
+def _dense_input(column, inputs, ids, embeddings):
+  """One column of the DNN's input layer, flattened to [batch, width].
+
+  `embeddings` holds the embedding layers by weight name: shared embedding
+  columns use one layer.
+  """
   if column['type'] == 'numeric':
     return keras.layers.Flatten(name=f'flatten.{column["name"]}')(
         inputs[column['key']]
     )
   if column['type'] == 'embedding':
-    return SparseCombiner(
-        column['num_buckets'],
-        column['dimension'],
-        column['combiner'],
-        name=_layer_name(column['weight']),
-    )(ids[column['categorical']])
+    weight = column['weight']
+    if weight not in embeddings:
+      embeddings[weight] = SparseCombiner(
+          column['num_buckets'],
+          column['dimension'],
+          column['combiner'],
+          name=_layer_name(weight),
+      )
+    return embeddings[weight](ids[column['categorical']])
   return MultiHot(column['num_buckets'], name=f'multi_hot.{column["name"]}')(
       ids[column['categorical']]
   )
@@ -377,7 +448,8 @@ def _dnn_logits(spec, inputs, ids):
   dnn = spec['dnn']
   # The input layer concatenates columns sorted by name, as feature columns do.
   columns = sorted(dnn['columns'], key=lambda c: c['name'])
-  parts = [_dense_input(c, inputs, ids) for c in columns]
+  embeddings = {}
+  parts = [_dense_input(c, inputs, ids, embeddings) for c in columns]
   net = parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
   for index, units in enumerate(dnn['hidden_units']):
     net = keras.layers.Dense(
@@ -387,6 +459,15 @@ def _dnn_logits(spec, inputs, ids):
     )(net)
     if dnn['dropout']:
       net = keras.layers.Dropout(dnn['dropout'])(net)
+    if dnn.get('batch_norm'):
+      # As the estimator: after the activation and dropout, momentum 0.999.
+      net = keras.layers.BatchNormalization(
+          momentum=0.999,
+          epsilon=0.001,
+          name=_layer_name(
+              f'{dnn["scope"]}/hiddenlayer_{index}/batchnorm_{index}'
+          ),
+      )(net)
   return keras.layers.Dense(
       spec['head']['logits_dimension'],
       name=_layer_name(f'{dnn["scope"]}/logits'),
@@ -420,6 +501,13 @@ def build_model(spec):
   inputs = _inputs(spec)
   ids = _ids(spec, inputs)
   logits = []
+  if spec.get('baseline'):
+    logits.append(
+        BaselineLogits(
+            spec['head']['logits_dimension'],
+            name=_layer_name(spec['baseline']['scope']),
+        )(inputs[BATCH])
+    )
   if spec.get('dnn'):
     logits.append(_dnn_logits(spec, inputs, ids))
   if spec.get('linear'):
@@ -441,6 +529,8 @@ def _loss(spec):
   reduction = spec['loss_reduction']
   head = spec['head']['type']
   if head == 'regression':
+    if reduction == 'sum':  # over every label dimension, as the head does
+      return {'predictions': SquaredError(reduction=reduction)}
     return {'predictions': keras.losses.MeanSquaredError(reduction=reduction)}
   if head == 'binary':
     loss = keras.losses.BinaryCrossentropy(
@@ -486,7 +576,14 @@ def select_features(model, features):
   of other models); a Keras 3 functional model given extra keys misassigns
   them, so pass `select_features(model, features)`.
   """
-  return {key: tf.constant(features[key]) for key in model.input}
+  out = {}
+  for key in model.input:
+    if key == BATCH:  # a Baseline model reads only the batch size
+      first = next(iter(features.values()))
+      out[key] = tf.zeros((len(first), 1))
+    else:
+      out[key] = tf.constant(features[key])
+  return out
 
 
 def load(directory=None, compile=False):  # noqa: A002 (Keras' own name)

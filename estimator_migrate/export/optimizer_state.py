@@ -13,18 +13,26 @@ Every optimizer also gets embedding gradients with repeated rows summed
 first (model.py's `EstimatorModel.train_step`), as TF 2.15 does; Keras 3
 alone would square each repeat separately in Adagrad and Ftrl.
 v1 checkpoints (slots `<variable>/<Optimizer>`) carry no hyperparameters:
-convert them first with `checkpoints.convert` (estimator-migrate-convert),
-then export the converted model_dir.
+`read_v1_state` converts them as `checkpoints.convert` does (the optimizers
+read from the v1 graph beside the checkpoint) into a scratch directory and
+reads the converted state.
 """
 
 from collections.abc import Mapping
 import dataclasses
+import os
 import re
+import tempfile
 import types
 
 import numpy as np
+import tensorflow as tf
 
+from estimator_migrate import errors
 from estimator_migrate import optimizers
+from estimator_migrate.checkpoints import convert
+from estimator_migrate.checkpoints import graph as graph_lib
+from estimator_migrate.checkpoints import source as source_lib
 
 _TRAINING = re.compile(r'training/(?P<opt>[A-Za-z]+(?:_\d+)?)/(?P<rest>.+)')
 
@@ -150,8 +158,9 @@ def read_state(
     reader: A checkpoint reader (`get_tensor`).
     variables: The checkpoint's variables by name.
     model_names: The model variables the Keras model holds.
-    optimizer_args: Scope (`'dnn'`, `'linear'`, or `''` for the whole
-      model) -> the optimizer argument the estimator was built with.
+    optimizer_args: Part scope (`'dnn'`, `'linear'`) -> the optimizer
+      argument the estimator was built with; a single entry serves the
+      whole model whatever its key.
     global_step: The checkpoint's step.
 
   Returns:
@@ -206,10 +215,12 @@ def read_state(
       trained = _unclaimed_scope(unclaimed, found)
     unclaimed = [n for n in unclaimed if n not in trained]
     scope = _scope_of(trained[0]) if len(found) > 1 else ''
-    config = {
-        **hypers,
-        **_python_config(keras_class, optimizer_args.get(scope)),
-    }
+    argument = (
+        next(iter(optimizer_args.values()))
+        if len(optimizer_args) == 1
+        else optimizer_args.get(_scope_of(trained[0]))
+    )
+    config = {**hypers, **_python_config(keras_class, argument)}
     iterations = global_step or 0
     if 'iter' in entry['hypers']:
       iterations = int(reader.get_tensor(entry['hypers']['iter']))
@@ -251,11 +262,69 @@ def _unclaimed_scope(unclaimed: list[str], found: dict) -> list[str]:
   return [n for n in unclaimed if _scope_of(n) not in claimed_scopes]
 
 
+V1_REASON = (
+    'a v1 checkpoint (slots named <variable>/<Optimizer>, no'
+    ' hyperparameters): convert it with estimator-migrate-convert, then'
+    ' export the converted model_dir'
+)
+
+
 def _v1_reason(variables: Mapping, model: set[str]) -> str:
-  if any(n.rpartition('/')[0] in model for n in variables if n not in model):
-    return (
-        'a v1 checkpoint (slots named <variable>/<Optimizer>, no'
-        ' hyperparameters): convert it with estimator-migrate-convert, then'
-        ' export the converted model_dir'
-    )
+  # v1 slots sit under their variable: `<variable>/Adagrad`, or
+  # `<variable>/t_0/Adagrad` for a v1 DNN's.
+  def under_model(name):
+    parts = name.split('/')
+    return any('/'.join(parts[:i]) in model for i in range(1, len(parts)))
+
+  if any(under_model(n) for n in variables if n not in model):
+    return V1_REASON
   return 'the checkpoint holds no optimizer state'
+
+
+def _v1_plans(prefix: str) -> dict:
+  """Part -> the translated optimizer, read from the v1 graph."""
+  path = graph_lib.graph_path(prefix, None)
+  if path is None:
+    return {}
+  found = graph_lib.read_optimizers(graph_lib.load_graph_def(path))
+  return {
+      part: optimizers.plan_optimizer(graph_lib.v1_optimizer(g))
+      for g in found
+      for part in g.parts
+  }
+
+
+def read_v1_state(
+    prefix: str, model_names: list[str], global_step: int | None
+) -> State:
+  """A v1 checkpoint's optimizer state, as the converter translates it.
+
+  Converts the checkpoint (`checkpoints.convert`, optimizers read from the
+  v1 graph) into a scratch directory, then reads the converted state; the
+  Python-only config (Adagrad's `epsilon=1e-30`, Adam's `1e-8`) comes from
+  the same translation. Returns a State with `reason` when the conversion
+  is refused (no graph beside the checkpoint, an unknown optimizer).
+  """
+  with tempfile.TemporaryDirectory() as scratch:
+    target = os.path.join(scratch, os.path.basename(prefix))
+    try:
+      report = convert.convert_optimizer_checkpoint(
+          prefix, target, verify=False
+      )
+      plans = _v1_plans(prefix)
+    except errors.MigrationError as e:
+      return State((), {}, (), reason=f'{V1_REASON} ({e})')
+    state = read_state(
+        tf.train.load_checkpoint(target),
+        source_lib.open_source(target).variables,
+        model_names,
+        plans,
+        global_step,
+    )
+  inexact = sorted(part for part, exact in report.exact.items() if not exact)
+  notes = (
+      f'v1 optimizers read from the graph and translated as the converter'
+      f' does: {"; ".join(sorted(report.optimizers.values()))}',
+      *(f'{part}: the translation is not exact' for part in inexact),
+  )
+  return dataclasses.replace(state, notes=state.notes + notes)

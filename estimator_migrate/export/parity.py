@@ -44,7 +44,9 @@ for directory, features, output in jobs:
 """
 
 _CONTINUE = """
+import keras
 jobs = json.loads(sys.argv[1])
+record_losses = json.loads(sys.argv[2])
 result = []
 for directory, features, labels, batch_size, output in jobs:
   module = load_export(directory, len(result))
@@ -53,12 +55,26 @@ for directory, features, labels, batch_size, output in jobs:
     inputs = module.select_features(model, {k: f[k] for k in f.files})
   with np.load(labels) as f:
     targets = {k: f[k] for k in f.files}
+  losses = []  # each batch's loss on the weights it starts from
+
+  def record(batch, logs=None):
+    # Computed here, not read from the logs: those hold a running mean, of
+    # the loss tracker a custom train_step may leave at 0. Inference mode:
+    # no batch-norm update, so the training loss when there is no dropout.
+    part = slice(batch * batch_size, (batch + 1) * batch_size)
+    x = {k: v[part] for k, v in inputs.items()}
+    y = {k: v[part] for k, v in targets.items()}
+    losses.append(float(model.compute_loss(
+        x=x, y=y, y_pred=model(x, training=False), training=False)))
+
+  callbacks = [keras.callbacks.LambdaCallback(on_train_batch_begin=record)]
   history = model.fit(inputs, targets, batch_size=batch_size, epochs=1,
-                      shuffle=False, verbose=0)
+                      shuffle=False, verbose=0,
+                      callbacks=callbacks if record_losses else [])
   with open(os.path.join(directory, 'spec.json')) as f:
     names = module._variables_by_name(model, json.load(f))
   np.savez(output, **{n: np.asarray(v.numpy()) for n, v in names.items()})
-  result.append([output, history.history['loss']])
+  result.append([output, losses, history.history['loss'][-1]])
 """
 
 
@@ -154,16 +170,30 @@ def compare(
   return Parity(diffs)
 
 
-def modern_continue(
+@dataclasses.dataclass(frozen=True)
+class Fit:
+  """An export after `fit` in the modern environment."""
+
+  weights: Mapping[str, np.ndarray]  # by checkpoint name
+  losses: tuple[float, ...]  # each batch's loss before its step, in order
+  reported_loss: float  # the epoch's loss as `fit` reports it
+
+
+def modern_fit(
     jobs: Sequence[
         tuple[str, Mapping[str, np.ndarray], Mapping[str, np.ndarray], int]
     ],
-) -> list[dict[str, np.ndarray]]:
+    *,
+    record_losses: bool = True,
+) -> list[Fit]:
   """Trains each export on (features, labels) in the modern environment.
 
   Each job is (directory, features, labels keyed by the loss output, batch
   size): `load(directory, compile=True)` then one epoch of `fit` with
-  `shuffle=False`. Returns each model's variables by checkpoint name.
+  `shuffle=False`. Returns each model's variables by checkpoint name and
+  its loss on each batch, computed before the batch's step (inference
+  mode: the training loss for a model without dropout; `record_losses=False`
+  skips them, leaving `losses` empty) and the loss `fit` reports.
 
   Raises:
     MigrationError: No modern environment, or training failed.
@@ -188,9 +218,19 @@ def modern_continue(
     outputs = modern.run(
         modern.LOAD_EXPORT + _CONTINUE + modern.result_line(),
         json.dumps(specs),
+        json.dumps(record_losses),
     )
     results = []
-    for output, _ in outputs:
+    for output, losses, reported in outputs:
       with np.load(output) as f:
-        results.append({k: f[k] for k in f.files})
+        results.append(Fit({k: f[k] for k in f.files}, tuple(losses), reported))
     return results
+
+
+def modern_continue(
+    jobs: Sequence[
+        tuple[str, Mapping[str, np.ndarray], Mapping[str, np.ndarray], int]
+    ],
+) -> list[dict[str, np.ndarray]]:
+  """`modern_fit`'s weights only: each model's variables by checkpoint name."""
+  return [dict(fit.weights) for fit in modern_fit(jobs, record_losses=False)]

@@ -21,9 +21,6 @@ from estimator_migrate.checkpoints import assignment
 from examples.checkpoint_names import before
 from examples.layers_to_keras import after as keras_model
 
-_CHECKPOINT = flags.DEFINE_string(
-    'checkpoint', '/tmp/em_v1/model.ckpt', 'TF1 checkpoint prefix to read.'
-)
 WAYS = ('names', 'init_from_checkpoint', 'assignment_map')
 # The TF1 layer scopes, in the Keras model's layer order (no weights for
 # pooling, flatten and dropout).
@@ -66,11 +63,16 @@ def restore(prefix: str, way: str) -> tf.keras.Model:
 def main(argv: Sequence[str]) -> None:
   del argv
   model = keras_model.build()
-  print(assignment.assignment_map(_CHECKPOINT.value, model).table())
+  checkpoint = flags.FLAGS.checkpoint
+  print(assignment.assignment_map(checkpoint, model).table())
   for way in WAYS:
-    logits = restore(_CHECKPOINT.value, way)(before.example_images())
+    logits = restore(checkpoint, way)(before.example_images())
     print(f'{way}: logits[0]={np.round(logits[0].numpy(), 4)}')
 
 
 if __name__ == '__main__':
+  # Defined here, not at import: a binary's flags stay out of importable code.
+  flags.DEFINE_string(
+      'checkpoint', '/tmp/em_v1/model.ckpt', 'TF1 checkpoint prefix to read.'
+  )
   app.run(main)

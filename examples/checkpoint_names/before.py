@@ -16,10 +16,6 @@ import numpy as np
 from examples.layers_to_keras import after as keras_model
 from examples.layers_to_keras import before as layers_model
 
-_OUTPUT = flags.DEFINE_string(
-    'output', '/tmp/em_v1/model.ckpt', 'Checkpoint prefix to write.'
-)
-
 
 def example_images() -> np.ndarray:
   return np.random.RandomState(0).uniform(size=(4, 8, 8, 1)).astype(np.float32)
@@ -38,9 +34,14 @@ def write(prefix: str, seed: int = 0) -> np.ndarray:
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  logits = write(_OUTPUT.value)
-  print(f'wrote {_OUTPUT.value}; logits[0]={np.round(logits[0], 4)}')
+  output = flags.FLAGS.output
+  logits = write(output)
+  print(f'wrote {output}; logits[0]={np.round(logits[0], 4)}')
 
 
 if __name__ == '__main__':
+  # Defined here, not at import: after.py imports this module.
+  flags.DEFINE_string(
+      'output', '/tmp/em_v1/model.ckpt', 'Checkpoint prefix to write.'
+  )
   app.run(main)

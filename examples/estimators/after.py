@@ -21,8 +21,6 @@ import tensorflow as tf
 from estimator_migrate import canned
 from examples.estimators import before
 
-_STEPS = flags.DEFINE_integer('v2_steps', 200, 'Training steps.')
-
 
 def run(
     model_dir: str, steps: int, *, warm_start_from=None, data_dir=None
@@ -47,7 +45,7 @@ def run(
 def main(argv: Sequence[str]) -> None:
   del argv
   tf.get_logger().setLevel('ERROR')
-  metrics = run(tempfile.mkdtemp(), _STEPS.value)
+  metrics = run(tempfile.mkdtemp(), flags.FLAGS.steps)
   print(
       f'v2: accuracy={metrics["accuracy"]:.4f}'
       f' average_loss={metrics["average_loss"]:.4f}'
@@ -55,4 +53,6 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == '__main__':
+  # Defined here, not at import: a binary's flags stay out of importable code.
+  flags.DEFINE_integer('steps', 200, 'Training steps.')
   app.run(main)

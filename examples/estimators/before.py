@@ -13,8 +13,6 @@ import tensorflow as tf
 
 from estimator_migrate import data
 
-_STEPS = flags.DEFINE_integer('steps', 200, 'Training steps.')
-
 
 def v1_kwargs(learning_rate: float = 0.05) -> dict:
   """The arguments a TF1 user gave, v1 optimizer included."""
@@ -57,7 +55,7 @@ def run(
 def main(argv: Sequence[str]) -> None:
   del argv
   tf.get_logger().setLevel('ERROR')
-  metrics = run(tempfile.mkdtemp(), _STEPS.value)
+  metrics = run(tempfile.mkdtemp(), flags.FLAGS.steps)
   print(
       f'v1: accuracy={metrics["accuracy"]:.4f}'
       f' average_loss={metrics["average_loss"]:.4f}'
@@ -65,4 +63,6 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == '__main__':
+  # Defined here, not at import: after.py imports this module.
+  flags.DEFINE_integer('steps', 200, 'Training steps.')
   app.run(main)
