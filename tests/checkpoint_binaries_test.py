@@ -7,17 +7,19 @@ import subprocess
 import sys
 
 from absl.testing import absltest
+from absl.testing import parameterized
 import tensorflow as tf
 
 from estimator_migrate.cli import convert_checkpoint
 from tests import canned_harness
+from tests import conversion_paths
 from tests import testing
 
 _CONVERT = 'estimator_migrate/cli/convert_checkpoint.py'
 _INSPECT = 'estimator_migrate/cli/inspect_checkpoint.py'
 
 
-class CheckpointBinariesTest(absltest.TestCase):
+class CheckpointBinariesTest(parameterized.TestCase):
 
   @classmethod
   def setUpClass(cls):
@@ -32,13 +34,15 @@ class CheckpointBinariesTest(absltest.TestCase):
         dnn_optimizer=tf.compat.v1.train.AdamOptimizer(0.01),
     ).train(canned_harness.make_input_fn('Classifier', True), steps=2)
 
-  def test_convert_prints_summary_and_writes_report(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_convert_prints_summary_and_writes_report(self, path):
     out = self.create_tempdir().full_path
     result = testing.run_binary(
         _CONVERT,
         f'--source={self.model_dir}',
         f'--target={out}/model.ckpt-2',
         f'--report={out}/report.json',
+        f'--path={path}',
     )
     self.assertEqual(result.returncode, 0, result.stderr[-2000:])
     self.assertIn('estimator: dnn_linear_combined', result.stdout)
@@ -47,9 +51,15 @@ class CheckpointBinariesTest(absltest.TestCase):
     with open(f'{out}/report.json') as f:
       report = json.load(f)
     self.assertEqual(set(report['optimizers']), {'dnn', 'linear'})
+    self.assertEqual(report['path'], path)
+    self.assertIn(
+        'path: zero-copy (' if path == 'zero_copy' else 'path: streamed',
+        result.stdout,
+    )
     self.assertTrue(os.path.exists(f'{out}/checkpoint'))
 
-  def test_optimizer_flag_overrides_the_graph(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_optimizer_flag_overrides_the_graph(self, path):
     out = self.create_tempdir().full_path
     result = testing.run_binary(
         _CONVERT,
@@ -57,6 +67,7 @@ class CheckpointBinariesTest(absltest.TestCase):
         f'--target={out}/m',
         '--optimizer=dnn=Adam:0.01',
         '--optimizer=linear=Ftrl:0.005',
+        f'--path={path}',
     )
     self.assertEqual(result.returncode, 0, result.stderr[-2000:])
     self.assertIn('Ftrl(learning_rate=0.005', result.stdout)

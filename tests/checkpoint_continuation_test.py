@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tests import canned_harness
 from tests import checkpoint_harness
+from tests import conversion_paths
 from tests import tolerances
 
 _V1 = tf.compat.v1.train
@@ -23,31 +24,39 @@ def _dnn(optimizer, **extra):
 
 class ContinuationTest(parameterized.TestCase):
 
-  @parameterized.named_parameters(tolerances.named(lambda c: True))
-  def test_dnn_optimizer(self, name):
+  @parameterized.named_parameters(
+      conversion_paths.over_paths(tolerances.named(lambda c: True))
+  )
+  def test_dnn_optimizer(self, name, path):
     case = _CASES[name]
     result = checkpoint_harness.continue_both(
-        self.create_tempdir().full_path, 'DNN', _dnn(case.make())
+        self.create_tempdir().full_path, 'DNN', _dnn(case.make()), path=path
     )
+    self.assertEqual(result.report.path, path)
     self.assertLessEqual(result.max_relative_difference(), case.continued)
     # Keras RMSprop is reported inexact even where it continues closely:
     # a tiny ms (rare sparse features) widens the gap.
     self.assertEqual(result.report.exact['dnn'], case.translated is not None)
 
-  @parameterized.named_parameters(tolerances.named(lambda c: c.compat))
-  def test_dnn_exact_compat_is_bit_identical(self, name):
+  @parameterized.named_parameters(
+      conversion_paths.over_paths(tolerances.named(lambda c: c.compat))
+  )
+  def test_dnn_exact_compat_is_bit_identical(self, name, path):
     result = checkpoint_harness.continue_both(
         self.create_tempdir().full_path,
         'DNN',
         _dnn(_CASES[name].make()),
         exact=True,
+        path=path,
     )
     self.assertEqual(result.max_relative_difference(), 0.0)
 
   @parameterized.named_parameters(
-      ('classifier', 'Classifier'), ('regressor', 'Regressor')
+      conversion_paths.over_paths(
+          (('classifier', 'Classifier'), ('regressor', 'Regressor'))
+      )
   )
-  def test_linear_default_ftrl(self, kind):
+  def test_linear_default_ftrl(self, kind, path):
     kwargs = dict(
         feature_columns=canned_harness.dense_columns()
         + canned_harness.sparse_columns()
@@ -55,16 +64,24 @@ class ContinuationTest(parameterized.TestCase):
     if kind == 'Classifier':
       kwargs['n_classes'] = canned_harness.N_CLASSES
     result = checkpoint_harness.continue_both(
-        self.create_tempdir().full_path, 'Linear', kwargs, kind=kind
+        self.create_tempdir().full_path,
+        'Linear',
+        kwargs,
+        kind=kind,
+        path=path,
     )
     self.assertEqual(result.report.estimator_type, 'linear')
     self.assertEqual(result.max_relative_difference(), 0.0)
 
   @parameterized.named_parameters(
-      ('different', _V1.AdagradOptimizer, _CASES['adagrad'].continued),
-      ('identical', _V1.FtrlOptimizer, _CASES['ftrl'].continued),
+      conversion_paths.over_paths(
+          (
+              ('different', _V1.AdagradOptimizer, _CASES['adagrad'].continued),
+              ('identical', _V1.FtrlOptimizer, _CASES['ftrl'].continued),
+          )
+      )
   )
-  def test_combined(self, dnn_optimizer, rtol):
+  def test_combined(self, dnn_optimizer, rtol, path):
     kwargs = dict(
         dnn_hidden_units=[4],
         dnn_feature_columns=canned_harness.embedding_columns(),
@@ -77,12 +94,13 @@ class ContinuationTest(parameterized.TestCase):
         ),
     )
     result = checkpoint_harness.continue_both(
-        self.create_tempdir().full_path, 'DNNLinearCombined', kwargs
+        self.create_tempdir().full_path, 'DNNLinearCombined', kwargs, path=path
     )
     self.assertEqual(result.report.estimator_type, 'dnn_linear_combined')
     self.assertLessEqual(result.max_relative_difference(), rtol)
 
-  def test_partitioned_embedding_sliced_small_chunks(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_partitioned_embedding_sliced_small_chunks(self, path):
     kwargs = _dnn(_V1.AdamOptimizer(0.01))
     kwargs['feature_columns'] = canned_harness.embedding_columns()
     kwargs['input_layer_partitioner'] = (
@@ -91,13 +109,20 @@ class ContinuationTest(parameterized.TestCase):
         )
     )
     result = checkpoint_harness.continue_both(
-        self.create_tempdir().full_path, 'DNN', kwargs, chunk_bytes=8
+        self.create_tempdir().full_path,
+        'DNN',
+        kwargs,
+        chunk_bytes=8,
+        path=path,
     )
     self.assertLessEqual(
         result.max_relative_difference(), _CASES['adam'].continued
     )
 
-  def test_centered_rmsprop_read_from_the_graph_when_all_partitioned(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_centered_rmsprop_read_from_the_graph_when_all_partitioned(
+      self, path
+  ):
     # Every variable of the linear part is partitioned, so every slot is
     # stored as several keys; centered is read from the graph's
     # ApplyCenteredRMSProp ops, not from counting slot keys (which read
@@ -110,7 +135,7 @@ class ContinuationTest(parameterized.TestCase):
         optimizer=_CASES['rmsprop_centered'].make(),
     )
     result = checkpoint_harness.continue_both(
-        self.create_tempdir().full_path, 'Linear', kwargs
+        self.create_tempdir().full_path, 'Linear', kwargs, path=path
     )
     self.assertTrue(
         any(n.endswith('/mg') for n in result.resumed), list(result.resumed)
@@ -119,7 +144,8 @@ class ContinuationTest(parameterized.TestCase):
         result.max_relative_difference(), _CASES['rmsprop_centered'].continued
     )
 
-  def test_adam_past_1000_steps(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_adam_past_1000_steps(self, path):
     # beta1_power = 0.9^t underflows float32 near t = 829 in v1; betas and
     # the step come from the graph and global_step, never from the powers.
     result = checkpoint_harness.continue_both(
@@ -128,6 +154,7 @@ class ContinuationTest(parameterized.TestCase):
         _dnn(_V1.AdamOptimizer(0.001, beta1=0.9)),
         k=1001,
         m=4,
+        path=path,
     )
     self.assertEqual(int(result.resumed['global_step']), 1005)
     self.assertAlmostEqual(

@@ -24,6 +24,7 @@ from estimator_migrate import estimators
 from estimator_migrate import heads
 from estimator_migrate import optimizers
 from tests import checkpoint_harness
+from tests import conversion_paths
 from tests import tolerances
 
 _LABEL_DIMENSION = 2
@@ -74,7 +75,22 @@ def _v1_kwargs(family: str, names: tuple[str, ...]) -> dict:
   return kwargs
 
 
-def _continue_both(root: str, family: str, names: tuple[str, ...]):
+# Both conversion paths across the matrix without doubling its time (each is
+# run on every optimizer of checkpoint_continuation_test): the cases take
+# the two paths in turn, each named for its path.
+_PATHED = tuple(
+    (
+        f'{case[0]}_{conversion_paths.PATHS[i % 2][0]}',
+        *case[1:],
+        conversion_paths.PATHS[i % 2][1],
+    )
+    for i, case in enumerate(_MATRIX)
+)
+
+
+def _continue_both(
+    root: str, family: str, names: tuple[str, ...], path: str = 'auto'
+):
   return checkpoint_harness.continue_both(
       root,
       family,
@@ -83,6 +99,7 @@ def _continue_both(root: str, family: str, names: tuple[str, ...]):
       m=_STEPS,
       kind='Estimator',
       train_input_fn=_input_fn,
+      path=path,
   )
 
 
@@ -92,9 +109,12 @@ class ConverterMatrixTest(parameterized.TestCase):
     self.assertSameElements(_SINGLE, optimizers.CANNED_STRINGS)
     self.assertSameElements(_RTOL, optimizers.CANNED_STRINGS)
 
-  @parameterized.named_parameters(*_MATRIX)
-  def test_continues_as_v1(self, family, names):
-    result = _continue_both(self.create_tempdir().full_path, family, names)
+  @parameterized.named_parameters(*_PATHED)
+  def test_continues_as_v1(self, family, names, path):
+    result = _continue_both(
+        self.create_tempdir().full_path, family, names, path
+    )
+    self.assertEqual(result.report.path, path)
     self.assertEqual(int(result.reference['global_step']), 2 * _STEPS)
     self.assertEqual(int(result.resumed['global_step']), 2 * _STEPS)
     measured = result.max_relative_difference()

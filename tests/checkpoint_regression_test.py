@@ -7,6 +7,7 @@ test shows its defect and that this converter gets the same input right.
 import os
 
 from absl.testing import absltest
+from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 from tensorflow_estimator.python.estimator.tools import checkpoint_converter
@@ -14,6 +15,7 @@ from tensorflow_estimator.python.estimator.tools import checkpoint_converter
 from estimator_migrate.checkpoints import convert
 from tests import canned_harness
 from tests import checkpoint_harness
+from tests import conversion_paths
 
 _V1 = tf.compat.v1.train
 
@@ -40,9 +42,10 @@ def _upstream(test, kind, model_dir):
   return checkpoint_harness.read_all(os.path.dirname(target))
 
 
-def _ours(test, model_dir):
+def _ours(test, model_dir, path):
   target = os.path.join(test.create_tempdir().full_path, 'model.ckpt')
-  convert.convert_optimizer_checkpoint(model_dir, target)
+  report = convert.convert_optimizer_checkpoint(model_dir, target, path=path)
+  test.assertEqual(report.path, path)
   return checkpoint_harness.read_all(os.path.dirname(target))
 
 
@@ -50,20 +53,24 @@ def _dnn(optimizer, **extra):
   return canned_harness.dnn_kwargs(optimizer, hidden_units=(2,), **extra)
 
 
-class UpstreamDefectsTest(absltest.TestCase):
+class UpstreamDefectsTest(parameterized.TestCase):
 
-  def test_hyperparameters_come_from_the_graph(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_hyperparameters_come_from_the_graph(self, path):
     model_dir = _train_v1(
         self, 'DNNClassifier', **_dnn(_V1.AdamOptimizer(0.01, beta1=0.8))
     )
-    upstream, ours = _upstream(self, 'dnn', model_dir), _ours(self, model_dir)
+    upstream, ours = _upstream(self, 'dnn', model_dir), _ours(
+        self, model_dir, path
+    )
     self.assertAlmostEqual(
         float(upstream['training/Adam/learning_rate']), 0.001
     )  # Keras' default, not the model's
     self.assertAlmostEqual(float(ours['training/Adam/learning_rate']), 0.01)
     self.assertAlmostEqual(float(ours['training/Adam/beta_1']), 0.8, places=6)
 
-  def test_ftrl_l1_and_learning_rate_kept(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_ftrl_l1_and_learning_rate_kept(self, path):
     model_dir = _train_v1(
         self,
         'LinearClassifier',
@@ -74,7 +81,7 @@ class UpstreamDefectsTest(absltest.TestCase):
         ),
     )
     upstream, ours = _upstream(self, 'linear', model_dir), _ours(
-        self, model_dir
+        self, model_dir, path
     )
     self.assertEqual(
         float(upstream['training/Ftrl/l1_regularization_strength']), 0.0
@@ -87,17 +94,21 @@ class UpstreamDefectsTest(absltest.TestCase):
         float(ours['training/Ftrl/l2_regularization_strength']), 0.25
     )
 
-  def test_adam_betas_never_from_the_powers(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_adam_betas_never_from_the_powers(self, path):
     # Upstream computes beta_1 = beta1_power ** (1 / step): inexact early,
     # 0 once 0.9^t underflows float32 (t ~ 829).
     model_dir = _train_v1(
         self, 'DNNClassifier', steps=2, **_dnn(_V1.AdamOptimizer(0.01))
     )
-    upstream, ours = _upstream(self, 'dnn', model_dir), _ours(self, model_dir)
+    upstream, ours = _upstream(self, 'dnn', model_dir), _ours(
+        self, model_dir, path
+    )
     self.assertGreater(abs(float(upstream['training/Adam/beta_1']) - 0.9), 0.01)
     self.assertAlmostEqual(float(ours['training/Adam/beta_1']), 0.9, places=6)
 
-  def test_feature_named_like_an_optimizer(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_feature_named_like_an_optimizer(self, path):
     columns = [tf.feature_column.numeric_column('x', shape=[3])]
     model_dir = _train_v1(
         self,
@@ -122,6 +133,7 @@ class UpstreamDefectsTest(absltest.TestCase):
         os.path.join(renamed, 'model.ckpt'),
         os.path.join(self.create_tempdir().full_path, 'model.ckpt'),
         optimizers={'linear': _V1.AdamOptimizer(0.01)},
+        path=path,
     )
     names = dict(ours.mapping)
     self.assertIn('linear/linear_model/Adam_clicks/weights', names)
@@ -129,11 +141,14 @@ class UpstreamDefectsTest(absltest.TestCase):
         'training/Adam/linear/linear_model/Adam_clicks/weights/m', names
     )
 
-  def test_momentum_slot_kept_and_scaled(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_momentum_slot_kept_and_scaled(self, path):
     model_dir = _train_v1(
         self, 'DNNClassifier', **_dnn(_V1.MomentumOptimizer(0.1, 0.9))
     )
-    upstream, ours = _upstream(self, 'dnn', model_dir), _ours(self, model_dir)
+    upstream, ours = _upstream(self, 'dnn', model_dir), _ours(
+        self, model_dir, path
+    )
     self.assertEqual(float(upstream['training/SGD/momentum']), 0.0)
     self.assertNotIn('training/SGD/dnn/logits/kernel/momentum', upstream)
     self.assertAlmostEqual(float(ours['training/SGD/momentum']), 0.9)
@@ -146,7 +161,8 @@ class UpstreamDefectsTest(absltest.TestCase):
         rtol=1e-6,
     )
 
-  def test_partitioned_variables(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_partitioned_variables(self, path):
     kwargs = _dnn(_V1.AdagradOptimizer(0.1))
     kwargs.update(
         feature_columns=canned_harness.embedding_columns(),
@@ -161,9 +177,10 @@ class UpstreamDefectsTest(absltest.TestCase):
         'training/Adagrad/dnn/input_from_feature_columns/input_layer/'
         'cat_embedding/embedding_weights/accumulator'
     )
-    self.assertEqual(_ours(self, model_dir)[name].shape, (4, 2))
+    self.assertEqual(_ours(self, model_dir, path)[name].shape, (4, 2))
 
-  def test_combined_with_the_same_optimizer_twice(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_combined_with_the_same_optimizer_twice(self, path):
     model_dir = _train_v1(
         self,
         'DNNLinearCombinedClassifier',
@@ -176,20 +193,21 @@ class UpstreamDefectsTest(absltest.TestCase):
     )
     upstream, ours = (
         _upstream(self, 'combined', model_dir),
-        _ours(self, model_dir),
+        _ours(self, model_dir, path),
     )
     self.assertFalse(any(n.startswith('training/Adagrad_1/') for n in upstream))
     self.assertAlmostEqual(float(ours['training/Adagrad/learning_rate']), 0.05)
     self.assertAlmostEqual(float(ours['training/Adagrad_1/learning_rate']), 0.1)
     self.assertEqual(int(ours['training/Adagrad_1/iter']), 2)
 
-  def test_no_graph_pbtxt_needed(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_no_graph_pbtxt_needed(self, path):
     model_dir = _train_v1(
         self, 'DNNClassifier', **_dnn(_V1.AdamOptimizer(0.01))
     )
     os.remove(os.path.join(model_dir, 'graph.pbtxt'))
     self.assertAlmostEqual(
-        float(_ours(self, model_dir)['training/Adam/learning_rate']), 0.01
+        float(_ours(self, model_dir, path)['training/Adam/learning_rate']), 0.01
     )
 
 

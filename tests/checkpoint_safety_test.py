@@ -8,16 +8,27 @@ import subprocess
 import sys
 
 from absl.testing import absltest
+from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import convert
+from estimator_migrate.checkpoints import ranges
+from estimator_migrate.checkpoints import transfer
 from estimator_migrate.checkpoints import writer
 from tests import canned_harness
+from tests import conversion_paths
 from tests import testing
 
 _V1 = tf.compat.v1.train
+# Where each path writes data, and the call to fail on: the streaming
+# writer's third shard; the zero-copy path's data file coming over (after
+# it wrote the new tensors).
+_WRITES = {
+    'stream': (writer, '_save', 3),
+    'zero_copy': (transfer, '_kernel_copy', 1),
+}
 
 
 def _v1_model_dir(test) -> str:
@@ -41,7 +52,7 @@ def _digests(directory: str) -> dict:
   return out
 
 
-class SafetyTest(absltest.TestCase):
+class SafetyTest(parameterized.TestCase):
 
   @classmethod
   def setUpClass(cls):
@@ -53,8 +64,11 @@ class SafetyTest(absltest.TestCase):
     self.source_dir = _v1_model_dir(self)
     self.target = os.path.join(self.create_tempdir().full_path, 'model.ckpt-2')
 
-  def test_converted_model_dir_can_be_moved(self):
-    convert.convert_optimizer_checkpoint(self.source_dir, self.target)
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_converted_model_dir_can_be_moved(self, path):
+    convert.convert_optimizer_checkpoint(
+        self.source_dir, self.target, path=path
+    )
     moved = os.path.join(self.create_tempdir().full_path, 'moved')
     shutil.copytree(os.path.dirname(self.target), moved)
     shutil.rmtree(os.path.dirname(self.target))
@@ -65,12 +79,16 @@ class SafetyTest(absltest.TestCase):
         tf.train.load_checkpoint(prefix).get_variable_to_shape_map(),
     )
 
-  def test_source_is_never_modified(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_source_is_never_modified(self, path):
     before = _digests(self.source_dir)
-    convert.convert_optimizer_checkpoint(self.source_dir, self.target)
+    convert.convert_optimizer_checkpoint(
+        self.source_dir, self.target, path=path
+    )
     self.assertEqual(_digests(self.source_dir), before)
 
-  def test_target_in_source_directory_is_refused(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_target_in_source_directory_is_refused(self, path):
     for target in (
         tf.train.latest_checkpoint(self.source_dir),
         os.path.join(self.source_dir, 'v2.ckpt'),
@@ -80,52 +98,65 @@ class SafetyTest(absltest.TestCase):
         with self.assertRaisesRegex(
             errors.CheckpointError, 'source is never written'
         ):
-          convert.convert_optimizer_checkpoint(self.source_dir, target)
+          convert.convert_optimizer_checkpoint(
+              self.source_dir, target, path=path
+          )
 
-  def test_existing_target_needs_overwrite(self):
-    convert.convert_optimizer_checkpoint(self.source_dir, self.target)
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_existing_target_needs_overwrite(self, path):
+    convert.convert_optimizer_checkpoint(
+        self.source_dir, self.target, path=path
+    )
     with self.assertRaisesRegex(errors.CheckpointError, 'overwrite'):
-      convert.convert_optimizer_checkpoint(self.source_dir, self.target)
+      convert.convert_optimizer_checkpoint(
+          self.source_dir, self.target, path=path
+      )
     report = convert.convert_optimizer_checkpoint(
-        self.source_dir, self.target, overwrite=True
+        self.source_dir, self.target, overwrite=True, path=path
     )
     self.assertTrue(report.verified)
 
-  def test_failure_mid_write_leaves_nothing(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_failure_mid_write_leaves_nothing(self, path):
+    module, function, on_call = _WRITES[path]
     calls = []
-    real_save = writer._save
+    real = getattr(module, function)
 
-    def failing_save(prefix, batch):
-      calls.append(prefix)
-      if len(calls) == 3:
+    def failing(*args, **kwargs):
+      calls.append(1)
+      if len(calls) == on_call:
         raise OSError('disk full (simulated)')
-      real_save(prefix, batch)
+      return real(*args, **kwargs)
 
-    writer._save = failing_save
+    setattr(module, function, failing)
     try:
       with self.assertRaisesRegex(errors.CheckpointError, 'simulated'):
         convert.convert_optimizer_checkpoint(
-            self.source_dir, self.target, chunk_bytes=16
+            self.source_dir, self.target, chunk_bytes=16, path=path
         )
     finally:
-      writer._save = real_save
+      setattr(module, function, real)
+    self.assertLen(calls, on_call)
     self.assertEqual(os.listdir(os.path.dirname(self.target)), [])
 
-  def test_killed_mid_write_leaves_no_target(self):
-    # A subprocess kills itself (SIGKILL: no cleanup runs) on its third
-    # shard write; then a second conversion clears what it left.
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_killed_mid_write_leaves_no_target(self, path):
+    # A subprocess kills itself (SIGKILL: no cleanup runs) while it writes
+    # (stream: its third shard; zero-copy: bringing the data file over);
+    # then a second conversion clears what it left.
+    module, function, on_call = _WRITES[path]
     code = f"""
 import os, signal
-from estimator_migrate.checkpoints import convert, writer
-real, calls = writer._save, []
-def save(prefix, batch):
-  calls.append(prefix)
-  if len(calls) == 3:
+from estimator_migrate.checkpoints import convert, {module.__name__.split('.')[-1]} as m
+real, calls = m.{function}, []
+def killing(*args, **kwargs):
+  calls.append(1)
+  if len(calls) == {on_call}:
     os.kill(os.getpid(), signal.SIGKILL)
-  real(prefix, batch)
-writer._save = save
+  return real(*args, **kwargs)
+m.{function} = killing
 convert.convert_optimizer_checkpoint({self.source_dir!r}, {self.target!r},
-                                     chunk_bytes=16)
+                                     chunk_bytes=16, path={path!r})
 """
     result = subprocess.run(
         [sys.executable, '-c', code],
@@ -137,11 +168,14 @@ convert.convert_optimizer_checkpoint({self.source_dir!r}, {self.target!r},
     left = os.listdir(os.path.dirname(self.target))
     self.assertFalse([n for n in left if not n.startswith('.')], left)
     self.assertLen(left, 1)  # the hidden temporary directory
-    convert.convert_optimizer_checkpoint(self.source_dir, self.target)
+    convert.convert_optimizer_checkpoint(
+        self.source_dir, self.target, path=path
+    )
     self.assertNotIn(left[0], os.listdir(os.path.dirname(self.target)))
     self.assertTrue(os.path.exists(self.target + '.index'))
 
-  def test_failed_verification_removes_the_target(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_failed_verification_removes_the_target(self, path):
     real_digest = writer.digest
     seen = set()
 
@@ -157,13 +191,16 @@ convert.convert_optimizer_checkpoint({self.source_dir!r}, {self.target!r},
       with self.assertRaisesRegex(
           errors.CheckpointError, 'verification failed'
       ):
-        convert.convert_optimizer_checkpoint(self.source_dir, self.target)
+        convert.convert_optimizer_checkpoint(
+            self.source_dir, self.target, path=path
+        )
     finally:
       writer.digest = real_digest
     self.assertFalse(tf.io.gfile.exists(self.target + '.index'))
     self.assertEqual(tf.io.gfile.glob(self.target + '.*'), [])
 
-  def test_corrupt_index_names_the_file(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_corrupt_index_names_the_file(self, path):
     prefix = tf.train.latest_checkpoint(self.source_dir)
     with open(prefix + '.index', 'r+b') as f:
       f.seek(0)
@@ -171,10 +208,13 @@ convert.convert_optimizer_checkpoint({self.source_dir!r}, {self.target!r},
     with self.assertRaisesRegex(
         errors.CheckpointError, r'model\.ckpt-2\.index'
     ):
-      convert.convert_optimizer_checkpoint(self.source_dir, self.target)
+      convert.convert_optimizer_checkpoint(
+          self.source_dir, self.target, path=path
+      )
     self.assertEqual(tf.io.gfile.glob(self.target + '*'), [])
 
-  def test_truncated_data_names_the_file(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_truncated_data_names_the_file(self, path):
     prefix = tf.train.latest_checkpoint(self.source_dir)
     data = tf.io.gfile.glob(prefix + '.data-*')[0]
     with open(data, 'r+b') as f:
@@ -182,19 +222,23 @@ convert.convert_optimizer_checkpoint({self.source_dir!r}, {self.target!r},
     with self.assertRaisesRegex(
         errors.CheckpointError, r'model\.ckpt-2.*corrupt or truncated'
     ):
-      convert.convert_optimizer_checkpoint(self.source_dir, self.target)
+      convert.convert_optimizer_checkpoint(
+          self.source_dir, self.target, path=path
+      )
     self.assertEqual(os.listdir(os.path.dirname(self.target)), [])
 
-  def test_missing_source(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_missing_source(self, path):
     with self.assertRaisesRegex(errors.CheckpointError, r'nope\.index'):
       convert.convert_optimizer_checkpoint(
-          os.path.join(self.source_dir, 'nope'), self.target
+          os.path.join(self.source_dir, 'nope'), self.target, path=path
       )
 
 
-class FilesystemTest(absltest.TestCase):
+class FilesystemTest(parameterized.TestCase):
 
-  def test_ram_filesystem(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_ram_filesystem(self, path):
     source_dir = _v1_model_dir(self)
     ram_source = 'ram://em_source'
     tf.io.gfile.makedirs(ram_source)
@@ -208,11 +252,14 @@ class FilesystemTest(absltest.TestCase):
     with tf.io.gfile.GFile(f'{ram_source}/checkpoint', 'w') as f:
       f.write('model_checkpoint_path: "model.ckpt-2"\n')
     report = convert.convert_optimizer_checkpoint(
-        ram_source, 'ram://em_target/model.ckpt-2'
+        ram_source, f'ram://em_target_{path}/model.ckpt-2', path=path
     )
+    self.assertEqual(report.path, path)
+    if path == 'zero_copy':
+      self.assertEqual(report.transfer, 'stream')  # no kernel copy on ram://
     self.assertTrue(report.verified)
     reader = tf.compat.v1.train.NewCheckpointReader(
-        'ram://em_target/model.ckpt-2'
+        f'ram://em_target_{path}/model.ckpt-2'
     )
     np.testing.assert_array_equal(
         reader.get_tensor('dnn/logits/kernel'),
@@ -261,7 +308,7 @@ class WriterTest(absltest.TestCase):
     target = os.path.join(self.create_tempdir().full_path, 'out')
     seen = []
     writer.write(
-        source,
+        ranges.RangeReader(source),
         targets,
         target,
         chunk_bytes=4096,

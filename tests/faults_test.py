@@ -28,6 +28,7 @@ import tensorflow as tf
 from estimator_migrate.checkpoints import convert
 from estimator_migrate.checkpoints import index as index_lib
 from tests import canned_harness
+from tests import conversion_paths
 from tests import testing
 
 _CONVERT = 'estimator_migrate/cli/convert_checkpoint.py'
@@ -110,7 +111,7 @@ def killing(*args, **kwargs):
 {module}.{function} = killing
 from estimator_migrate.checkpoints import convert
 convert.convert_optimizer_checkpoint(sys.argv[1], sys.argv[2], overwrite=True,
-                                     chunk_bytes=64)
+                                     chunk_bytes=64, path=sys.argv[3])
 """
 
 
@@ -248,10 +249,14 @@ class FaultsTest(_Refusals):
   # Nothing read is trusted.
 
   @parameterized.named_parameters(
-      ('ten_bytes_mid_file', 'middle', '64'),
-      ('one_byte_in_a_sliced_read', 'slot', '0.00002'),
+      conversion_paths.over_paths(
+          (
+              ('ten_bytes_mid_file', 'middle', '64'),
+              ('one_byte_in_a_sliced_read', 'slot', '0.00002'),
+          )
+      )
   )
-  def test_corrupt_data_is_refused(self, where, chunk_mb):
+  def test_corrupt_data_is_refused(self, where, chunk_mb, path):
     def corrupt(directory):
       prefix = os.path.join(directory, _PREFIX)
       data = prefix + '.data-00000-of-00001'
@@ -271,23 +276,40 @@ class FaultsTest(_Refusals):
     v1 = self.source(mutate=corrupt)
     target = os.path.join(self.work, 'new', 'deeper', _PREFIX)
     result = self.convert(
-        f'--source={v1}', f'--target={target}', f'--chunk_mb={chunk_mb}'
+        f'--source={v1}',
+        f'--target={target}',
+        f'--chunk_mb={chunk_mb}',
+        f'--path={path}',
     )
-    self.assert_refused(result, r'model\.ckpt-2\.data-00000-of-00001', 'CRC')
+    # Zero-copy verifies the copy, then names the source file as corrupt.
+    self.assert_refused(
+        result, rf'{v1}/model\.ckpt-2\.data-00000-of-00001', 'CRC'
+    )
     self.assertFalse(os.path.exists(os.path.join(self.work, 'new')))
 
   @parameterized.named_parameters(
-      ('missing_index', lambda p: os.remove(p + '.index'), r'\.index'),
-      ('missing_data', lambda p: os.remove(p + '.data-00000-of-00001'), 'data'),
+      ('missing_index', lambda p: os.remove(p + '.index'), r'\.index', 'auto'),
+      (
+          'missing_data',
+          lambda p: os.remove(p + '.data-00000-of-00001'),
+          'data',
+          'auto',
+      ),
       (
           'corrupt_index',
           lambda p: _overwrite(p + '.index', 0, b'\xff' * 64),
           r'model\.ckpt-2\.index',
+          'auto',
       ),
-      (
-          'truncated_data',
-          lambda p: os.truncate(p + '.data-00000-of-00001', 100),
-          r'model\.ckpt-2.*(corrupt|truncated)',
+      # Where the data is read, both paths.
+      *conversion_paths.over_paths(
+          (
+              (
+                  'truncated_data',
+                  lambda p: os.truncate(p + '.data-00000-of-00001', 100),
+                  r'model\.ckpt-2.*(corrupt|truncated)',
+              ),
+          )
       ),
       (
           'garbage_state_file',
@@ -295,6 +317,7 @@ class FaultsTest(_Refusals):
               os.path.join(os.path.dirname(p), 'checkpoint'), 0, b'\xff\xfe('
           ),
           'checkpoint',
+          'auto',
       ),
       (
           'no_graph',
@@ -303,13 +326,15 @@ class FaultsTest(_Refusals):
               os.remove(os.path.join(os.path.dirname(p), 'graph.pbtxt')),
           ],
           '--source_graph',
+          'auto',
       ),
   )
-  def test_broken_source(self, mutate, pattern):
+  def test_broken_source(self, mutate, pattern, path):
     v1 = self.source(mutate=lambda d: mutate(os.path.join(d, _PREFIX)))
     target = os.path.join(self.work, 'v2', _PREFIX)
     self.assert_refused(
-        self.convert(f'--source={v1}', f'--target={target}'), pattern
+        self.convert(f'--source={v1}', f'--target={target}', f'--path={path}'),
+        pattern,
     )
     self.assertFalse(os.path.exists(os.path.dirname(target)))
 
@@ -445,12 +470,14 @@ class FaultsTest(_Refusals):
     self.assert_refused(result, 'read_only')
     self.assertEqual(os.listdir(out), [])
 
-  def test_disk_full(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_disk_full(self, path):
     v1 = self.source('big')
     out = self.create_tempdir('small_disk').full_path
     result = self.convert(
         f'--source={v1}',
         f'--target={out}/{_PREFIX}',
+        f'--path={path}',
         wrapper=_on_small_filesystem(out, '64k'),
     )
     self.assertNotEqual(result.returncode, 99, 'cannot mount a tmpfs')
@@ -458,27 +485,36 @@ class FaultsTest(_Refusals):
     self.assertEqual(left, [])  # nothing left on the full filesystem
     self.assert_refused(result, 'No space left|space', 'small_disk')
 
-  def test_existing_target_needs_overwrite(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_existing_target_needs_overwrite(self, path):
     v1 = self.source()
     target = os.path.join(self.work, 'v2', _PREFIX)
     self.assertEqual(
-        self.convert(f'--source={v1}', f'--target={target}').returncode, 0
+        self.convert(
+            f'--source={v1}', f'--target={target}', f'--path={path}'
+        ).returncode,
+        0,
     )
     old = _digests(os.path.dirname(target))
     self.assert_refused(
         self.convert(f'--source={v1}', f'--target={target}'), '--overwrite'
     )
     self.assertEqual(_digests(os.path.dirname(target)), old)
-    result = self.convert(f'--source={v1}', f'--target={target}', '--overwrite')
+    result = self.convert(
+        f'--source={v1}', f'--target={target}', '--overwrite', f'--path={path}'
+    )
     self.assertEqual(result.returncode, 0, result.stderr)
     self.assert_verified(target)
 
-  def test_brackets_and_spaces_in_the_source_path(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_brackets_and_spaces_in_the_source_path(self, path):
     # TF's own reader globs the prefix and finds nothing here; the
     # converter reads the index itself.
     v1 = self.source(as_name='v1 [run 3]')
     target = os.path.join(self.work, 'out 1', _PREFIX)
-    result = self.convert(f'--source={v1}', f'--target={target}')
+    result = self.convert(
+        f'--source={v1}', f'--target={target}', f'--path={path}'
+    )
     self.assertEqual(result.returncode, 0, result.stderr)
     self.assert_verified(target)
 
@@ -494,12 +530,23 @@ class FaultsTest(_Refusals):
   # Faults: killed at any point, two writers, reruns.
 
   @parameterized.named_parameters(
-      ('while_writing', 'writer', '_save', 3),
-      ('while_verifying', 'verify', 'verify', 1),
-      ('while_swapping_in', 'staging', '_move', 2),
+      ('while_writing_stream', 'writer', '_save', 3, 'stream'),
+      (
+          'while_bringing_over_zero_copy',
+          'transfer',
+          'transfer_file',
+          1,
+          'zero_copy',
+      ),
+      *conversion_paths.over_paths(
+          (
+              ('while_verifying', 'verify', 'verify', 1),
+              ('while_swapping_in', 'staging', '_move', 2),
+          )
+      ),
   )
   def test_killed_conversion_never_loses_the_old_target(
-      self, module, function, on_call
+      self, module, function, on_call, path
   ):
     v1 = self.source()
     target = os.path.join(self.work, 'v2', _PREFIX)
@@ -514,6 +561,7 @@ class FaultsTest(_Refusals):
             _KILL.format(module=module, function=function, on_call=on_call),
             v1,
             target,
+            path,
         ],
         capture_output=True,
         check=False,
@@ -569,13 +617,17 @@ class FaultsTest(_Refusals):
     self.assertRegex(refused, 'another process|exists')
     self.assert_verified(target)
 
-  def test_rerun_gives_the_same_checkpoint(self):
+  @parameterized.named_parameters(*conversion_paths.PATHS)
+  def test_rerun_gives_the_same_checkpoint(self, path):
     v1 = self.source()
     target = os.path.join(self.work, 'v2', _PREFIX)
     digests = []
     for _ in range(2):
       result = self.convert(
-          f'--source={v1}', f'--target={target}', '--overwrite'
+          f'--source={v1}',
+          f'--target={target}',
+          '--overwrite',
+          f'--path={path}',
       )
       self.assertEqual(result.returncode, 0, result.stderr)
       digests.append(_digests(os.path.dirname(target)))

@@ -5,6 +5,16 @@ Example:
       '/models/v1',                       # a model_dir or checkpoint prefix
       '/models/v2/model.ckpt-5000')       # its directory is the v2 model_dir
   print(report.summary())
+
+Two paths write the same checkpoint (`path=`):
+- `'zero_copy'` (`zero_copy`): the source's data files are brought over
+  unchanged (a hard link with `link=True`, else a kernel copy, else a
+  stream) and a new index renames their tensors; only new and changed
+  tensors are written, into one more data file.
+- `'stream'` (`writer`): every tensor is read, checked and written anew.
+`'auto'` (default) takes the zero-copy path when it can run and the source
+bytes it reuses are at least half of the source's data files (or
+`link=True`, which makes bringing them over free); see `choose_path`.
 """
 
 from collections.abc import Mapping
@@ -22,11 +32,18 @@ from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import graph as graph_lib
 from estimator_migrate.checkpoints import mapping
+from estimator_migrate.checkpoints import ranges
 from estimator_migrate.checkpoints import roles
 from estimator_migrate.checkpoints import source as source_lib
 from estimator_migrate.checkpoints import staging
 from estimator_migrate.checkpoints import verify as verify_lib
 from estimator_migrate.checkpoints import writer
+from estimator_migrate.checkpoints import zero_copy
+
+PATHS = ('auto', 'zero_copy', 'stream')
+# Auto takes the zero-copy path when at least this share of the source's data
+# bytes is reused: below it, copying dead bytes costs more than rewriting.
+_MIN_REUSED_SHARE = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +61,25 @@ class ConversionReport:
   verified: bool
   dropped: tuple[tuple[str, str], ...]
   mapping: tuple[tuple[str, str], ...]  # target name, how it is made
+  path: str = 'stream'  # 'zero_copy' or 'stream'
+  path_reason: str = ''  # why this path (auto) or that it was asked for
+  transfer: str = (
+      ''  # zero-copy: 'link', 'kernel copy' or 'stream' (mixed: ', ')
+  )
+  transfer_refused: tuple[str, ...] = ()  # why faster means did not run
+  reused_bytes: int = 0  # bytes of targets pointing at the source's bytes
+  written_bytes: int = 0  # bytes written by the streaming writer
+  data_files: int = 0  # data files of the target
+
+  def describe_path(self) -> str:
+    """The path taken, how the data came over, and what was written."""
+    if self.path == 'zero_copy':
+      return (
+          f'zero-copy ({self.transfer}): {_size(self.reused_bytes)}'
+          f' renamed, {_size(self.written_bytes)} written,'
+          f' {self.data_files} data files'
+      )
+    return f'streamed: {_size(self.written_bytes)} written'
 
   def summary(self) -> str:
     lines = [
@@ -51,7 +87,9 @@ class ConversionReport:
         f'  estimator: {self.estimator_type}; {self.tensors} tensors,'
         f' {self.bytes / 1e6:.1f} MB in {self.seconds:.2f} s'
         f' ({"verified" if self.verified else "NOT verified"})',
+        f'  path: {self.describe_path()} ({self.path_reason})',
     ]
+    lines += [f'  not used: {why}' for why in self.transfer_refused]
     for part, described in self.optimizers.items():
       exact = 'exact' if self.exact[part] else 'NOT exact: see the README'
       lines.append(f'  {part}: {described} ({exact})')
@@ -61,6 +99,10 @@ class ConversionReport:
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2)
+
+
+def _size(nbytes: int) -> str:
+  return f'{nbytes / 1e6:.1f} MB' if nbytes >= 1e5 else f'{nbytes:,} bytes'
 
 
 def _check_target(source: source_lib.Source, target: str) -> None:
@@ -188,6 +230,40 @@ def _part_plans(
   return plans
 
 
+def choose_path(path: str, plan: zero_copy.Plan, link: bool) -> tuple[str, str]:
+  """('zero_copy' or 'stream', why) for the `path` asked for.
+
+  Raises:
+    CheckpointError: `path` is not one of PATHS, or 'zero_copy' was asked
+      for and cannot run.
+  """
+  if path not in PATHS:
+    raise errors.CheckpointError(
+        f'path={path!r}; expected one of {list(PATHS)}.'
+    )
+  if path == 'stream':
+    return 'stream', 'asked for'
+  if plan.refused:
+    if path == 'zero_copy':
+      raise errors.CheckpointError(
+          f'path=zero_copy cannot run: {plan.refused}. Pass path=stream'
+          ' (or auto).'
+      )
+    return 'stream', f'zero-copy cannot run: {plan.refused}'
+  if path == 'zero_copy':
+    return 'zero_copy', 'asked for'
+  share = plan.reused_bytes / max(plan.source_bytes, 1)
+  if not plan.reused:
+    return 'stream', 'auto: no tensor keeps its bytes'
+  if link:
+    return 'zero_copy', 'auto: link allowed'
+  if share < _MIN_REUSED_SHARE:
+    return 'stream', (
+        f'auto: only {share:.0%} of the source bytes are reused unchanged'
+    )
+  return 'zero_copy', f'auto: {share:.0%} of the source bytes reused'
+
+
 def convert_optimizer_checkpoint(
     source: str | os.PathLike,
     target: str | os.PathLike,
@@ -200,6 +276,8 @@ def convert_optimizer_checkpoint(
     overwrite: bool = False,
     verify: bool = True,
     progress: writer.Progress | None = None,
+    path: str = 'auto',
+    link: bool = False,
 ) -> ConversionReport:
   """Converts a v1 canned-estimator checkpoint for the translated v2 estimator.
 
@@ -231,6 +309,13 @@ def convert_optimizer_checkpoint(
     verify: Re-read the written checkpoint and check every block's digest
       before it replaces the target.
     progress: Called with (bytes done, bytes in all) as blocks are written.
+    path: `'auto'`, `'zero_copy'` or `'stream'` (see the module docstring;
+      the report says which ran and why).
+    link: Let the zero-copy path hard-link the source's data files instead
+      of copying them (local files on one filesystem): source and target
+      then share those files. Neither this package nor TF ever writes into
+      an existing data file, so this is safe unless something else edits
+      checkpoint files in place; deleting either checkpoint is always safe.
 
   Returns:
     The report.
@@ -257,24 +342,85 @@ def convert_optimizer_checkpoint(
       os.fspath(source_graph) if source_graph else None,
       exact,
   )
-  plan = mapping.plan_targets(
-      src, layout, kind, plans, lambda: src.index.entries
-  )
+  try:
+    return _convert(
+        src,
+        target,
+        layout,
+        kind,
+        plans,
+        began=began,
+        chunk_bytes=chunk_bytes,
+        overwrite=overwrite,
+        verify=verify,
+        progress=progress,
+        path=path,
+        link=link,
+    )
+  finally:
+    src.close()
+
+
+def _convert(
+    src: source_lib.Source,
+    target: str,
+    layout: roles.Layout,
+    kind: roles.EstimatorType,
+    plans: Mapping[str, optimizers.OptimizerPlan],
+    *,
+    began: float,
+    chunk_bytes: int,
+    overwrite: bool,
+    verify: bool,
+    progress: writer.Progress | None,
+    path: str,
+    link: bool,
+) -> ConversionReport:
+  """Writes, verifies and swaps in the target by the chosen path."""
+  plan = mapping.plan_targets(src, layout, kind, plans, src.index)
+  zero_copy_plan = zero_copy.plan(src, plan.targets)
+  chosen, why = choose_path(path, zero_copy_plan, link)
+  transfers: tuple = ()
   with staging.staged(target) as staged:
     if tf.io.gfile.exists(target + '.index') and not overwrite:
       raise errors.CheckpointError(
           f'{target}.index exists. Pass overwrite=True to'
           ' replace it, or choose another target.'
       )
-    digests = writer.write(
-        src.prefix,
-        plan.targets,
-        staged,
-        chunk_bytes=chunk_bytes,
-        progress=progress,
-    )
-    if verify:
-      verify_lib.verify(staged, plan.targets, digests, chunk_bytes)
+    if chosen == 'zero_copy':
+      written = zero_copy.write(
+          src,
+          zero_copy_plan,
+          staged,
+          link=link,
+          chunk_bytes=chunk_bytes,
+          progress=progress,
+      )
+      digests, staged_index = written.digests, written.index
+      transfers = written.transfers
+      written_targets = zero_copy_plan.written
+    else:
+      digests = writer.write(
+          src.reader,
+          plan.targets,
+          staged,
+          chunk_bytes=chunk_bytes,
+          progress=progress,
+      )
+      staged_index = None
+      written_targets = plan.targets
+    staged_reader = ranges.RangeReader(staged, staged_index)
+    try:
+      if verify:
+        try:
+          verify_lib.verify(staged_reader, plan.targets, digests, chunk_bytes)
+        except errors.CheckpointError:
+          if chosen == 'zero_copy':  # name the source's file if it is corrupt
+            zero_copy.check_source(src, zero_copy_plan)
+          raise
+      data_files = max(staged_reader.index.header.num_shards, 1)
+    finally:
+      staged_reader.close()
     staging.commit(staged, target)
     try:
       # Relative to the directory, as Estimators write it: a converted
@@ -290,6 +436,7 @@ def convert_optimizer_checkpoint(
           f' beside it could not be: {e}. Write it, or pass the prefix itself'
           ' to the estimator (warm_start_from).'
       ) from e
+  methods = sorted({t.method for t in transfers})
   return ConversionReport(
       source=src.prefix,
       target=target,
@@ -305,6 +452,17 @@ def convert_optimizer_checkpoint(
       verified=verify,
       dropped=plan.dropped,
       mapping=tuple((t.name, t.describe()) for t in plan.targets),
+      path=chosen,
+      path_reason=why,
+      transfer=', '.join(methods),
+      transfer_refused=tuple(
+          sorted({why for t in transfers for why in t.refused})
+      ),
+      reused_bytes=(
+          zero_copy_plan.reused_bytes if chosen == 'zero_copy' else 0
+      ),
+      written_bytes=sum(t.nbytes for t in written_targets),
+      data_files=data_files,
   )
 
 

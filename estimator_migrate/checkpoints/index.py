@@ -13,6 +13,7 @@ import struct
 
 from google.protobuf import message
 import tensorflow as tf
+from tensorflow.core.framework import tensor_slice_pb2
 from tensorflow.core.protobuf import tensor_bundle_pb2
 
 from estimator_migrate import errors
@@ -72,6 +73,37 @@ class Index:
   entries: dict[str, tensor_bundle_pb2.BundleEntryProto]
   slice_entries: dict[str, list[tensor_bundle_pb2.BundleEntryProto]]
 
+  def slices(
+      self, name: str
+  ) -> list[
+      tuple[
+          tensor_slice_pb2.TensorSliceProto, tensor_bundle_pb2.BundleEntryProto
+      ]
+  ]:
+    """A partitioned tensor's slices, each with its stored entry, in key order.
+
+    Raises:
+      CheckpointError: The index lists a different number of stored slices.
+    """
+
+    # Slice keys sort as their ordered-code encoding: by each dimension's
+    # (start, length), a full extent's length encoded as -1.
+    def order(tensor_slice):
+      return tuple(
+          v
+          for e in tensor_slice.extent
+          for v in (e.start, e.length if e.HasField('length') else -1)
+      )
+
+    slices = sorted(self.entries[name].slices, key=order)
+    stored_entries = self.slice_entries.get(name, [])
+    if len(stored_entries) != len(slices):
+      raise errors.CheckpointError(
+          f'{name}: the index lists {len(slices)} slices but stores'
+          f' {len(stored_entries)}; the index is corrupt.'
+      )
+    return list(zip(slices, stored_entries, strict=True))
+
   def stored(self, name: str, shape: tuple[int, ...]) -> list[Stored]:
     """The pieces holding `name`, sorted by first row.
 
@@ -86,26 +118,9 @@ class Index:
               0, rows, entry.shard_id, entry.offset, entry.size, entry.crc32c
           )
       ]
-
-    # Slice keys sort as their ordered-code encoding: by each dimension's
-    # (start, length), a full extent's length encoded as -1.
-    def order(tensor_slice):
-      return tuple(
-          v
-          for e in tensor_slice.extent
-          for v in (e.start, e.length if e.HasField('length') else -1)
-      )
-
-    slices = sorted(entry.slices, key=order)
-    stored_entries = self.slice_entries.get(name, [])
-    if len(stored_entries) != len(slices):
-      raise errors.CheckpointError(
-          f'{name}: the index lists {len(slices)} slices but stores'
-          f' {len(stored_entries)}; the index is corrupt.'
-      )
     out = []
-    for tensor_slice, stored in zip(slices, stored_entries, strict=True):
-      ((start, stop),) = row_ranges(_one(tensor_slice), shape)
+    for tensor_slice, stored in self.slices(name):
+      start, stop = slice_rows(tensor_slice, shape)
       dims = [d.size for d in stored.shape.dim]
       if dims and dims[0] != stop - start:
         raise errors.CheckpointError(
@@ -123,12 +138,6 @@ class Index:
           )
       )
     return sorted(out, key=lambda piece: piece.start)
-
-
-def _one(tensor_slice) -> tensor_bundle_pb2.BundleEntryProto:
-  entry = tensor_bundle_pb2.BundleEntryProto()
-  entry.slices.add().CopyFrom(tensor_slice)
-  return entry
 
 
 def _slice_key_name(key: bytes) -> str:
@@ -201,6 +210,25 @@ def read_entries(prefix: str) -> dict[str, tensor_bundle_pb2.BundleEntryProto]:
   return read_index(prefix).entries
 
 
+def slice_rows(tensor_slice, shape: tuple[int, ...]) -> tuple[int, int]:
+  """The [start, stop) rows of one `TensorSliceProto` of a tensor of `shape`.
+
+  Raises:
+    CheckpointError: The slice cuts a dimension other than the first.
+  """
+  extents = list(tensor_slice.extent)
+  for dim, extent in enumerate(extents[1:], start=1):
+    if extent.HasField('length') and extent.length != shape[dim]:
+      raise errors.CheckpointError(
+          f'a slice cuts dimension {dim}; only first-dimension partitions'
+          ' (what canned-estimator partitioners make) are supported.'
+      )
+  first = extents[0] if extents else None
+  if first is None or not first.HasField('length'):
+    return (0, shape[0] if shape else 0)
+  return (first.start, first.start + first.length)
+
+
 def row_ranges(
     entry: tensor_bundle_pb2.BundleEntryProto, shape: tuple[int, ...]
 ) -> list[tuple[int, int]]:
@@ -211,18 +239,4 @@ def row_ranges(
   """
   if not entry.slices:
     return [(0, shape[0] if shape else 0)]
-  ranges = []
-  for tensor_slice in entry.slices:
-    extents = list(tensor_slice.extent)
-    for dim, extent in enumerate(extents[1:], start=1):
-      if extent.HasField('length') and extent.length != shape[dim]:
-        raise errors.CheckpointError(
-            f'a slice cuts dimension {dim}; only first-dimension partitions'
-            ' (what canned-estimator partitioners make) are supported.'
-        )
-    first = extents[0] if extents else None
-    if first is None or not first.HasField('length'):
-      ranges.append((0, shape[0]))
-    else:
-      ranges.append((first.start, first.start + first.length))
-  return sorted(ranges)
+  return sorted(slice_rows(s, shape) for s in entry.slices)

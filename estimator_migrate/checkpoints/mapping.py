@@ -7,7 +7,7 @@ optimizer's `iterations` is the global step (all but a combined model's linear
 optimizer). Model variables and `global_step` keep their names.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 import dataclasses
 from typing import Any, Literal
 
@@ -136,16 +136,17 @@ def _hyper_targets(scope: str, plan: optimizers.OptimizerPlan) -> list[Target]:
 def _slot_pieces(
     keys: tuple[roles.SlotVariable, ...],
     variable,
-    read_index: Callable[[], Mapping[str, Any]],
+    index: index_lib.Index,
 ) -> tuple[Piece, ...]:
   """One piece per partition key: the rows the index says it holds."""
   rows = variable.shape[0] if variable.shape else 0
   if len(keys) == 1:
     return (Piece(keys[0].name, 0, rows),)
-  entries = read_index()
   pieces = []
   for key in keys:
-    for start, stop in index_lib.row_ranges(entries[key.name], variable.shape):
+    for start, stop in index_lib.row_ranges(
+        index.entries[key.name], variable.shape
+    ):
       pieces.append(Piece(key.name, start, stop))
   pieces.sort(key=lambda p: p.start)
   covered = 0
@@ -169,7 +170,7 @@ def plan_targets(
     layout: roles.Layout,
     estimator_type: roles.EstimatorType,
     plans: Mapping[str, optimizers.OptimizerPlan],
-    read_index: Callable[[], Mapping[str, Any]],
+    index: index_lib.Index,
 ) -> Plan:
   """Lists every target tensor of the v2 checkpoint.
 
@@ -219,7 +220,7 @@ def plan_targets(
                 variable.dtype,
                 variable.shape,
                 'slot',
-                _slot_pieces(pair.keys, variable, read_index),
+                _slot_pieces(pair.keys, variable, index),
                 pair.scale,
             )
         )

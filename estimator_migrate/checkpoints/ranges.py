@@ -10,6 +10,11 @@ Nothing read is trusted: as TF's own reader does, every stored tensor's bytes
 are checked against the CRC-32C the index keeps for it. A tensor read whole is
 checked at once; one read block by block in order is checked as its last
 block arrives; any other is re-read and checked by `finish()`.
+
+What TF's layout does not allow reading by ranges (string tensors, a
+big-endian bundle) goes through TF's `RestoreV2`, which checks the CRC-32C
+itself. One `RangeReader` serves a whole conversion: the source's (see
+`source.Source.reader`) and the verification of the written target.
 """
 
 import dataclasses
@@ -36,12 +41,22 @@ class _Check:
   in_order: bool = True
 
 
+def spec(shape: tuple[int, ...], start: int, stop: int) -> str:
+  """TF's shape-and-slice spec of rows [start, stop): '' when whole."""
+  if not shape or (start == 0 and stop == shape[0]):
+    return ''
+  dims = ' '.join(str(d) for d in shape)
+  rest = ':'.join('-' for _ in shape[1:])
+  return f'{dims} {start},{stop - start}' + (f':{rest}' if rest else '')
+
+
 class RangeReader:
   """Reads row blocks of the tensors of one checkpoint."""
 
-  def __init__(self, prefix: str):
+  def __init__(self, prefix: str, index: index_lib.Index | None = None):
+    """Reads `prefix`'s data files; `index` is its parsed index if at hand."""
     self._prefix = prefix
-    self._index = index_lib.read_index(prefix)
+    self._index = index if index is not None else index_lib.read_index(prefix)
     header = self._index.header
     self._shards = max(header.num_shards, 1)
     self._little = (
@@ -70,8 +85,56 @@ class RangeReader:
       self._files[shard] = (handle, path, local)
     return self._files[shard]
 
+  @property
+  def index(self) -> index_lib.Index:
+    return self._index
+
   def can_read(self, name: str, dtype: tf.DType) -> bool:
     return self._little and dtype != tf.string and name in self._index.entries
+
+  def read(
+      self,
+      name: str,
+      dtype: tf.DType,
+      shape: tuple[int, ...],
+      start: int,
+      stop: int,
+  ) -> np.ndarray:
+    """Rows [start, stop) of `name`: ranged where it can, else `RestoreV2`.
+
+    Raises:
+      CheckpointError: Missing, truncated or corrupt data.
+    """
+    if self.can_read(name, dtype):
+      return self.read_rows(name, dtype, shape, start, stop)
+    return self.restore([name], [dtype], [spec(shape, start, stop)])[0]
+
+  def restore(
+      self,
+      names: list[str],
+      dtypes: list[tf.DType],
+      specs: list[str],
+  ) -> list[np.ndarray]:
+    """Tensors (or slices: `spec`) read by TF's RestoreV2 (CRC-32C checked).
+
+    Raises:
+      CheckpointError: TF could not read them (missing, truncated, corrupt).
+    """
+    try:
+      values = tf.raw_ops.RestoreV2(
+          prefix=self._prefix,
+          tensor_names=names,
+          shape_and_slices=specs,
+          dtypes=dtypes,
+      )
+    except tf.errors.OpError as e:
+      shown = names[0] if len(names) == 1 else f'{len(names)} tensors'
+      raise errors.CheckpointError(
+          f'cannot read {shown!r} from {self._prefix}.data-*:'
+          f' {e.message.splitlines()[0]}. The checkpoint data is corrupt or'
+          ' truncated.'
+      ) from e
+    return [v.numpy() for v in values]
 
   def read_rows(
       self,
@@ -157,6 +220,24 @@ class RangeReader:
           f' {self._prefix}.index: the checkpoint data is corrupt.'
       )
 
+  def _check_piece(self, piece: index_lib.Stored, name: str) -> None:
+    """Streams one stored piece through CRC-32C and compares with the index."""
+    value = 0
+    for at in range(0, piece.size, _CHECK_BYTES):
+      size = min(_CHECK_BYTES, piece.size - at)
+      chunk = self._read_bytes(piece.shard, piece.offset + at, size, name)
+      value = bundle_format.crc32c(chunk, value)
+    self._compare(piece, value, name)
+
+  def check(self, name: str, shape: tuple[int, ...]) -> None:
+    """Checks every stored piece of `name` against its CRC-32C, streamed.
+
+    Raises:
+      CheckpointError: Missing, truncated or corrupt data.
+    """
+    for piece in self._index.stored(name, shape):
+      self._check_piece(piece, name)
+
   def finish(self) -> None:
     """Checks every stored piece that was read only in part or out of order.
 
@@ -164,12 +245,7 @@ class RangeReader:
       CheckpointError: A piece's bytes do not match the index's checksum.
     """
     for key, check in list(self._checks.items()):
-      piece, name, value = check.piece, check.name, 0
-      for at in range(0, piece.size, _CHECK_BYTES):
-        size = min(_CHECK_BYTES, piece.size - at)
-        chunk = self._read_bytes(piece.shard, piece.offset + at, size, name)
-        value = bundle_format.crc32c(chunk, value)
-      self._compare(piece, value, name)
+      self._check_piece(check.piece, check.name)
       del self._checks[key]
 
   def _read_bytes(

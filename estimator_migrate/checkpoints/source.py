@@ -1,4 +1,11 @@
-"""Finds and opens a source checkpoint, read only, with errors naming files."""
+"""Finds and opens a source checkpoint, read only, with errors naming files.
+
+A `Source` owns the checkpoint's one parsed index and one reader over its
+data files (`ranges.RangeReader`: byte ranges checked against the index's
+CRC-32C, `RestoreV2` for what cannot be read by ranges); everything a
+conversion reads goes through them. The data files are opened on first
+read and closed by `close()`.
+"""
 
 from collections.abc import Mapping
 import dataclasses
@@ -11,6 +18,7 @@ import tensorflow as tf
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import index as index_lib
+from estimator_migrate.checkpoints import ranges
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,11 +36,24 @@ class Variable:
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-  """A checkpoint prefix and its variables."""
+  """A checkpoint prefix, its variables, its parsed index and its reader."""
 
   prefix: str
   variables: Mapping[str, Variable]
   index: index_lib.Index
+  reader: ranges.RangeReader
+
+  def close(self) -> None:
+    """Closes the data files the reader opened (reopened on the next read)."""
+    self.reader.close()
+
+  def data_files(self) -> list[str]:
+    """`<prefix>.data-<shard>-of-<N>` for every shard the index names."""
+    shards = max(self.index.header.num_shards, 1)
+    return [
+        f'{self.prefix}.data-{shard:05d}-of-{shards:05d}'
+        for shard in range(shards)
+    ]
 
   @property
   def nbytes(self) -> int:
@@ -119,14 +140,20 @@ def open_source(path: str | os.PathLike) -> Source:
     raise errors.CheckpointError(
         f'cannot read {prefix}.index: {e}. The index is corrupt.'
     ) from e
-  shards = max(parsed.header.num_shards, 1)
-  for shard in range(shards):
-    data = f'{prefix}.data-{shard:05d}-of-{shards:05d}'
+  source = Source(
+      prefix,
+      types.MappingProxyType(variables),
+      parsed,
+      ranges.RangeReader(prefix, parsed),
+  )
+  data_files = source.data_files()
+  for data in data_files:
     if any(v.nbytes for v in variables.values()) and not tf.io.gfile.exists(
         data
     ):
       raise errors.CheckpointError(
-          f'{data} is missing: the index lists tensors in {shards} data'
-          ' file(s). The checkpoint is incomplete; restore it from a backup.'
+          f'{data} is missing: the index lists tensors in {len(data_files)}'
+          ' data file(s). The checkpoint is incomplete; restore it from a'
+          ' backup.'
       )
-  return Source(prefix, types.MappingProxyType(variables), parsed)
+  return source

@@ -1,12 +1,26 @@
-"""Verifies a written checkpoint against what the writer meant to write.
+"""Verifies a written checkpoint before it replaces the target.
 
-Every block is re-read from the staged checkpoint and its digest compared
-with the one computed from the source as it was written; the reader also
-checks each stored tensor against the CRC-32C in the new index, so a data
-file damaged after writing is caught as well as a wrong value.
+One step for both conversion paths. Every target tensor is read back from
+the staged checkpoint through its new index, and TF's own check runs on
+every stored byte:
+
+- small tensors (at most `chunk_bytes`) are restored by TF's `RestoreV2`,
+  several per call, which checks each one's size and CRC-32C as
+  `tf.train.load_checkpoint` does;
+- larger ones are read by byte ranges (`ranges.RangeReader`), every stored
+  piece checked against the CRC-32C in the new index as it streams by, so
+  no large tensor is held whole.
+
+Where the writer recorded a digest for a block (everything the streaming
+writer wrote), the block read back must match it too: that catches a wrong
+value, not only damaged bytes. Tensors the zero-copy path brought over
+unchanged have no digest; their CRC-32C in the new index is the source's,
+so the check proves they are the source's bytes.
 """
 
 from collections.abc import Mapping
+
+import numpy as np
 
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import mapping
@@ -14,29 +28,87 @@ from estimator_migrate.checkpoints import ranges
 from estimator_migrate.checkpoints import writer
 
 
+def _fail(name: str, spec: str) -> errors.CheckpointError:
+  return errors.CheckpointError(
+      f'verification failed: {name} {spec or "(whole)"} differs from what'
+      ' was written; the target was not changed. Check the filesystem and'
+      ' convert again.'
+  )
+
+
+def _compare(
+    target: mapping.Target,
+    block: writer.Block,
+    values: np.ndarray,
+    digests: Mapping[tuple[str, str], str],
+) -> None:
+  expected = digests.get((target.name, block.spec()))
+  if expected is not None and writer.digest(values) != expected:
+    raise _fail(target.name, block.spec())
+
+
+def _rows(value: np.ndarray, block: writer.Block) -> np.ndarray:
+  return value[block.start : block.stop] if block.target.shape else value
+
+
 def verify(
-    prefix: str,
+    reader: ranges.RangeReader,
     targets: tuple[mapping.Target, ...],
     digests: Mapping[tuple[str, str], str],
     chunk_bytes: int,
-) -> None:
-  """Re-reads every block of `prefix` and compares its digest.
+) -> int:
+  """Reads every target back through `reader` (the staged checkpoint).
+
+  Args:
+    reader: A reader of the staged checkpoint, with its new index.
+    targets: What it should hold.
+    digests: (name, block spec) -> digest, for the blocks a writer wrote.
+    chunk_bytes: Tensors up to this size are restored by TF whole; larger
+      ones are read by ranges, a block at a time.
+
+  Returns:
+    The number of tensors restored by TF's RestoreV2 (the rest were read
+    by ranges).
 
   Raises:
-    CheckpointError: A block differs from what was written, or a stored
-      tensor does not match its checksum.
+    CheckpointError: A block differs from what was written, or stored bytes
+      do not match their checksum.
   """
-  reader = ranges.RangeReader(prefix)
-  try:
-    for t in targets:
-      for block in writer.blocks(t, chunk_bytes):
-        values = writer.read_values(reader, prefix, t.name, block)
-        if writer.digest(values) != digests[(t.name, block.spec())]:
-          raise errors.CheckpointError(
-              f'verification failed: {t.name} {block.spec() or "(whole)"}'
-              ' differs from what was written; the target was not changed.'
-              ' Check the filesystem and convert again.'
-          )
-    reader.finish()
-  finally:
-    reader.close()
+  small = [t for t in targets if t.nbytes <= chunk_bytes]
+  large = [t for t in targets if t.nbytes > chunk_bytes]
+  batch: list[mapping.Target] = []
+  batch_bytes = 0
+
+  def restore_batch() -> None:
+    nonlocal batch, batch_bytes
+    if not batch:
+      return
+    values = reader.restore(
+        [t.name for t in batch], [t.dtype for t in batch], [''] * len(batch)
+    )
+    for target, value in zip(batch, values, strict=True):
+      if value.shape != target.shape:
+        raise _fail(target.name, '')
+      for block in writer.blocks(target, chunk_bytes):
+        _compare(target, block, _rows(value, block), digests)
+    batch, batch_bytes = [], 0
+
+  for target in small:
+    if batch_bytes + target.nbytes > chunk_bytes:
+      restore_batch()
+    batch.append(target)
+    batch_bytes += target.nbytes
+  restore_batch()
+  for target in large:
+    for block in writer.blocks(target, chunk_bytes):
+      if (target.name, block.spec()) not in digests and reader.can_read(
+          target.name, target.dtype
+      ):
+        reader.check(target.name, target.shape)
+        break  # brought over unchanged: its CRC-32C is the whole check
+      values = reader.read(
+          target.name, target.dtype, target.shape, block.start, block.stop
+      )
+      _compare(target, block, values, digests)
+  reader.finish()
+  return len(small)

@@ -1,13 +1,15 @@
-"""Writes a checkpoint tensor by tensor, large tensors slice by slice.
+"""Writes targets tensor by tensor, large tensors slice by slice.
 
-Peak memory is about one chunk: each tensor larger than `chunk_bytes` is read
-(`ranges.RangeReader`, byte ranges checked against the source's CRC-32C;
-string tensors through `RestoreV2`), transformed and written (`SaveV2` with a
-slice spec) a block of rows at a time, each block into a shard of its own;
-smaller tensors are grouped into shards of up to `chunk_bytes`. The shards
+The streaming writer: it only writes. Values come from the caller's reader
+(the source's `ranges.RangeReader`, which checks every byte against the
+source's CRC-32C) and are transformed and written (`SaveV2` with a slice
+spec) a block of rows at a time, each block of a tensor larger than
+`chunk_bytes` into a shard of its own; smaller tensors are grouped into
+shards of up to `chunk_bytes`, so peak memory is about one chunk. The shards
 are merged by `MergeV2Checkpoints`, which renames data files rather than
 copying them. `write` fills a staged prefix (see `staging`), never the
-target itself.
+target itself. The streaming conversion writes every target this way; the
+zero-copy one (`zero_copy`) only the targets whose bytes change.
 """
 
 from collections.abc import Callable, Iterator
@@ -44,12 +46,7 @@ class Block:
 
   def spec(self) -> str:
     """TF's shape-and-slice spec: `dims start,length:-:...` ('' = whole)."""
-    if self.whole:
-      return ''
-    dims = ' '.join(str(d) for d in self.target.shape)
-    rest = ':'.join('-' for _ in self.target.shape[1:])
-    slice_spec = f'{self.start},{self.stop - self.start}'
-    return f'{dims} {slice_spec}' + (f':{rest}' if rest else '')
+    return ranges.spec(self.target.shape, self.start, self.stop)
 
   @property
   def nbytes(self) -> int:
@@ -75,46 +72,15 @@ def blocks(target: mapping.Target, chunk_bytes: int) -> Iterator[Block]:
       yield Block(target, start, min(piece.stop, start + step), piece.source)
 
 
-def read_block(
-    prefix: str, name: str, dtype: tf.DType, spec: str
-) -> np.ndarray:
-  """Reads a tensor or a slice through RestoreV2 (string tensors only)."""
-  try:
-    return tf.raw_ops.RestoreV2(
-        prefix=prefix,
-        tensor_names=[name],
-        shape_and_slices=[spec],
-        dtypes=[dtype],
-    )[0].numpy()
-  except tf.errors.OpError as e:
-    raise errors.CheckpointError(
-        f'cannot read {name!r} from {prefix}.data-*:'
-        f' {e.message.splitlines()[0]}. The checkpoint data is corrupt or'
-        ' truncated.'
-    ) from e
-
-
-def read_values(
-    reader: ranges.RangeReader, prefix: str, name: str, block: Block
-) -> np.ndarray:
-  """Rows of `name` for `block`: a ranged read where TF's layout allows."""
-  target = block.target
-  if reader.can_read(name, target.dtype):
-    return reader.read_rows(
-        name, target.dtype, target.shape, block.start, block.stop
-    )
-  return read_block(prefix, name, target.dtype, block.spec())
-
-
-def block_values(
-    reader: ranges.RangeReader, source_prefix: str, block: Block
-) -> np.ndarray:
+def block_values(reader: ranges.RangeReader, block: Block) -> np.ndarray:
   """The target values of one block, from the source or the constant."""
   target = block.target
   if block.source is None:
     return np.asarray(target.value, dtype=target.dtype.as_numpy_dtype)
   return target.transform(
-      read_values(reader, source_prefix, block.source, block)
+      reader.read(
+          block.source, target.dtype, target.shape, block.start, block.stop
+      )
   )
 
 
@@ -134,16 +100,17 @@ def _save(prefix: str, batch: list[tuple[Block, np.ndarray]]) -> None:
 
 
 def write(
-    source_prefix: str,
+    reader: ranges.RangeReader,
     targets: tuple[mapping.Target, ...],
     staged_prefix: str,
     *,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     progress: Progress | None = None,
 ) -> dict[tuple[str, str], str]:
-  """Writes `targets` to `staged_prefix`; returns each block's digest.
+  """Writes `targets`, read through `reader`, to `staged_prefix`.
 
-  Shards go to `staged_prefix`'s directory, which the caller owns and
+  Returns each block's digest, keyed by (target name, block spec), for
+  `verify`. Shards go to `staged_prefix`'s directory, which the caller owns and
   removes (`staging.staged`).
 
   Raises:
@@ -155,7 +122,6 @@ def write(
   done = 0
   digests = {}
   shards: list[str] = []
-  reader = ranges.RangeReader(source_prefix)
   try:
     batch: list[tuple[Block, np.ndarray]] = []
     batch_bytes = 0
@@ -170,7 +136,7 @@ def write(
 
     for target in targets:
       for block in blocks(target, chunk_bytes):
-        values = block_values(reader, source_prefix, block)
+        values = block_values(reader, block)
         digests[(target.name, block.spec())] = digest(values)
         if block.whole and batch_bytes + block.nbytes <= chunk_bytes:
           batch.append((block, values))
@@ -196,6 +162,4 @@ def write(
         ' Check free space and permissions there; nothing of the target was'
         ' written.'
     ) from e
-  finally:
-    reader.close()
   return digests

@@ -9,11 +9,29 @@ verified, and its directory can be used as the v2 estimator's model_dir.
 Large tensors are streamed slice by slice (--chunk_mb), so memory stays flat
 whatever the checkpoint's size.
 
+Two paths give the same checkpoint (--path; the summary says which ran):
+  zero_copy  the source's data files are brought over unchanged and a new
+             index renames their tensors; only new and changed tensors
+             (hyperparameters, Momentum's slot) are written, into one more
+             data file. The files come over by hard link with --link, else
+             by kernel copy (copy_file_range), else by a streamed copy.
+  stream     every tensor is read, checked and written anew.
+  auto       (default) zero_copy when it can run and the tensors it keeps
+             unchanged are at least half of the source's bytes (or --link
+             is given), else stream.
+--link makes the target's data files hard links to the source's (same
+filesystem, local files): nothing is copied, and the two checkpoints share
+those files. Deleting either checkpoint is safe; neither TensorFlow nor
+this tool ever writes into an existing data file, but anything that edits
+one in place would change both.
+
 Example:
   bazel run //estimator_migrate/cli:convert_checkpoint -- \
       --source=/models/v1 --target=/models/v2/model.ckpt-5000
   estimator-migrate-convert --source=/models/v1/model.ckpt-5000 \
       --target=/models/v2/model.ckpt-5000 --report=/models/v2/report.json
+  estimator-migrate-convert --source=/models/v1 \
+      --target=/models/v2/model.ckpt-5000 --link      # no data copied
 """
 
 from collections.abc import Callable, Sequence
@@ -78,6 +96,19 @@ _OVERWRITE = flags.DEFINE_bool(
 )
 _VERIFY = flags.DEFINE_bool(
     'verify', True, 'Re-read the target and check every block.'
+)
+_PATH = flags.DEFINE_enum(
+    'path',
+    'auto',
+    convert.PATHS,
+    'zero_copy: bring the data files over, write a new index; stream:'
+    ' rewrite every tensor; auto: zero_copy where it pays (see above).',
+)
+_LINK = flags.DEFINE_bool(
+    'link',
+    False,
+    'Zero-copy path: hard-link the source data files instead of copying'
+    ' them (source and target then share those files).',
 )
 _REPORT = flags.DEFINE_string(
     'report', None, 'Also write the report as JSON to this path.'
@@ -162,8 +193,10 @@ _ARGUMENTS = console.ArgumentFlags.of(
     'target',
     'source_graph',
     'estimator_type',
+    'path',
     special=(
         (r'\boverwrite=True', '--overwrite'),
+        (r'\blink=True', '--link'),
         (r'\boptimizers=\{"(\w+)": \.\.\.\}', r'--optimizer=\1=NAME:LR'),
         (r'\boptimizers=', '--optimizer='),
     ),
@@ -191,6 +224,8 @@ def main(argv: Sequence[str]) -> int:
         overwrite=_OVERWRITE.value,
         verify=_VERIFY.value,
         progress=_Progress(),
+        path=_PATH.value,
+        link=_LINK.value,
     )
   except errors.MigrationError as e:
     console.fail(_ARGUMENTS(str(e)))
