@@ -97,7 +97,7 @@ lock-modern:
 
 # Speed and memory: checkpoint conversion, training throughput, the cluster.
 bench: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/checkpoint_conversion.py
+	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/checkpoint_conversion.py --with_20gb
 	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/training_throughput.py
 	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/cluster_throughput.py
 
