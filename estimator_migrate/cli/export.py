@@ -32,7 +32,6 @@ from collections.abc import Sequence
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from estimator_migrate import console
 from estimator_migrate import errors
@@ -75,7 +74,7 @@ _CUSTOM_KWARGS = ('params', 'loss', 'optimizer')
 
 # Which flag each library argument is.
 _ARGUMENTS = console.ArgumentFlags.of(
-    'config', 'model_dir', 'target', 'estimator', 'build_model'
+    'config', 'model_dir', 'target', 'estimator', 'build_model', 'saved_model'
 )
 
 
@@ -89,18 +88,16 @@ def main(argv: Sequence[str]) -> int:
     )
   if _ESTIMATOR.value and not _CONFIG.value:
     raise app.UsageError('--config is required with --estimator.')
-  try:
-    if _BUILD_MODEL.value:
-      result = _custom()
-    else:
-      kwargs = exporter.load_config(_CONFIG.value)
-      result = exporter.canned_to_keras(
-          _ESTIMATOR.value, model_dir=_MODEL_DIR.value, **kwargs
-      )
-    result.save(_TARGET.value, saved_model=_SAVED_MODEL.value)
-  except errors.MigrationError as e:
-    logging.error('%s', _ARGUMENTS(str(e)))
-    return 2
+  # A MigrationError becomes one line naming the flags, and exit 2
+  # (console.run).
+  if _BUILD_MODEL.value:
+    result = _custom()
+  else:
+    kwargs = exporter.load_config(_CONFIG.value)
+    result = exporter.canned_to_keras(
+        _ESTIMATOR.value, model_dir=_MODEL_DIR.value, **kwargs
+    )
+  result.save(_TARGET.value, saved_model=_SAVED_MODEL.value)
   print(result.report())
   print(f'Wrote {_TARGET.value}')
   return 0
@@ -122,7 +119,7 @@ def _custom() -> custom.CustomExportResult:
 def run() -> None:
   """Console-script entry point."""
   flags.mark_flags_as_required([_MODEL_DIR, _TARGET])
-  console.run(main, __name__)
+  console.run(main, __name__, arguments=_ARGUMENTS)
 
 
 if __name__ == '__main__':
