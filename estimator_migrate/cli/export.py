@@ -55,7 +55,9 @@ _CONFIG = flags.DEFINE_string(
     ' (with --build_model: params, loss, optimizer).',
 )
 _TARGET = flags.DEFINE_string(
-    'target', None, 'Directory to write (must not exist or be empty).'
+    'target',
+    None,
+    'Directory to write: new or empty, outside --model_dir, not a symlink.',
 )
 _SAVED_MODEL = flags.DEFINE_bool(
     'saved_model',

@@ -228,7 +228,6 @@ def model_spec(estimator, kwargs: dict) -> ModelSpec:
       constructor does not take, or an option the exporter does not carry.
     ColumnError: A feature column without an exact Keras 3 counterpart.
   """
-  check_kwargs(estimator, kwargs)
   row = estimators.lookup(estimator)
   family = row.family.family
   columns = columns_lib.Columns()
@@ -249,4 +248,5 @@ def model_spec(estimator, kwargs: dict) -> ModelSpec:
   spec['inputs'] = columns.inputs
   spec['categorical'] = columns.categorical
   spec['weights'], shapes = _weights(spec)
+  check_kwargs(estimator, kwargs)  # after the columns: their errors first
   return ModelSpec(spec, tuple(columns.mappings), row, shapes)

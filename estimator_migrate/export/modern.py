@@ -115,7 +115,11 @@ def run(
   lines = [line.strip() for line in completed.stderr.splitlines()]
   lines = [line for line in lines if line]
   if completed.returncode < 0:
-    status = f'was killed by {signal.Signals(-completed.returncode).name}'
+    try:
+      name = signal.Signals(-completed.returncode).name
+    except ValueError:
+      name = f'signal {-completed.returncode}'
+    status = f'was killed by {name}'
   else:
     status = f'exited with code {completed.returncode}'
   if not lines:

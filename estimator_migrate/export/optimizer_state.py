@@ -311,9 +311,9 @@ def read_v1_state(
   the v1 graph beside the checkpoint) and makes the converted tensors in
   memory from the source, every byte checked against its CRC-32C; the
   Python-only config (Adagrad's `epsilon=1e-30`, Adam's `1e-8`) comes from
-  the same translation. Returns a State with `reason` when the optimizers
-  cannot be translated (no graph beside the checkpoint, a schedule, an
-  unknown optimizer).
+  the same translation. Returns a State with `reason` when the converter
+  would refuse the checkpoint for what its names and graph say (no graph
+  beside it, a schedule, an unknown optimizer, slots it does not map).
 
   Raises:
     CheckpointError: Corrupt or truncated data, or an unreadable graph: the
@@ -336,11 +336,13 @@ def read_v1_state(
         ' the v1 graph the optimizers are read from is corrupt. Restore it'
         ' from a backup, or remove it to export without the optimizer state.'
     ) from e
+  # What the converter decides from names and the graph alone is a reason;
+  # what reading the bytes finds (below, in read_state) is an error.
   try:
     layout, kind, plans = convert.optimizer_plans(source)
+    plan = mapping.plan_targets(source, layout, kind, plans, source.index)
   except errors.MigrationError as e:
     return State((), {}, (), reason=f'{V1_REASON} ({e})')
-  plan = mapping.plan_targets(source, layout, kind, plans, source.index)
   converted = _ConvertedReader(source, plan)
   state = read_state(
       converted, converted.targets, model_names, plans, global_step

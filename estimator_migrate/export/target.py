@@ -139,15 +139,20 @@ def _claimed(target: str) -> Iterator[None]:
   Creates it if new, locks it and clears what killed exports left beside
   it; on failure removes the directories it created while they are empty.
   """
-  if tf.io.gfile.exists(target) and tf.io.gfile.listdir(target):
-    raise _not_empty(target)
   created = staging.first_missing(target)
   try:
+    if not created and tf.io.gfile.listdir(target):
+      raise _not_empty(target)
     tf.io.gfile.makedirs(target)
   except (OSError, tf.errors.OpError) as e:
     raise _unwritable(target, e) from e
-  if not files.is_local(target):
-    yield
+  if not files.is_local(target):  # no locks: never judge leftovers dead
+    try:
+      yield
+    except BaseException:
+      if created:
+        staging.remove_empty(target, created)
+      raise
     return
   before = os.stat(target)
   # Refused here (another export holds it), nothing is removed.
@@ -163,7 +168,10 @@ def _claimed(target: str) -> Iterator[None]:
       for stale in staging.temporary_dirs(target):
         # Every export holds this lock while its temporary directory
         # exists: holding it proves the writer of `stale` dead.
-        tf.io.gfile.rmtree(stale)
+        try:
+          tf.io.gfile.rmtree(stale)
+        except (OSError, tf.errors.OpError) as e:
+          raise _unwritable(target, e) from e
         logging.warning('removed %s, left by an interrupted export', stale)
       yield
     except BaseException:
