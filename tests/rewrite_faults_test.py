@@ -14,10 +14,14 @@ write itself fails.
 import hashlib
 import os
 import stat
+from unittest import mock
 
 from absl.testing import absltest
 from absl.testing import parameterized
+import tensorflow as tf
 
+from estimator_migrate.rewrite import files
+from estimator_migrate.rewrite import transformer
 from tests import testing
 
 _BINARY = 'estimator_migrate/cli/rewrite.py'
@@ -150,7 +154,7 @@ class RewriteFaultsTest(parameterized.TestCase):
     os.chmod(locked, 0o555)
     self.addCleanup(os.chmod, locked, 0o755)
     result = self.run_rewrite(self.tree, '--in_place')
-    self.assert_failed_once(result, inside, 'read-only (mode 0555)')
+    self.assert_failed_once(result, inside, 'read-only (mode 0555; chmod u+w)')
     self.assertEqual(_sha(inside), digest)
     self.assertEqual(os.listdir(locked), ['model.py'])
     self.assert_good_rewritten()
@@ -169,7 +173,7 @@ class RewriteFaultsTest(parameterized.TestCase):
         '--in_place',
         wrapper=('unshare', '-Urm', 'sh', '-c', remount, locked),
     )
-    self.assert_failed_once(result, inside, 'read-only')
+    self.assert_failed_once(result, inside, 'on a read-only filesystem')
     self.assertEqual(_sha(inside), digest)
     self.assertEqual(os.listdir(locked), ['model.py'])
     self.assert_good_rewritten()
@@ -243,7 +247,7 @@ class RewriteFaultsTest(parameterized.TestCase):
     os.chmod(frozen, 0o444)
     digest = _sha(frozen)
     result = self.run_rewrite(self.tree, '--in_place')
-    self.assert_failed_once(result, frozen, 'read-only (mode 0444)', 'chmod')
+    self.assert_failed_once(result, frozen, 'read-only (mode 0444; chmod u+w)')
     self.assertEqual(_sha(frozen), digest)
     self.assertEqual(stat.S_IMODE(os.stat(frozen).st_mode), 0o444)
     self.assert_good_rewritten()
@@ -323,6 +327,47 @@ class RewriteFaultsTest(parameterized.TestCase):
     self.assertIn(looping, errors[1])
     self.assertTrue(os.path.islink(broken) and os.path.islink(looping))
     self.assert_good_rewritten()
+
+
+class LibraryTest(absltest.TestCase):
+  """What cannot be staged from outside the binary, through the library."""
+
+  def test_file_changed_while_rewritten_is_left_as_it_is_now(self):
+    path = self.create_tempfile('model.py', _BEFORE).full_path
+    rewrite_source = transformer.rewrite_source
+
+    def editing_meanwhile(source, name, options):
+      with open(path, 'a', encoding='utf-8') as f:
+        f.write('# saved by an editor meanwhile\n')
+      return rewrite_source(source, name, options)
+
+    with mock.patch.object(transformer, 'rewrite_source', editing_meanwhile):
+      result = files.rewrite_paths([path], in_place=True)
+    self.assertLen(result.failures, 1)
+    self.assertIn(
+        'changed while it was being rewritten', result.failures[0].message
+    )
+    self.assertEqual(_read(path), _BEFORE + '# saved by an editor meanwhile\n')
+    self.assertEqual(os.listdir(os.path.dirname(path)), ['model.py'])
+
+  def test_gfile_paths_keep_the_encoding_and_fail_alone(self):
+    # Paths with a scheme (gs://) go through tf.io.gfile; ram:// stands in.
+    root = f'ram://{self.id()}'
+    tf.io.gfile.makedirs(f'{root}/pkg')
+    header = '# coding: latin-1\n# Modèle\n'.encode('latin-1')
+    with tf.io.gfile.GFile(f'{root}/pkg/model.py', 'wb') as f:
+      f.write(header + _BEFORE.encode('latin-1'))
+    with tf.io.gfile.GFile(f'{root}/binary.py', 'wb') as f:
+      f.write(b'\0\1')
+    result = files.rewrite_paths([root], in_place=True)
+    self.assertEqual([f.path for f in result.files], [f'{root}/pkg/model.py'])
+    self.assertEqual([f.path for f in result.failures], [f'{root}/binary.py'])
+    with tf.io.gfile.GFile(f'{root}/pkg/model.py', 'rb') as f:
+      self.assertEqual(f.read(), header + _AFTER.encode('latin-1'))
+    files.write_file(f'{root}/r.md', result.markdown(), 'report')
+    self.assertEqual(
+        sorted(tf.io.gfile.listdir(root)), ['binary.py', 'pkg', 'r.md']
+    )
 
 
 if __name__ == '__main__':

@@ -271,6 +271,18 @@ def decode(data: bytes, path: str) -> tuple[str, str]:
     ) from e
 
 
+def _unwritable(path: str, st: os.stat_result) -> str | None:
+  """Why `path` cannot be written (by mode first: root may write anything)."""
+  mode = stat.S_IMODE(st.st_mode)
+  if not mode & stat.S_IWUSR:
+    return f'read-only (mode {mode:04o}; chmod u+w)'
+  if os.statvfs(path).f_flag & os.ST_RDONLY:
+    return 'on a read-only filesystem'
+  if not os.access(path, os.W_OK):
+    return f'not writable by this user (mode {mode:04o})'
+  return None
+
+
 def _check_writable(path: str, real: str, st: os.stat_result) -> None:
   """Refuses what an in-place write would damage, as one line."""
   if st.st_nlink > 1:
@@ -281,20 +293,19 @@ def _check_writable(path: str, real: str, st: os.stat_result) -> None:
         ' mv that back) and run again, or apply the diff of a run that is'
         ' not in place by hand.'
     )
-  if not st.st_mode & stat.S_IWUSR or not os.access(real, os.W_OK):
+  unwritable = _unwritable(real, st)
+  if unwritable:
     raise _FileError(
-        f'{path}: is read-only (mode {stat.S_IMODE(st.st_mode):04o}); left'
-        ' as it was: make it writable (chmod u+w) and run again, or apply'
-        ' the diff of a run that is not in place.'
+        f'{path}: is {unwritable}; left as it was: make it writable and run'
+        ' again, or apply the diff of a run that is not in place.'
     )
   directory = os.path.dirname(real)
-  dst = os.stat(directory)
-  if not dst.st_mode & stat.S_IWUSR or not os.access(directory, os.W_OK):
+  unwritable = _unwritable(directory, os.stat(directory))
+  if unwritable:
     raise _FileError(
-        f'{path}: its directory {directory} is read-only (mode'
-        f' {stat.S_IMODE(dst.st_mode):04o}) and in place needs a temporary'
-        ' file beside it; left as it was: make the directory writable'
-        ' (chmod u+w) and run again, or run not in place.'
+        f'{path}: its directory {directory} is {unwritable}, and in place'
+        ' needs a temporary file beside it; left as it was: make the'
+        ' directory writable and run again, or run not in place.'
     )
 
 
@@ -476,11 +487,11 @@ def check_new_file(path: str, argument: str) -> None:
     raise errors.MigrationError(
         f'{argument}={path!r}: its directory does not exist; create it first.'
     )
-  st = os.stat(directory)
-  if not st.st_mode & stat.S_IWUSR or not os.access(directory, os.W_OK):
+  unwritable = _unwritable(directory, os.stat(directory))
+  if unwritable:
     raise errors.MigrationError(
-        f'{argument}={path!r}: its directory is read-only (mode'
-        f' {stat.S_IMODE(st.st_mode):04o}); name a writable place.'
+        f'{argument}={path!r}: its directory is {unwritable}; name a'
+        ' writable place.'
     )
 
 
