@@ -15,9 +15,17 @@ visible in the source are never guessed: the construction is left as it is
 and reported (or, with --runtime_translate, translated when it runs). A
 second run changes nothing.
 
-Nothing is written without --in_place. Exit status: 0 done (constructions
-left for you are listed on stderr and in the report), 2 a bad path or a file
-that is not valid Python.
+Nothing is written without --in_place. Files are read and written in the
+encoding their coding line declares (else UTF-8); in place, each changed file
+is replaced atomically keeping its mode, owner and symbolic links (the real
+file is written); a file with several hard links, a read-only file and a file
+in a read-only directory are refused. Each real file is read once, however
+many links reach it.
+
+Exit status: 0 done (constructions left for you are listed on stderr and in
+the report); 2 a bad path (nothing read), or some files could not be read,
+parsed or written: one `error:` line each, those files left as they were,
+every other file rewritten.
 
 Example:
   estimator-migrate-rewrite trainer/ --diff --report=rewrite.md
@@ -27,11 +35,11 @@ Example:
 """
 
 from collections.abc import Sequence
+import os
 import sys
 
 from absl import flags
 from absl import logging
-import tensorflow as tf
 
 from estimator_migrate import console
 from estimator_migrate import errors
@@ -70,6 +78,8 @@ def main(argv: Sequence[str]) -> int:
   if not paths:
     logging.error('Name at least one PATH (a .py file or a directory).')
     return 2
+  if _REPORT.value:  # before any file is touched; one line, exit 2 (console)
+    files.check_new_file(_REPORT.value, '--report')
   try:
     result = files.rewrite_paths(
         paths,
@@ -85,15 +95,8 @@ def main(argv: Sequence[str]) -> int:
     return 2
   if _DIFF.value:
     sys.stdout.write(files.diff(result))
-  if _REPORT.value:
-    try:
-      temporary = f'{_REPORT.value}.tmp'
-      with tf.io.gfile.GFile(temporary, 'w') as f:
-        f.write(result.markdown())
-      tf.io.gfile.rename(temporary, _REPORT.value, overwrite=True)
-    except (tf.errors.OpError, OSError) as e:
-      logging.error('--report=%s cannot be written (%s).', _REPORT.value, e)
-      return 2
+  if _REPORT.value:  # a MigrationError here is one line, exit 2 (console)
+    files.write_file(_REPORT.value, result.markdown(), '--report')
   for edit in result.left:
     logging.warning(
         '%s:%d: %s left unchanged: %s',
@@ -102,8 +105,16 @@ def main(argv: Sequence[str]) -> int:
         edit.argument,
         edit.why,
     )
+  for failure in result.failures:
+    _print_error(failure.message)
   print(result.summary())
-  return 0
+  return 2 if result.failures else 0
+
+
+def _print_error(message: str) -> None:
+  """One `<binary>: error: <message>` line, as the console prints them."""
+  name = os.path.basename(sys.argv[0]) if sys.argv else 'rewrite'
+  print(f'{name}: error: {" ".join(message.split())}', file=sys.stderr)
 
 
 def run() -> None:
