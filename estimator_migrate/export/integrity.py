@@ -55,10 +55,21 @@ def digests(directory: str) -> dict[str, str]:
   return dict(sorted(out.items()))
 
 
-def write_record(directory: str) -> dict:
-  """Writes `integrity.json` for the files now in `directory`; returns it."""
-  record = {'format': FORMAT, 'algorithm': ALGORITHM, 'files': {}}
-  record['files'] = digests(directory)
+def write_record(directory: str, kept: Mapping[str, str] | None = None) -> dict:
+  """Writes `integrity.json` for the files now in `directory`; returns it.
+
+  Args:
+    directory: The export directory.
+    kept: Digests recorded before, kept as they are (a file changed since
+      then fails `check_record`); other files are digested now.
+  """
+  files = digests(directory)
+  files.update(kept or {})
+  record = {
+      'format': FORMAT,
+      'algorithm': ALGORITHM,
+      'files': dict(sorted(files.items())),
+  }
   with tf.io.gfile.GFile(os.path.join(directory, RECORD), 'w') as f:
     f.write(json.dumps(record, indent=2, sort_keys=True) + '\n')
   return record
@@ -145,8 +156,9 @@ def seal(
   `spec.json` and `weights.npz` are read back and compared with `spec` and
   `arrays`; the record is written; `then(directory)` (the serving
   SavedModel, written by the export's own `load()`, which checks the
-  record) may add files, which a second record then covers; finally every
-  digest is recomputed from disk and compared with the record.
+  record) may add files, which a second record then covers, keeping the
+  first one's digests; finally every digest is recomputed from disk and
+  compared with the record.
 
   Args:
     directory: The export's temporary directory, every file written.
@@ -158,10 +170,10 @@ def seal(
     MigrationError: A file reads back different, naming it.
   """
   check_written(directory, spec, arrays)
-  write_record(directory)
+  record = write_record(directory)
   if then is not None:
     then(directory)
-    write_record(directory)
+    write_record(directory, kept=record['files'])
   check_record(directory)
 
 
