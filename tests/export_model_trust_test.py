@@ -10,6 +10,7 @@ model the user compiles with their own optimizer trains every weight as a
 plain Keras model does. One modern subprocess serves every case.
 """
 
+import ast
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from estimator_migrate import errors
 from estimator_migrate import export
 from estimator_migrate import model_fn
 from estimator_migrate.export import codegen
+from estimator_migrate.export import custom
 from estimator_migrate.export import integrity
 from estimator_migrate.export import modern
 from tests import export_custom_builders
@@ -429,6 +431,37 @@ class SealTest(absltest.TestCase):
           ),
       )
     self.assertEqual(os.listdir(parent), [])
+
+
+class TemplatesTest(absltest.TestCase):
+  """Both generated model.py files check the record integrity.py writes."""
+
+  _NAMES = ('INTEGRITY', 'INTEGRITY_FORMAT', 'INTEGRITY_REQUIRED')
+  _CHECK = ('IntegrityError', '_sha256', 'verify_integrity')
+
+  def _definitions(self, path: str) -> dict:
+    with open(path, encoding='utf-8') as f:
+      source = f.read()
+    out = {}
+    for node in ast.parse(source).body:
+      if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+        out[node.targets[0].id] = node.value
+      elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        out[node.name] = node
+    return out
+
+  def test_templates_share_the_check_and_the_format(self):
+    canned = self._definitions(codegen.TEMPLATE)
+    other = self._definitions(custom.TEMPLATE)
+    for name in self._CHECK + self._NAMES:
+      self.assertEqual(ast.dump(canned[name]), ast.dump(other[name]), name)
+    self.assertEqual(ast.literal_eval(canned['INTEGRITY']), integrity.RECORD)
+    self.assertEqual(
+        ast.literal_eval(canned['INTEGRITY_FORMAT']), integrity.FORMAT
+    )
+    self.assertEqual(
+        ast.literal_eval(canned['INTEGRITY_REQUIRED']), integrity.REQUIRED
+    )
 
 
 if __name__ == '__main__':
