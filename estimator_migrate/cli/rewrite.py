@@ -29,11 +29,12 @@ Example:
 from collections.abc import Sequence
 import sys
 
+# First: it quiets TensorFlow, which must not be loaded yet.
+from estimator_migrate import console  # isort: split
+
 from absl import flags
-from absl import logging
 import tensorflow as tf
 
-from estimator_migrate import console
 from estimator_migrate import errors
 from estimator_migrate.rewrite import files
 from estimator_migrate.rewrite import transformer
@@ -68,8 +69,7 @@ _TO_KERAS = flags.DEFINE_bool(
 def main(argv: Sequence[str]) -> int:
   paths = argv[1:]
   if not paths:
-    logging.error('Name at least one PATH (a .py file or a directory).')
-    return 2
+    console.fail('name at least one PATH (a .py file or a directory).')
   try:
     result = files.rewrite_paths(
         paths,
@@ -81,8 +81,7 @@ def main(argv: Sequence[str]) -> int:
         ),
     )
   except errors.MigrationError as e:
-    logging.error('%s', e)
-    return 2
+    console.fail(str(e))
   if _DIFF.value:
     sys.stdout.write(files.diff(result))
   if _REPORT.value:
@@ -92,15 +91,10 @@ def main(argv: Sequence[str]) -> int:
         f.write(result.markdown())
       tf.io.gfile.rename(temporary, _REPORT.value, overwrite=True)
     except (tf.errors.OpError, OSError) as e:
-      logging.error('--report=%s cannot be written (%s).', _REPORT.value, e)
-      return 2
+      console.fail(f'--report={_REPORT.value} cannot be written ({e}).')
   for edit in result.left:
-    logging.warning(
-        '%s:%d: %s left unchanged: %s',
-        edit.path,
-        edit.line,
-        edit.argument,
-        edit.why,
+    console.warn(
+        f'{edit.path}:{edit.line}: {edit.argument} left unchanged: {edit.why}'
     )
   print(result.summary())
   return 0
