@@ -137,17 +137,20 @@ class PathsTest(parameterized.TestCase):
     finally:
       os.chdir(previous)
 
-  def test_state_prefix_keeps_an_absolute_entry(self):
+  @parameterized.named_parameters(
+      ('absolute_entry', 'model_checkpoint_path: "{v1}/{prefix}"'),
+      ('entry_below', 'model_checkpoint_path: "sub/{prefix}"'),
+      (
+          'entry_given_twice',
+          'model_checkpoint_path: "x"\nmodel_checkpoint_path: "{prefix}"',
+      ),
+  )
+  def test_state_prefix_reads_entries_as_tensorflow_does(self, text):
     directory = self.create_tempdir().full_path
     with open(os.path.join(directory, _STATE_FILE), 'w') as f:
-      f.write(f'model_checkpoint_path: "{self.v1}/{_PREFIX}"\n')
-    self.assertEqual(
-        files.state_prefix(directory), os.path.join(self.v1, _PREFIX)
-    )
-    self.assertEqual(
-        tf.train.get_checkpoint_state(directory).model_checkpoint_path,
-        os.path.join(self.v1, _PREFIX),
-    )
+      f.write(text.format(v1=self.v1, prefix=_PREFIX) + '\n')
+    theirs = tf.train.get_checkpoint_state(directory).model_checkpoint_path
+    self.assertEqual(files.state_prefix(directory), theirs)
 
   @parameterized.named_parameters(
       ('relative', 'relative'),

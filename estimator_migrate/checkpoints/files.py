@@ -135,9 +135,9 @@ def state_prefix(directory: str) -> str | None:
       return None
     with tf.io.gfile.GFile(path, 'rb') as f:
       text = f.read()
-    state = text_format.Parse(
-        text.decode('utf-8'), checkpoint_state_pb2.CheckpointState()
-    )
+    state = checkpoint_state_pb2.CheckpointState()
+    # Merge, as TF reads it: a field given twice takes its last value.
+    text_format.Merge(text.decode('utf-8'), state)
   except Exception as e:  # I/O, unicode and text_format errors alike
     raise errors.CheckpointError(
         f'cannot read {path}: {error_line(e)}. Give the checkpoint prefix'
