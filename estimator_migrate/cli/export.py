@@ -30,11 +30,12 @@ Example:
 
 from collections.abc import Sequence
 
+# First: it quiets TensorFlow, which must not be loaded yet.
+from estimator_migrate import console  # isort: split
+
 from absl import app
 from absl import flags
-from absl import logging
 
-from estimator_migrate import console
 from estimator_migrate import errors
 from estimator_migrate import estimators
 from estimator_migrate.export import custom
@@ -99,8 +100,7 @@ def main(argv: Sequence[str]) -> int:
       )
     result.save(_TARGET.value, saved_model=_SAVED_MODEL.value)
   except errors.MigrationError as e:
-    logging.error('%s', _ARGUMENTS(str(e)))
-    return 2
+    console.fail(_ARGUMENTS(str(e)))
   print(result.report())
   print(f'Wrote {_TARGET.value}')
   return 0
@@ -122,7 +122,7 @@ def _custom() -> custom.CustomExportResult:
 def run() -> None:
   """Console-script entry point."""
   flags.mark_flags_as_required([_MODEL_DIR, _TARGET])
-  console.run(main, __name__)
+  console.run(main, __name__, arguments=_ARGUMENTS)
 
 
 if __name__ == '__main__':

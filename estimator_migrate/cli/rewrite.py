@@ -35,13 +35,13 @@ Example:
 """
 
 from collections.abc import Sequence
-import os
 import sys
 
-from absl import flags
-from absl import logging
+# First: it quiets TensorFlow, which must not be loaded yet.
+from estimator_migrate import console  # isort: split
 
-from estimator_migrate import console
+from absl import flags
+
 from estimator_migrate import errors
 from estimator_migrate.rewrite import files
 from estimator_migrate.rewrite import transformer
@@ -76,8 +76,7 @@ _TO_KERAS = flags.DEFINE_bool(
 def main(argv: Sequence[str]) -> int:
   paths = argv[1:]
   if not paths:
-    logging.error('Name at least one PATH (a .py file or a directory).')
-    return 2
+    console.fail('name at least one PATH (a .py file or a directory).')
   if _REPORT.value:  # before any file is touched; one line, exit 2 (console)
     files.check_new_file(_REPORT.value, '--report')
   try:
@@ -91,30 +90,19 @@ def main(argv: Sequence[str]) -> int:
         ),
     )
   except errors.MigrationError as e:
-    logging.error('%s', e)
-    return 2
+    console.fail(str(e))
   if _DIFF.value:
     sys.stdout.write(files.diff(result))
   if _REPORT.value:  # a MigrationError here is one line, exit 2 (console)
     files.write_file(_REPORT.value, result.markdown(), '--report')
   for edit in result.left:
-    logging.warning(
-        '%s:%d: %s left unchanged: %s',
-        edit.path,
-        edit.line,
-        edit.argument,
-        edit.why,
+    console.warn(
+        f'{edit.path}:{edit.line}: {edit.argument} left unchanged: {edit.why}'
     )
   for failure in result.failures:
-    _print_error(failure.message)
+    console.error(failure.message)
   print(result.summary())
   return 2 if result.failures else 0
-
-
-def _print_error(message: str) -> None:
-  """One `<binary>: error: <message>` line, as the console prints them."""
-  name = os.path.basename(sys.argv[0]) if sys.argv else 'rewrite'
-  print(f'{name}: error: {" ".join(message.split())}', file=sys.stderr)
 
 
 def run() -> None:
