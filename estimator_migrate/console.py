@@ -14,11 +14,21 @@ that starts with the argument's name starts with the flag.
 
 As a console script, absl would show neither the module's docstring nor its
 flags in --help (both belong to pip's wrapper), so they are handed over.
+--help (and --helpshort, --helpfull, --helpxml) exits 0, not absl's 1.
+
+Quiet by default: a binary imports this module before TensorFlow, and the
+import sets `TF_CPP_MIN_LOG_LEVEL=3` unless the caller set it, so TF's C++
+start-up lines (CUDA factories, CPU features, TensorRT) are not printed;
+TensorFlow's Python warnings (deprecations, e.g. from a `--config` module)
+are hidden unless --verbosity is given. Ctrl-C (SIGINT) prints one line,
+`<binary>: interrupted`, and exits 130, whether it comes while TensorFlow
+loads or while the binary works (its `finally` clean-ups run first).
 """
 
 from collections.abc import Callable, Mapping, Sequence
 import dataclasses
 import functools
+import logging as std_logging
 import math
 import os
 import re
@@ -26,11 +36,43 @@ import sys
 
 from absl import app
 from absl import flags
-import tensorflow as tf
 
 from estimator_migrate import errors
 
 USAGE_ERROR = 2
+INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+# absl's --help flags exit 1 after printing the help to stdout.
+_HELP_EXIT = 1
+
+
+def _name() -> str:
+  return os.path.basename(sys.argv[0]) if sys.argv else 'estimator_migrate'
+
+
+def _interrupted() -> None:
+  """Prints the one line of a Ctrl-C and exits 130 (no clean-up left)."""
+  try:
+    sys.stdout.flush()
+  except (OSError, ValueError):
+    pass
+  print(f'{_name()}: interrupted', file=sys.stderr, flush=True)
+
+
+def _excepthook(kind, value, trace) -> None:
+  """A Ctrl-C outside `run` (while TensorFlow loads): one line, exit 130."""
+  if issubclass(kind, KeyboardInterrupt):
+    _interrupted()
+    # Python would re-raise SIGINT at exit (status -2); the unwinding is done.
+    os._exit(INTERRUPTED)
+  _previous_excepthook(kind, value, trace)
+
+
+# Before TensorFlow is imported, which is why binaries import this module
+# first: its C++ start-up lines are not the binary's output. The caller's
+# own setting wins.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+_previous_excepthook = sys.excepthook
+sys.excepthook = _excepthook
 
 
 def require_positive_finite(holder: flags.FlagHolder) -> None:
@@ -44,11 +86,18 @@ def require_positive_finite(holder: flags.FlagHolder) -> None:
 
 def require_new_or_directory(holder: flags.FlagHolder) -> None:
   """Registers a check that a path flag is unset, new, or a directory."""
+
+  def valid(value: str | None) -> bool:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    # Not at the top: this module is imported before TensorFlow (see above).
+    return (
+        not value or not tf.io.gfile.exists(value) or tf.io.gfile.isdir(value)
+    )
+
   flags.register_validator(
       holder.name,
-      lambda value: not value
-      or not tf.io.gfile.exists(value)
-      or tf.io.gfile.isdir(value),
+      valid,
       message=f'--{holder.name} names a file; give a directory.',
   )
 
@@ -91,12 +140,30 @@ class ArgumentFlags:
 NO_ARGUMENTS = ArgumentFlags({})
 
 
+def _one_line(message: str) -> str:
+  return ' '.join(str(message).split())
+
+
+def error(message: str) -> None:
+  """Prints `<binary>: error: <message>` (one line); the caller goes on.
+
+  For a binary that reports several failures (one line each) and exits 2
+  once at the end, as the rewrite does for files it cannot rewrite.
+  """
+  print(f'{_name()}: error: {_one_line(message)}', file=sys.stderr, flush=True)
+
+
 def fail(message: str) -> None:
   """Prints `<binary>: error: <message>` (one line) and exits with 2."""
-  name = os.path.basename(sys.argv[0]) if sys.argv else 'estimator_migrate'
-  first = ' '.join(str(message).split())
-  print(f'{name}: error: {first}', file=sys.stderr, flush=True)
+  error(message)
   sys.exit(USAGE_ERROR)
+
+
+def warn(message: str) -> None:
+  """Prints `<binary>: warning: <message>` (one line); the run goes on."""
+  print(
+      f'{_name()}: warning: {_one_line(message)}', file=sys.stderr, flush=True
+  )
 
 
 def _parse_flags(argv: Sequence[str]) -> list[str]:
@@ -104,7 +171,19 @@ def _parse_flags(argv: Sequence[str]) -> list[str]:
     return flags.FLAGS(argv)
   except flags.Error as e:
     fail(f'{e} (see --help)')
+  except SystemExit as e:
+    # Only absl's help flags exit while parsing: the help was asked for and
+    # printed, which is a success.
+    if e.code == _HELP_EXIT:
+      sys.exit(0)
+    raise
   return []  # not reached
+
+
+def _quiet_python_warnings() -> None:
+  """TensorFlow's Python warnings only with --verbosity (e.g. -v 0)."""
+  if not flags.FLAGS['verbosity'].present:
+    std_logging.getLogger('tensorflow').setLevel(std_logging.ERROR)
 
 
 def _with_exit_codes(
@@ -112,6 +191,7 @@ def _with_exit_codes(
 ) -> Callable[..., int]:
   @functools.wraps(main)
   def wrapped(argv: Sequence[str]) -> int:
+    _quiet_python_warnings()
     try:
       return main(argv) or 0
     except app.UsageError as e:
@@ -140,4 +220,8 @@ def run(
   sys.modules['__main__'].__doc__ = module.__doc__
   for flag in flags.FLAGS.get_key_flags_for_module(module_name):
     flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-  app.run(_with_exit_codes(main, arguments), flags_parser=_parse_flags)
+  try:
+    app.run(_with_exit_codes(main, arguments), flags_parser=_parse_flags)
+  except KeyboardInterrupt:
+    _interrupted()
+    sys.exit(INTERRUPTED)

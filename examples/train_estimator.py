@@ -17,11 +17,13 @@ Example:
 from collections.abc import Sequence
 import tempfile
 
+# First: it quiets TensorFlow, which must not be loaded yet.
+from estimator_migrate import console  # isort: split
+
 from absl import app
 from absl import flags
 import tensorflow as tf
 
-from estimator_migrate import console
 from estimator_migrate import data
 from estimator_migrate import errors
 from estimator_migrate import keras_estimator

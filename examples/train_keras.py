@@ -15,10 +15,12 @@ Example:
 from collections.abc import Sequence
 import os
 
+# First: it quiets TensorFlow, which must not be loaded yet.
+from estimator_migrate import console  # isort: split
+
 from absl import app
 from absl import flags
 
-from estimator_migrate import console
 from estimator_migrate import data
 from estimator_migrate import errors
 from estimator_migrate import models

@@ -106,7 +106,14 @@ class RerunTest(absltest.TestCase):
       )
     self.assertCountEqual(
         os.listdir(os.path.join(workdir, 'canned', 'keras3')),
-        ['model.py', 'spec.json', 'weights.npz', 'report.md', 'saved_model'],
+        [
+            'model.py',
+            'spec.json',
+            'weights.npz',
+            'report.md',
+            'integrity.json',
+            'saved_model',
+        ],
     )
     self.assertCountEqual(
         os.listdir(workdir),

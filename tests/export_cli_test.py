@@ -77,7 +77,14 @@ class ExportBinaryTest(parameterized.TestCase):
     self.assertEqual(result.returncode, 0, result.stderr[-2000:])
     self.assertCountEqual(
         os.listdir(target),
-        ['model.py', 'spec.json', 'weights.npz', 'report.md', 'saved_model'],
+        [
+            'model.py',
+            'spec.json',
+            'weights.npz',
+            'report.md',
+            'integrity.json',
+            'saved_model',
+        ],
     )
     self.assertTrue(
         os.path.exists(os.path.join(target, 'saved_model', 'saved_model.pb'))

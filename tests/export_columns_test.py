@@ -277,7 +277,13 @@ class CheckpointTest(parameterized.TestCase):
     result.save(target)
     self.assertCountEqual(
         os.listdir(target),
-        ['model.py', 'spec.json', 'weights.npz', 'report.md'],
+        [
+            'model.py',
+            'spec.json',
+            'weights.npz',
+            'report.md',
+            'integrity.json',
+        ],
     )
     with self.assertRaisesRegex(errors.MigrationError, 'not empty'):
       result.save(target)

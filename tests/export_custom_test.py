@@ -25,6 +25,7 @@ from estimator_migrate import export
 from estimator_migrate import keras_estimator
 from estimator_migrate import model_fn
 from estimator_migrate.export import custom_parity
+from estimator_migrate.export import integrity
 from estimator_migrate.export import modern
 from tests import export_custom_builders
 from tests import testing
@@ -249,6 +250,8 @@ class ExportCustomTest(parameterized.TestCase):
     spec['builder'] = f'{_MODULE}:wider'
     with open(os.path.join(target, 'spec.json'), 'w') as f:
       json.dump(spec, f)
+    # As if the builder had changed since the export: the record still fits.
+    integrity.write_record(target)
     message = modern.run(
         modern.LOAD_EXPORT + _LOAD_FAILS + modern.result_line(), target
     )
@@ -283,7 +286,13 @@ class ExportCustomTest(parameterized.TestCase):
     self.assertEqual(result.returncode, 0, result.stderr[-2000:])
     self.assertCountEqual(
         os.listdir(target),
-        ['model.py', 'spec.json', 'weights.npz', 'report.md'],
+        [
+            'model.py',
+            'spec.json',
+            'weights.npz',
+            'report.md',
+            'integrity.json',
+        ],
     )
     self.assertIn('| trainable | 0 | dense/kernel | 3x5 |', result.stdout)
 

@@ -32,7 +32,7 @@ from tests import testing
 _BINARY = 'estimator_migrate/cli/export.py'
 _PREFIX = 'model.ckpt-2'
 _DATA = f'{_PREFIX}.data-00000-of-00001'
-_FILES = ['model.py', 'report.md', 'spec.json', 'weights.npz']
+_FILES = ['integrity.json', 'model.py', 'report.md', 'spec.json', 'weights.npz']
 _CONFIG = """
 import tensorflow as tf
 

@@ -449,13 +449,7 @@ def _convert(
       staged_reader.close()
     staging.commit(staged, target)
     try:
-      # Relative to the directory, as Estimators write it: a converted
-      # model_dir can be moved or copied and still name its own checkpoint.
-      tf.compat.v1.train.update_checkpoint_state(
-          os.path.dirname(target) or '.',
-          os.path.basename(target),
-          all_model_checkpoint_paths=[os.path.basename(target)],
-      )
+      files.write_state(target)
     except (OSError, tf.errors.OpError) as e:
       raise errors.CheckpointError(
           f'{target} is written and verified, but the `checkpoint` state file'

@@ -6,6 +6,10 @@ and matching names, never by `glob`. Two paths are the same place only after
 symlinks are resolved and relative paths made absolute (`os.path.realpath`):
 string comparison of normalized paths lets `../v1` or a symlinked directory
 reach the source.
+
+A model_dir's `checkpoint` state file is read and written here only
+(`state_prefix`, `write_state`), with TensorFlow's own rule: a relative entry
+is relative to the state file's directory, an absolute one is kept.
 """
 
 from collections.abc import Iterator
@@ -15,9 +19,13 @@ import fcntl
 import os
 import re
 
+from google.protobuf import text_format
 import tensorflow as tf
+from tensorflow.python.training import checkpoint_state_pb2
 
 from estimator_migrate import errors
+
+STATE_FILE = 'checkpoint'  # TF's name for a model_dir's state file
 
 
 def error_line(error: Exception) -> str:
@@ -92,3 +100,77 @@ def locked(directory: str, what: str) -> Iterator[bool]:
     yield True
   finally:
     os.close(fd)  # closing the descriptor releases the lock
+
+
+def _joined(directory: str, entry: str) -> str:
+  """`entry` as TF's `get_checkpoint_state` resolves it against `directory`."""
+  # TF keeps absolute entries and joins the rest onto the directory it was
+  # given. A `gs://` entry is kept too: TF would join it and find nothing.
+  if os.path.isabs(entry) or not is_local(entry):
+    return entry
+  return os.path.join(directory, entry)
+
+
+def state_prefix(directory: str) -> str | None:
+  """The newest checkpoint prefix named by `directory`'s state file.
+
+  Resolved exactly as `tf.train.get_checkpoint_state` does (a relative entry
+  is joined onto `directory`, once), so a relative `directory` gives a prefix
+  relative to the same working directory. Unlike TF, a state file that
+  cannot be read or parsed is an error, not a warning and `None`.
+
+  Args:
+    directory: A model_dir (local or any TF filesystem).
+
+  Returns:
+    The prefix, or None when `directory` has no state file.
+
+  Raises:
+    CheckpointError: The state file cannot be read or parsed, or names no
+      checkpoint.
+  """
+  path = os.path.join(directory, STATE_FILE)
+  try:
+    if not tf.io.gfile.exists(path):
+      return None
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      text = f.read()
+    state = checkpoint_state_pb2.CheckpointState()
+    # Merge, as TF reads it: a field given twice takes its last value.
+    text_format.Merge(text.decode('utf-8'), state)
+  except Exception as e:  # I/O, unicode and text_format errors alike
+    raise errors.CheckpointError(
+        f'cannot read {path}: {error_line(e)}. Give the checkpoint prefix'
+        f' itself, e.g. {directory}/model.ckpt-1000.'
+    ) from e
+  if not state.model_checkpoint_path:
+    raise errors.CheckpointError(
+        f'{path} names no checkpoint (its model_checkpoint_path is empty).'
+        f' Give a checkpoint prefix such as {directory}/model.ckpt-1000.'
+    )
+  return _joined(directory, state.model_checkpoint_path)
+
+
+def write_state(prefix: str) -> None:
+  """Makes `prefix` the newest checkpoint of its directory's state file.
+
+  The entry is the prefix's base name, relative to the state file's
+  directory as Estimators write it: TF reads it back as `prefix` whether
+  `prefix` is absolute, relative to the working directory, or reached through
+  a symlink, and a model_dir moved or copied still names its own checkpoint.
+  (`tf.compat.v1.train.update_checkpoint_state` with a relative directory
+  would write `../<name>`.) Written under a temporary name, then renamed.
+
+  Raises:
+    OSError, tf.errors.OpError: The state file cannot be written.
+  """
+  directory = os.path.dirname(prefix) or '.'
+  name = os.path.basename(prefix)
+  state = checkpoint_state_pb2.CheckpointState(
+      model_checkpoint_path=name, all_model_checkpoint_paths=[name]
+  )
+  path = os.path.join(directory, STATE_FILE)
+  partial = f'{path}.tmp-{os.getpid()}'
+  with tf.io.gfile.GFile(partial, 'w') as f:
+    f.write(text_format.MessageToString(state))
+  tf.io.gfile.rename(partial, path, overwrite=True)

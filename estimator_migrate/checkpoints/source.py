@@ -80,25 +80,16 @@ def resolve_prefix(path: str | os.PathLike) -> str:
   if tf.io.gfile.exists(path + '.index'):
     return path
   if tf.io.gfile.isdir(path):
-    state_file = os.path.join(path, 'checkpoint')
-    try:
-      # Not tf.train.latest_checkpoint: it globs, and a `[` in the path
-      # would match nothing.
-      state = tf.train.get_checkpoint_state(path)
-    except Exception as e:  # text_format, unicode and I/O errors alike
+    state_file = os.path.join(path, files.STATE_FILE)
+    # Not tf.train.latest_checkpoint: it globs, and a `[` in the path would
+    # match nothing.
+    prefix = files.state_prefix(path)
+    if prefix is None:
       raise errors.CheckpointError(
-          f'cannot read {state_file}: {files.error_line(e)}. Give the checkpoint'
-          f' prefix itself, e.g. {path}/model.ckpt-1000.'
-      ) from e
-    if state is None or not state.model_checkpoint_path:
-      raise errors.CheckpointError(
-          f'{path} is a directory with no checkpoint (no readable `checkpoint`'
+          f'{path} is a directory with no checkpoint (no `checkpoint`'
           ' state file). Give a checkpoint prefix such as'
           f' {path}/model.ckpt-1000.'
       )
-    prefix = state.model_checkpoint_path
-    if files.is_local(prefix) and not os.path.isabs(prefix):
-      prefix = os.path.join(path, prefix)
     if not tf.io.gfile.exists(prefix + '.index'):
       raise errors.CheckpointError(
           f'{state_file} names {prefix}, but {prefix}.index does not exist:'

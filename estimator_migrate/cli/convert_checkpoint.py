@@ -41,11 +41,13 @@ import sys
 import time
 from typing import Any
 
+# First: it quiets TensorFlow, which must not be loaded yet.
+from estimator_migrate import console  # isort: split
+
 from absl import app
 from absl import flags
 import tensorflow as tf
 
-from estimator_migrate import console
 from estimator_migrate import errors
 from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import convert

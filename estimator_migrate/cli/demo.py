@@ -35,12 +35,14 @@ import tempfile
 import time
 import warnings
 
+# First: it quiets TensorFlow, which must not be loaded yet.
+from estimator_migrate import console  # isort: split
+
 from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
 
-from estimator_migrate import console
 from estimator_migrate import data
 from estimator_migrate.demo import run
 

@@ -30,10 +30,12 @@ Example:
 
 from collections.abc import Sequence
 
+# First: it quiets TensorFlow, which must not be loaded yet.
+from estimator_migrate import console  # isort: split
+
 from absl import app
 from absl import flags
 
-from estimator_migrate import console
 from estimator_migrate import errors
 from estimator_migrate import estimators
 from estimator_migrate.export import custom
@@ -90,16 +92,17 @@ def main(argv: Sequence[str]) -> int:
     )
   if _ESTIMATOR.value and not _CONFIG.value:
     raise app.UsageError('--config is required with --estimator.')
-  # A MigrationError becomes one line naming the flags, and exit 2
-  # (console.run).
-  if _BUILD_MODEL.value:
-    result = _custom()
-  else:
-    kwargs = exporter.load_config(_CONFIG.value)
-    result = exporter.canned_to_keras(
-        _ESTIMATOR.value, model_dir=_MODEL_DIR.value, **kwargs
-    )
-  result.save(_TARGET.value, saved_model=_SAVED_MODEL.value)
+  try:
+    if _BUILD_MODEL.value:
+      result = _custom()
+    else:
+      kwargs = exporter.load_config(_CONFIG.value)
+      result = exporter.canned_to_keras(
+          _ESTIMATOR.value, model_dir=_MODEL_DIR.value, **kwargs
+      )
+    result.save(_TARGET.value, saved_model=_SAVED_MODEL.value)
+  except errors.MigrationError as e:
+    console.fail(_ARGUMENTS(str(e)))
   print(result.report())
   print(f'Wrote {_TARGET.value}')
   return 0

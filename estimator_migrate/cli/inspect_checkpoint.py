@@ -12,10 +12,12 @@ Example:
 
 from collections.abc import Sequence
 
+# First: it quiets TensorFlow, which must not be loaded yet.
+from estimator_migrate import console  # isort: split
+
 from absl import app
 from absl import flags
 
-from estimator_migrate import console
 from estimator_migrate.checkpoints import inspect
 
 _SOURCE = flags.DEFINE_string('source', None, 'Checkpoint prefix or model_dir.')

@@ -15,9 +15,17 @@ visible in the source are never guessed: the construction is left as it is
 and reported (or, with --runtime_translate, translated when it runs). A
 second run changes nothing.
 
-Nothing is written without --in_place. Exit status: 0 done (constructions
-left for you are listed on stderr and in the report), 2 a bad path or a file
-that is not valid Python.
+Nothing is written without --in_place. Files are read and written in the
+encoding their coding line declares (else UTF-8); in place, each changed file
+is replaced atomically keeping its mode, owner and symbolic links (the real
+file is written); a file with several hard links, a read-only file and a file
+in a read-only directory are refused. Each real file is read once, however
+many links reach it.
+
+Exit status: 0 done (constructions left for you are listed on stderr and in
+the report); 2 a bad path (nothing read), or some files could not be read,
+parsed or written: one `error:` line each, those files left as they were,
+every other file rewritten.
 
 Example:
   estimator-migrate-rewrite trainer/ --diff --report=rewrite.md
@@ -29,11 +37,11 @@ Example:
 from collections.abc import Sequence
 import sys
 
-from absl import flags
-from absl import logging
-import tensorflow as tf
+# First: it quiets TensorFlow, which must not be loaded yet.
+from estimator_migrate import console  # isort: split
 
-from estimator_migrate import console
+from absl import flags
+
 from estimator_migrate import errors
 from estimator_migrate.rewrite import files
 from estimator_migrate.rewrite import transformer
@@ -68,8 +76,9 @@ _TO_KERAS = flags.DEFINE_bool(
 def main(argv: Sequence[str]) -> int:
   paths = argv[1:]
   if not paths:
-    logging.error('Name at least one PATH (a .py file or a directory).')
-    return 2
+    console.fail('name at least one PATH (a .py file or a directory).')
+  if _REPORT.value:  # before any file is touched; one line, exit 2 (console)
+    files.check_new_file(_REPORT.value, '--report')
   try:
     result = files.rewrite_paths(
         paths,
@@ -81,29 +90,19 @@ def main(argv: Sequence[str]) -> int:
         ),
     )
   except errors.MigrationError as e:
-    logging.error('%s', e)
-    return 2
+    console.fail(str(e))
   if _DIFF.value:
     sys.stdout.write(files.diff(result))
-  if _REPORT.value:
-    try:
-      temporary = f'{_REPORT.value}.tmp'
-      with tf.io.gfile.GFile(temporary, 'w') as f:
-        f.write(result.markdown())
-      tf.io.gfile.rename(temporary, _REPORT.value, overwrite=True)
-    except (tf.errors.OpError, OSError) as e:
-      logging.error('--report=%s cannot be written (%s).', _REPORT.value, e)
-      return 2
+  if _REPORT.value:  # a MigrationError here is one line, exit 2 (console)
+    files.write_file(_REPORT.value, result.markdown(), '--report')
   for edit in result.left:
-    logging.warning(
-        '%s:%d: %s left unchanged: %s',
-        edit.path,
-        edit.line,
-        edit.argument,
-        edit.why,
+    console.warn(
+        f'{edit.path}:{edit.line}: {edit.argument} left unchanged: {edit.why}'
     )
+  for failure in result.failures:
+    console.error(failure.message)
   print(result.summary())
-  return 0
+  return 2 if result.failures else 0
 
 
 def run() -> None:

@@ -28,25 +28,60 @@ class WorkdirError(errors.MigrationError):
   """The work directory cannot be used (a file, unwritable, not the demo's)."""
 
 
+def _is_entry_name(name) -> bool:
+  """A single entry of a directory: not `''`, `.`, `..`, nor a path."""
+  return (
+      isinstance(name, str)
+      and name not in ('', os.curdir, os.pardir)
+      and os.sep not in name
+      and not (os.altsep and os.altsep in name)
+      and '\0' not in name
+  )
+
+
 def _read_marker(workdir: str) -> list[str]:
   path = os.path.join(workdir, MARKER)
   try:
     with open(path, encoding='utf-8') as f:
       outputs = json.load(f)['outputs']
+    if not isinstance(outputs, list):
+      raise TypeError(f'outputs is a {type(outputs).__name__}, not a list')
   except (OSError, ValueError, KeyError, TypeError) as e:
     raise WorkdirError(
         f'workdir={workdir}: its marker {MARKER} cannot be read ({e}); remove'
         ' the directory or choose another workdir.'
     ) from e
-  if not all(
-      isinstance(name, str) and name == os.path.basename(name)
-      for name in outputs
-  ):
+  bad = [name for name in outputs if not _is_entry_name(name)]
+  if bad:
     raise WorkdirError(
-        f'workdir={workdir}: its marker {MARKER} lists paths outside it;'
-        ' remove the directory or choose another workdir.'
+        f'workdir={workdir}: its marker {MARKER} lists {bad[0]!r}, which is'
+        ' not an entry of the workdir; nothing was removed. Remove the'
+        ' directory or choose another workdir.'
     )
   return outputs
+
+
+def _entries(workdir: str, outputs: Iterable[str]) -> list[str]:
+  """The paths of `outputs`, each strictly inside `workdir` after realpath.
+
+  Raises:
+    WorkdirError: A name that is not one entry of the workdir (`''`, `.`,
+      `..`, an absolute path, a path with a separator) or whose parent is not
+      the workdir once symlinks are resolved; nothing is removed then.
+  """
+  root = os.path.realpath(workdir)
+  paths = []
+  for name in outputs:
+    path = os.path.join(root, name) if _is_entry_name(name) else None
+    # The entry itself is not resolved: a symlink is removed, not followed.
+    if path is None or os.path.realpath(os.path.dirname(path)) != root:
+      raise WorkdirError(
+          f'workdir={workdir}: {name!r} is not an entry of the workdir;'
+          ' nothing was removed. Remove the directory or choose another'
+          ' workdir.'
+      )
+    paths.append(path)
+  return paths
 
 
 def _unmarked_demo_output(workdir: str, present: set[str], outputs) -> bool:
@@ -70,9 +105,16 @@ def record(workdir: str, outputs: Iterable[str]) -> None:
 
 
 def remove(workdir: str, outputs: Iterable[str]) -> None:
-  """Removes the demo's top-level entries `outputs` from `workdir`."""
-  for name in outputs:
-    path = os.path.join(workdir, name)
+  """Removes the demo's top-level entries `outputs` from `workdir`.
+
+  Every name is checked before anything is removed: only entries strictly
+  inside `workdir` (after `os.path.realpath`) are ever removed, and a symlink
+  among them is removed itself, never what it points to.
+
+  Raises:
+    WorkdirError: A name is not one entry of `workdir`.
+  """
+  for path in _entries(workdir, outputs):
     if os.path.isdir(path) and not os.path.islink(path):
       shutil.rmtree(path)
     elif os.path.lexists(path):

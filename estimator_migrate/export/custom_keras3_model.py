@@ -7,6 +7,13 @@ estimator checkpoint's tensors matched to the model's weights by position
 (trainable weights in order, then non-trainable ones). It needs `keras`,
 `numpy`, the standard library and what your builder imports.
 
+`load()` first checks every file the export wrote (this file, `spec.json`
+with the builder reference, `weights.npz`, ...) against `integrity.json`
+(sha256 digests, written last) and refuses a directory that differs, before
+it imports anything `spec.json` names. It then imports one module: the
+builder's, by its name in `spec.json`, found on `sys.path` first, else in
+`spec.json`'s `builder_path` (appended last); and whatever that imports.
+
   import model
   m = model.load()
   predictions = m(model.select_features(m, features))
@@ -14,6 +21,7 @@ estimator checkpoint's tensors matched to the model's weights by position
   m.fit(model.select_features(m, features), labels, shuffle=False)
 """
 
+import hashlib
 import importlib
 import inspect
 import json
@@ -29,6 +37,88 @@ OPTIMIZERS = {
     'Ftrl': keras.optimizers.Ftrl,
     'SGD': keras.optimizers.SGD,
 }
+INTEGRITY = 'integrity.json'
+# The layout of the integrity record this file reads (estimator_migrate's
+# `export/integrity.py` writes it, after every other file of the export).
+INTEGRITY_FORMAT = 1
+# Files every export has: a record that does not list them is refused.
+INTEGRITY_REQUIRED = ('model.py', 'spec.json', 'weights.npz')
+
+
+class IntegrityError(ValueError):
+  """The exported directory is not what the export wrote."""
+
+
+def _sha256(path):
+  digest = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for chunk in iter(lambda: f.read(1 << 20), b''):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
+def verify_integrity(directory):
+  """Checks every file the export wrote against its `integrity.json`.
+
+  `load()` calls this first, before it reads `spec.json` or imports
+  anything `spec.json` names. Files added later (`__pycache__/`) are
+  not checked.
+
+  Raises:
+    IntegrityError: The record is missing, unreadable or of another
+      format, or a file it lists is missing or differs; the message names
+      the file.
+  """
+  record_path = os.path.join(directory, INTEGRITY)
+  redo = (
+      'Export the model again with estimator-migrate-export; do not edit'
+      ' the exported directory (copy model.py elsewhere to change it).'
+  )
+  try:
+    with open(record_path, encoding='utf-8') as f:
+      record = json.load(f)
+  except FileNotFoundError:
+    raise IntegrityError(
+        f'{record_path} is missing: load() cannot tell whether the export'
+        f' was changed or corrupted. {redo}'
+    ) from None
+  except (OSError, ValueError) as e:
+    raise IntegrityError(
+        f'{record_path} cannot be read ({e}). {redo}'
+    ) from None
+  files = record.get('files') if isinstance(record, dict) else None
+  if (
+      not isinstance(files, dict)
+      or record.get('format') != INTEGRITY_FORMAT
+      or record.get('algorithm') != 'sha256'
+      or not set(INTEGRITY_REQUIRED) <= set(files)
+  ):
+    raise IntegrityError(
+        f'{record_path} is not an integrity record of format'
+        f' {INTEGRITY_FORMAT} listing {", ".join(INTEGRITY_REQUIRED)}.'
+        f' {redo}'
+    )
+  for name, expected in sorted(files.items()):
+    parts = name.split('/')
+    if any(part in ('', '.', '..') for part in parts):
+      raise IntegrityError(
+          f'{record_path} lists {name!r}, not a file inside the export.'
+          f' {redo}'
+      )
+    path = os.path.join(directory, *parts)
+    try:
+      actual = _sha256(path)
+    except OSError as e:
+      raise IntegrityError(
+          f'{path} cannot be read ({e.strerror}): the export is incomplete.'
+          f' {redo}'
+      ) from None
+    if actual != expected:
+      raise IntegrityError(
+          f'{path} differs from what the export wrote (sha256 {actual},'
+          f' {INTEGRITY} records {expected}): it was changed or corrupted'
+          f' after the export. {redo}'
+      )
 
 
 def _builder(spec):
@@ -153,8 +243,13 @@ def load(directory=None, compile=False):  # noqa: A002 (Keras' own name)
 
   Returns:
     Your `keras.Model`, trained.
+
+  Raises:
+    IntegrityError: A file of `directory` is not what the export wrote;
+      checked before your builder is imported.
   """
   directory = directory or HERE
+  verify_integrity(directory)
   with open(os.path.join(directory, 'spec.json'), encoding='utf-8') as f:
     spec = json.load(f)
   model = build_model(spec)

@@ -10,6 +10,7 @@ from estimator_migrate import report as report_lib
 from estimator_migrate.export import codegen
 from estimator_migrate.export import columns as columns_lib
 from estimator_migrate.export import families
+from estimator_migrate.export import integrity
 from estimator_migrate.export import optimizer_state
 from estimator_migrate.export import serving
 from estimator_migrate.export import target as target_lib
@@ -116,6 +117,7 @@ class ExportResult:
     finish = None
     if saved_model:
       finish = lambda directory: serving.write_saved_models([directory])  # noqa: E731
+    finish = integrity.sealing(self.spec, self.arrays, then=finish)
     return target_lib.write_directory(
         target,
         {

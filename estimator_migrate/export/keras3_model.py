@@ -10,12 +10,17 @@ their checkpoint names).
   m = model.load()
   predictions = m(model.select_features(m, features))
 
+`load()` first checks every file the export wrote against `integrity.json`
+(sha256 digests, written last) and refuses a directory that differs. It
+imports nothing but the modules imported below.
+
 Feature columns become Keras preprocessing layers (`StringLookup`,
 `IntegerLookup`, `Hashing`, `Discretization`). As feature columns do, ids
 from `''` (strings) and `-1` (integers) are dropped: the layers below carry
 them as id `-1`, which every consumer skips.
 """
 
+import hashlib
 import json
 import os
 
@@ -28,6 +33,88 @@ PACKAGE = 'estimator_migrate'
 # The input of a Baseline model, which reads no feature but the batch size
 # (`select_features` fills it from any feature).
 BATCH = 'batch_size_of'
+INTEGRITY = 'integrity.json'
+# The layout of the integrity record this file reads (estimator_migrate's
+# `export/integrity.py` writes it, after every other file of the export).
+INTEGRITY_FORMAT = 1
+# Files every export has: a record that does not list them is refused.
+INTEGRITY_REQUIRED = ('model.py', 'spec.json', 'weights.npz')
+
+
+class IntegrityError(ValueError):
+  """The exported directory is not what the export wrote."""
+
+
+def _sha256(path):
+  digest = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for chunk in iter(lambda: f.read(1 << 20), b''):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
+def verify_integrity(directory):
+  """Checks every file the export wrote against its `integrity.json`.
+
+  `load()` calls this first, before it reads `spec.json` or imports
+  anything `spec.json` names. Files added later (`__pycache__/`) are
+  not checked.
+
+  Raises:
+    IntegrityError: The record is missing, unreadable or of another
+      format, or a file it lists is missing or differs; the message names
+      the file.
+  """
+  record_path = os.path.join(directory, INTEGRITY)
+  redo = (
+      'Export the model again with estimator-migrate-export; do not edit'
+      ' the exported directory (copy model.py elsewhere to change it).'
+  )
+  try:
+    with open(record_path, encoding='utf-8') as f:
+      record = json.load(f)
+  except FileNotFoundError:
+    raise IntegrityError(
+        f'{record_path} is missing: load() cannot tell whether the export'
+        f' was changed or corrupted. {redo}'
+    ) from None
+  except (OSError, ValueError) as e:
+    raise IntegrityError(
+        f'{record_path} cannot be read ({e}). {redo}'
+    ) from None
+  files = record.get('files') if isinstance(record, dict) else None
+  if (
+      not isinstance(files, dict)
+      or record.get('format') != INTEGRITY_FORMAT
+      or record.get('algorithm') != 'sha256'
+      or not set(INTEGRITY_REQUIRED) <= set(files)
+  ):
+    raise IntegrityError(
+        f'{record_path} is not an integrity record of format'
+        f' {INTEGRITY_FORMAT} listing {", ".join(INTEGRITY_REQUIRED)}.'
+        f' {redo}'
+    )
+  for name, expected in sorted(files.items()):
+    parts = name.split('/')
+    if any(part in ('', '.', '..') for part in parts):
+      raise IntegrityError(
+          f'{record_path} lists {name!r}, not a file inside the export.'
+          f' {redo}'
+      )
+    path = os.path.join(directory, *parts)
+    try:
+      actual = _sha256(path)
+    except OSError as e:
+      raise IntegrityError(
+          f'{path} cannot be read ({e.strerror}): the export is incomplete.'
+          f' {redo}'
+      ) from None
+    if actual != expected:
+      raise IntegrityError(
+          f'{path} differs from what the export wrote (sha256 {actual},'
+          f' {INTEGRITY} records {expected}): it was changed or corrupted'
+          f' after the export. {redo}'
+      )
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -60,6 +147,15 @@ class CategoricalIds(keras.layers.Layer):
       self.discretize = keras.layers.Discretization(
           bin_boundaries=column['boundaries']
       )
+
+  def build(self, input_shape):
+    # Every lookup, also one `call` may not reach (the out-of-vocabulary
+    # hashing of a column without buckets): Keras 3 warns of unbuilt state.
+    for name in ('lookup', 'oov_hash', 'hash', 'discretize'):
+      layer = getattr(self, name, None)
+      if layer is not None and not layer.built:
+        layer.build(input_shape)
+    self.built = True
 
   def call(self, values):
     column = self.column
@@ -347,11 +443,21 @@ class EstimatorModel(keras.Model):
 
   A DNNLinearCombined estimator trains its DNN and its linear part with two
   optimizers; `groups` pairs each optimizer with the variables it trains.
+  `load(compile=True)` fills it; any other `compile` empties it, and `fit`
+  is then Keras' own.
   """
 
   groups = ()
 
+  def compile(self, *args, **kwargs):
+    # Your own compile: Keras' train_step, your optimizer on every trainable
+    # weight. `load(compile=True)` sets `groups` after compiling.
+    self.groups = ()
+    super().compile(*args, **kwargs)
+
   def train_step(self, data):
+    if not self.groups:
+      return super().train_step(data)
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
     with tf.GradientTape() as tape:
       y_pred = self(x, training=True)
@@ -563,10 +669,10 @@ def _compile(model, spec, weights):
         index = optimizer._get_variable_index(variable)  # noqa: SLF001
         getattr(optimizer, attribute)[index].assign(weights[key])
     groups.append((optimizer, group))
-  model.groups = tuple(groups)
   # XLA cannot compile the string lookups; the first optimizer is Keras'
   # own, the others are applied by EstimatorModel.train_step.
   model.compile(optimizer=groups[0][0], loss=_loss(spec), jit_compile=False)
+  model.groups = tuple(groups)  # after compile, which empties it
 
 
 def select_features(model, features):
@@ -599,9 +705,15 @@ def load(directory=None, compile=False):  # noqa: A002 (Keras' own name)
 
   Returns:
     A `keras.Model` taking the estimator's feature dict (each feature
-    `[batch, ...]`) and returning the estimator's prediction keys.
+    `[batch, ...]`) and returning the estimator's prediction keys. Compile
+    it yourself (`compile(optimizer=..., loss={'logits': ...})`) and `fit`
+    trains every trainable weight with your optimizer, as Keras does.
+
+  Raises:
+    IntegrityError: A file of `directory` is not what the export wrote.
   """
   directory = directory or HERE
+  verify_integrity(directory)
   with open(os.path.join(directory, 'spec.json'), encoding='utf-8') as f:
     spec = json.load(f)
   model = build_model(spec)

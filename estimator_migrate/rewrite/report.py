@@ -39,10 +39,22 @@ class FileResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class Failure:
+  """A file the rewrite could not read, rewrite or write; it is unchanged.
+
+  `message` is one line: the file, what went wrong, and what to do.
+  """
+
+  path: str
+  message: str
+
+
+@dataclasses.dataclass(frozen=True)
 class RewriteReport:
-  """Every file a rewrite read."""
+  """Every file a rewrite read, and every file it had to leave as it was."""
 
   files: tuple[FileResult, ...]
+  failures: tuple[Failure, ...] = ()
 
   @property
   def edits(self) -> tuple[Edit, ...]:
@@ -57,11 +69,17 @@ class RewriteReport:
     changed = sum(f.changed for f in self.files)
     applied = [e for e in self.edits if e.applied]
     inexact = sum(not e.exact for e in applied)
-    return (
+    summary = (
         f'{len(self.files)} file(s) read, {changed} changed; {len(applied)}'
         f' change(s), {inexact} not exact; {len(self.left)} construction(s)'
         ' left for you (see the report).'
     )
+    if self.failures:
+      summary += (
+          f' {len(self.failures)} file(s) NOT rewritten, each left as it was'
+          ' (one error line each).'
+      )
+    return summary
 
   def markdown(self) -> str:
     lines = ['# estimator-migrate-rewrite report', '', self.summary(), '']
@@ -81,6 +99,9 @@ class RewriteReport:
             ('where', 'argument', 'before', 'after', 'exact', 'why'), rows
         )
     )
+    if self.failures:
+      lines += ['', '## Not rewritten (each file left as it was)', '']
+      lines += [f'- {f.message}' for f in self.failures]
     return '\n'.join(lines) + '\n'
 
 
@@ -89,5 +110,7 @@ def _code(text: str) -> str:
   return f'`{text}`' if text else ''
 
 
-def merge(results: Sequence[FileResult]) -> RewriteReport:
-  return RewriteReport(tuple(results))
+def merge(
+    results: Sequence[FileResult], failures: Sequence[Failure] = ()
+) -> RewriteReport:
+  return RewriteReport(tuple(results), tuple(failures))

@@ -1,0 +1,191 @@
+"""The export directory's integrity record, `integrity.json`, written last.
+
+The record holds the sha256 of every file the export wrote (`model.py`,
+`spec.json`, `weights.npz`, `report.md`, `saved_model/...`) under its path
+relative to the directory, and the record's format version:
+
+  {"format": 1, "algorithm": "sha256",
+   "files": {"model.py": "<hex>", "spec.json": "<hex>", ...}}
+
+The generated `model.py` checks it first in `load()` (`verify_integrity`
+in `keras3_model.py` and `custom_keras3_model.py`: the modern environment
+imports nothing of this package) and refuses a missing record or any
+file that differs. `seal` writes the record into the export's temporary
+directory after every other file, and reads back what was written before
+the directory is moved into place.
+"""
+
+from collections.abc import Callable, Mapping
+import hashlib
+import io
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from estimator_migrate import errors
+
+RECORD = 'integrity.json'
+# The record's layout; `model.py` refuses any other (INTEGRITY_FORMAT there).
+FORMAT = 1
+ALGORITHM = 'sha256'
+# Files every export has; `model.py` refuses a record without them.
+REQUIRED = ('model.py', 'spec.json', 'weights.npz')
+_CHUNK = 1 << 20
+
+
+def _sha256(path: str) -> str:
+  digest = hashlib.sha256()
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    while chunk := f.read(_CHUNK):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
+def digests(directory: str) -> dict[str, str]:
+  """sha256 of every file under `directory` but the record, by `/` path."""
+  out = {}
+  for root, _, names in tf.io.gfile.walk(directory):
+    relative = os.path.relpath(root, directory) if root != directory else ''
+    for name in names:
+      key = '/'.join([*relative.split(os.sep), name] if relative else [name])
+      if key != RECORD:
+        out[key] = _sha256(os.path.join(root, name))
+  return dict(sorted(out.items()))
+
+
+def write_record(directory: str, kept: Mapping[str, str] | None = None) -> dict:
+  """Writes `integrity.json` for the files now in `directory`; returns it.
+
+  Args:
+    directory: The export directory.
+    kept: Digests recorded before, kept as they are (a file changed since
+      then fails `check_record`); other files are digested now.
+  """
+  files = digests(directory)
+  files.update(kept or {})
+  record = {
+      'format': FORMAT,
+      'algorithm': ALGORITHM,
+      'files': dict(sorted(files.items())),
+  }
+  with tf.io.gfile.GFile(os.path.join(directory, RECORD), 'w') as f:
+    f.write(json.dumps(record, indent=2, sort_keys=True) + '\n')
+  return record
+
+
+def _unreadable(path: str, what: str) -> errors.MigrationError:
+  return errors.MigrationError(
+      f'{path}: {what} after writing it. The disk or filesystem did not'
+      ' keep what the export wrote; nothing was moved into the target.'
+      ' Check the disk and export again (or export to another disk).'
+  )
+
+
+def check_written(directory: str, spec: Mapping, arrays: Mapping) -> None:
+  """Reads `spec.json` and `weights.npz` back: they must hold what was meant.
+
+  Raises:
+    MigrationError: Either file differs from `spec` / `arrays` or cannot
+      be read, naming the file.
+  """
+  path = os.path.join(directory, 'spec.json')
+  try:
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      read = json.loads(f.read().decode('utf-8'))
+  except (tf.errors.OpError, UnicodeDecodeError, ValueError) as e:
+    raise _unreadable(path, f'cannot be read back ({e})') from e
+  if read != json.loads(json.dumps(spec)):
+    raise _unreadable(path, 'reads back different from the spec')
+  path = os.path.join(directory, 'weights.npz')
+  try:
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      data = f.read()
+    with np.load(io.BytesIO(data), allow_pickle=False) as weights:
+      back = {name: weights[name] for name in weights.files}
+  except (tf.errors.OpError, ValueError, OSError, KeyError) as e:
+    raise _unreadable(path, f'cannot be read back ({e})') from e
+  if sorted(back) != sorted(arrays):
+    raise _unreadable(path, 'reads back with other arrays')
+  for name, want in arrays.items():
+    want = np.asarray(want)
+    got = back[name]
+    if got.dtype != want.dtype or not np.array_equal(got, want):
+      raise _unreadable(path, f'reads back {name!r} different')
+
+
+def check_record(directory: str) -> None:
+  """Recomputes every digest from disk; each must match the record.
+
+  Raises:
+    MigrationError: The record cannot be read, or a file is missing from
+      it, missing on disk, or differs from it, naming the file.
+  """
+  path = os.path.join(directory, RECORD)
+  try:
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      record = json.loads(f.read().decode('utf-8'))
+  except (tf.errors.OpError, UnicodeDecodeError, ValueError) as e:
+    raise _unreadable(path, f'cannot be read back ({e})') from e
+  if not isinstance(record, dict):
+    record = {}
+  recorded = record.get('files')
+  if record.get('format') != FORMAT or not isinstance(recorded, dict):
+    raise _unreadable(path, 'reads back different from what was written')
+  found = digests(directory)
+  for name in sorted(set(recorded) | set(found)):
+    if recorded.get(name) != found.get(name):
+      raise _unreadable(
+          os.path.join(directory, name),
+          'has a sha256 other than the one recorded',
+      )
+  for name in REQUIRED:
+    if name not in found:
+      raise _unreadable(os.path.join(directory, name), 'is missing')
+
+
+def seal(
+    directory: str,
+    spec: Mapping,
+    arrays: Mapping,
+    then: Callable[[str], object] | None = None,
+) -> None:
+  """Checks what was written into `directory` and writes its record last.
+
+  `spec.json` and `weights.npz` are read back and compared with `spec` and
+  `arrays`; the record is written; `then(directory)` (the serving
+  SavedModel, written by the export's own `load()`, which checks the
+  record) may add files, which a second record then covers, keeping the
+  first one's digests; finally every digest is recomputed from disk and
+  compared with the record.
+
+  Args:
+    directory: The export's temporary directory, every file written.
+    spec: What `spec.json` must hold.
+    arrays: What `weights.npz` must hold.
+    then: Adds to the directory before the final record, if given.
+
+  Raises:
+    MigrationError: A file reads back different, naming it.
+  """
+  check_written(directory, spec, arrays)
+  record = write_record(directory)
+  if then is not None:
+    then(directory)
+    write_record(directory, kept=record['files'])
+  check_record(directory)
+
+
+def sealing(
+    spec: Mapping,
+    arrays: Mapping,
+    then: Callable[[str], object] | None = None,
+) -> Callable[[str], None]:
+  """`seal` as the `finish` step of `codegen.write_directory`.
+
+  Example:
+    codegen.write_directory(target, files, arrays,
+                            integrity.sealing(spec, arrays, finish))
+  """
+  return lambda directory: seal(directory, spec, arrays, then)
