@@ -11,14 +11,11 @@ small tmpfs in a private mount namespace (`unshare -Urm`).
 """
 
 import fcntl
-import hashlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -29,27 +26,22 @@ from estimator_migrate.checkpoints import convert
 from estimator_migrate.checkpoints import index as index_lib
 from tests import canned_harness
 from tests import conversion_paths
+from tests import fault_harness
 from tests import testing
 
 _CONVERT = 'estimator_migrate/cli/convert_checkpoint.py'
 _INSPECT = 'estimator_migrate/cli/inspect_checkpoint.py'
 _CANNED = 'examples/canned_migration.py'
-# What the converter prints to stderr while it works (after its first second).
-_PROGRESS = re.compile(r'^  [\d.,]+ / [\d.,]+ MB \(\d+%\), [\d,]+ MB/s$')
 _ESTIMATOR = 'examples/train_estimator.py'
 _V1 = tf.compat.v1.train
 _PREFIX = 'model.ckpt-2'
-
-
-def _train_dnn(model_dir: str, optimizer, hidden_units=(4,)) -> None:
-  tf.compat.v1.estimator.DNNClassifier(
-      model_dir=model_dir,
-      hidden_units=list(hidden_units),
-      feature_columns=canned_harness.dense_columns(),
-      n_classes=canned_harness.N_CLASSES,
-      optimizer=optimizer,
-      config=tf.estimator.RunConfig(tf_random_seed=0),
-  ).train(canned_harness.make_input_fn('Classifier', True), steps=2)
+# Shared with the other fault tests (tests/fault_harness.py).
+_train_dnn = fault_harness.train_dnn
+_digests = fault_harness.digests
+_unprivileged = fault_harness.unprivileged
+_on_small_filesystem = fault_harness.on_small_filesystem
+_overwrite = fault_harness.overwrite
+_Refusals = fault_harness.Refusals
 
 
 def _train_custom(model_dir: str) -> None:
@@ -72,33 +64,6 @@ def _save_object_checkpoint(model_dir: str) -> None:
   tf.compat.v1.train.update_checkpoint_state(model_dir, prefix)
 
 
-def _digests(directory: str) -> dict[str, str]:
-  """sha256 of every file below `directory`, hidden ones included."""
-  out = {}
-  for root, _, names in os.walk(directory):
-    for name in names:
-      path = os.path.join(root, name)
-      with open(path, 'rb') as f:
-        out[os.path.relpath(path, directory)] = hashlib.sha256(
-            f.read()
-        ).hexdigest()
-  return out
-
-
-def _unprivileged() -> tuple[str, ...]:
-  """A wrapper under which file modes apply (root ignores them)."""
-  return ('unshare', '-U') if os.geteuid() == 0 else ()
-
-
-def _on_small_filesystem(directory: str, size: str) -> tuple[str, ...]:
-  """Runs the command with a `size` tmpfs at `directory`, then lists it."""
-  script = (
-      'mount -t tmpfs -o size="$1" tmpfs "$0" || exit 99; shift;'
-      ' "$@"; code=$?; echo LEFT:; ls -A "$0"; exit $code'
-  )
-  return ('unshare', '-Urm', 'sh', '-c', script, directory, size)
-
-
 _KILL = """
 import os, signal, sys
 from estimator_migrate.checkpoints import {module}
@@ -115,38 +80,11 @@ convert.convert_optimizer_checkpoint(sys.argv[1], sys.argv[2], overwrite=True,
 """
 
 
-class _Refusals(parameterized.TestCase):
-  """What every refused run must look like."""
-
-  def assert_refused(self, result, *patterns: str, also: str = '') -> str:
-    """Exit 2, one error line matching every pattern; returns it.
-
-    Progress lines of a conversion that ran for a while may precede it, and
-    lines matching `also` (a warning the case expects).
-    """
-    lines = [
-        line
-        for line in result.stderr.splitlines()
-        if line.strip()
-        and not _PROGRESS.match(line)
-        and not (also and re.search(also, line))
-    ]
-    self.assertEqual(result.returncode, 2, result.stderr[-3000:])
-    self.assertNotIn('Traceback', result.stderr)
-    self.assertLen(lines, 1, result.stderr[-3000:])
-    for pattern in patterns:
-      self.assertRegex(lines[0], pattern)
-    return lines[0]
-
-
-class FaultsTest(_Refusals):
+class FaultsTest(fault_harness.SourceCopies):
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    test_tmpdir = absltest.get_default_test_tmpdir()
-    os.makedirs(test_tmpdir, exist_ok=True)
-    cls.root = tempfile.mkdtemp(dir=test_tmpdir)
     cls.sources = {}
     for name, make in (
         ('adam', lambda d: _train_dnn(d, _V1.AdamOptimizer(0.01))),
@@ -162,30 +100,9 @@ class FaultsTest(_Refusals):
         cls.sources['adam'], os.path.join(cls.sources['v2'], _PREFIX)
     )
 
-  @classmethod
-  def tearDownClass(cls):
-    shutil.rmtree(cls.root, ignore_errors=True)
-    super().tearDownClass()
-
-  def setUp(self):
-    super().setUp()
-    self.work = self.create_tempdir().full_path
-    self.before = {}
-
-  def tearDown(self):
-    # Whatever the case, no source lost a byte.
-    for directory, digests in self.before.items():
-      self.assertEqual(_digests(directory), digests, directory)
-    super().tearDown()
-
   def source(self, name: str = 'adam', as_name: str = 'v1', mutate=None) -> str:
     """A private copy of a source model_dir, its digests kept for tearDown."""
-    directory = os.path.join(self.work, as_name)
-    shutil.copytree(self.sources[name], directory)
-    if mutate:
-      mutate(directory)
-    self.before[directory] = _digests(directory)
-    return directory
+    return self.copy_source(self.sources[name], as_name, mutate)
 
   def convert(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
     return testing.run_binary(_CONVERT, *args, **kwargs)
@@ -687,12 +604,6 @@ class ExampleBinariesFaultsTest(_Refusals):
       self.assertEqual(result.returncode, 0, result.stderr[-3000:])
       outputs.append(re.search('mode=.*', result.stdout)[0])
     self.assertEqual(outputs[0], outputs[1])  # the same model, evaluated
-
-
-def _overwrite(path: str, at: int, data: bytes) -> None:
-  with open(path, 'r+b') as f:
-    f.seek(at)
-    f.write(data)
 
 
 if __name__ == '__main__':

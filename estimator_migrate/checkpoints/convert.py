@@ -230,6 +230,32 @@ def _part_plans(
   return plans
 
 
+def optimizer_plans(
+    source: source_lib.Source,
+    *,
+    estimator_type: str = 'auto',
+    source_graph: str | None = None,
+) -> tuple[roles.Layout, roles.EstimatorType, dict]:
+  """What a conversion of `source` would target, before anything is written.
+
+  The layout, the estimator type and each part's optimizer plan, determined
+  as `convert_optimizer_checkpoint` determines them (optimizers read from
+  the v1 graph); `mapping.plan_targets` lists the tensors from them.
+
+  Raises:
+    CheckpointError: Not a v1 canned layout, or an optimizer that cannot be
+      determined from the graph.
+    TranslationError: An optimizer without a v2 translation.
+  """
+  layout = roles.classify(source.variables)
+  kind = _check_layout(layout, estimator_type)
+  return (
+      layout,
+      kind,
+      _part_plans(source, layout, kind, None, source_graph, exact=False),
+  )
+
+
 def choose_path(path: str, plan: zero_copy.Plan, link: bool) -> tuple[str, str]:
   """('zero_copy' or 'stream', why) for the `path` asked for.
 

@@ -49,7 +49,8 @@ def _move(old_prefix: str, new_prefix: str) -> None:
     _rename(old_prefix + '.index', new_prefix + '.index')
 
 
-def _temporary_dirs(target_prefix: str) -> list[str]:
+def temporary_dirs(target_prefix: str) -> list[str]:
+  """The hidden `.<name>.tmp-*` directories beside `target_prefix`."""
   return files.with_prefix(
       os.path.join(os.path.dirname(target_prefix) or '.', ''),
       f'.{os.path.basename(target_prefix)}.tmp-',
@@ -62,7 +63,7 @@ def _recover(target_prefix: str) -> None:
   `commit` moves the old target aside data first, index last, so `previous`
   holding an index means the old checkpoint is whole there.
   """
-  for stale in _temporary_dirs(target_prefix):
+  for stale in temporary_dirs(target_prefix):
     previous = os.path.join(stale, _PREVIOUS)
     if not tf.io.gfile.exists(target_prefix + '.index'):
       # Killed while writing, or while the old target was moved aside or the
@@ -93,7 +94,7 @@ def staged(target_prefix: str) -> Iterator[str]:
   target_dir = os.path.dirname(target_prefix) or '.'
   base = os.path.basename(target_prefix)
   tmp_dir = os.path.join(target_dir, f'.{base}.tmp-{uuid.uuid4().hex[:8]}')
-  created = _first_missing(target_dir)
+  created = first_missing(target_dir)
   done = False
   try:
     try:
@@ -115,10 +116,10 @@ def staged(target_prefix: str) -> Iterator[str]:
     done = True
   finally:
     if not done and created:
-      _remove_empty(target_dir, created)
+      remove_empty(target_dir, created)
 
 
-def _first_missing(directory: str) -> str | None:
+def first_missing(directory: str) -> str | None:
   """The outermost directory of `directory`'s path that does not exist yet."""
   missing = None
   while directory and not tf.io.gfile.exists(directory):
@@ -130,7 +131,7 @@ def _first_missing(directory: str) -> str | None:
   return missing
 
 
-def _remove_empty(directory: str, outermost: str) -> None:
+def remove_empty(directory: str, outermost: str) -> None:
   """Removes `directory` and its parents up to `outermost` while empty."""
   while True:
     try:

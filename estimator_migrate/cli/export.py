@@ -57,7 +57,9 @@ _CONFIG = flags.DEFINE_string(
     ' (with --build_model: params, loss, optimizer).',
 )
 _TARGET = flags.DEFINE_string(
-    'target', None, 'Directory to write (must not exist or be empty).'
+    'target',
+    None,
+    'Directory to write: new or empty, outside --model_dir, not a symlink.',
 )
 _SAVED_MODEL = flags.DEFINE_bool(
     'saved_model',
@@ -76,7 +78,7 @@ _CUSTOM_KWARGS = ('params', 'loss', 'optimizer')
 
 # Which flag each library argument is.
 _ARGUMENTS = console.ArgumentFlags.of(
-    'config', 'model_dir', 'target', 'estimator', 'build_model'
+    'config', 'model_dir', 'target', 'estimator', 'build_model', 'saved_model'
 )
 
 

@@ -25,6 +25,7 @@ from estimator_migrate.export import custom_checkpoint
 from estimator_migrate.export import integrity
 from estimator_migrate.export import optimizer_state
 from estimator_migrate.export import serving
+from estimator_migrate.export import target as target_lib
 
 TEMPLATE = os.path.join(os.path.dirname(__file__), 'custom_keras3_model.py')
 # Keras 3 classes `custom_keras3_model.py` restores state into: the update
@@ -84,15 +85,18 @@ class CustomExportResult:
   def save(self, target: str, saved_model: bool = False) -> str:
     """Writes model.py, spec.json, weights.npz and report.md into `target`.
 
+    Written as the canned export is (`target.write_directory`).
+
     Args:
-      target: A new (or empty) directory.
+      target: A new (or empty) directory outside the checkpoint's model_dir.
       saved_model: Also write `saved_model/` in the modern environment.
 
     Returns:
       `target`.
 
     Raises:
-      MigrationError: `target` exists and is not empty; or, with
+      MigrationError: `target` is not allowed, exists and is not empty, is
+        being written by another export or cannot be written; or, with
         `saved_model`, no modern environment or the builder fails there.
     """
     finish = None
@@ -101,7 +105,7 @@ class CustomExportResult:
     finish = integrity.sealing(self.spec, self.arrays, then=finish)
     with open(TEMPLATE, encoding='utf-8') as f:
       source = f.read()
-    codegen.write_directory(
+    return target_lib.write_directory(
         target,
         {
             'model.py': codegen.header(self.builder, self.prefix) + source,
@@ -110,8 +114,8 @@ class CustomExportResult:
         },
         self.arrays,
         finish,
+        checkpoint_prefix=self.prefix,
     )
-    return target
 
 
 def resolve_builder(build_model) -> tuple[str, Callable, str]:
@@ -209,19 +213,24 @@ def keras_model_to_keras(
         ' the params it stores; give plain values.'
     ) from e
   found = custom_checkpoint.match(model_dir, builder, params, optimizer)
-  reader = tf.train.load_checkpoint(found.prefix)
-  arrays = {
-      name: np.asarray(reader.get_tensor(found.keys[name]))
-      for name in found.trainable + found.non_trainable
-  }
-  compiled = getattr(found.keras2_model, 'optimizer', None)
-  state = optimizer_state.read_state(
-      _ViewReader(reader, found.optimizer_view),
-      found.optimizer_view,
-      list(found.trainable),
-      {'': optimizer if optimizer is not None else compiled},
-      found.global_step,
-  )
+  reader = found.reader  # every byte checked against its CRC-32C
+  try:
+    arrays = {
+        name: np.asarray(reader.get_tensor(found.keys[name]))
+        for name in found.trainable + found.non_trainable
+    }
+    compiled = getattr(found.keras2_model, 'optimizer', None)
+    state = optimizer_state.read_state(
+        _ViewReader(reader, found.optimizer_view),
+        found.optimizer_view,
+        list(found.trainable),
+        {'': optimizer if optimizer is not None else compiled},
+        found.global_step,
+    )
+  except BaseException:
+    reader.source.close()
+    raise
+  reader.finish()
   reason = _compile_unavailable(state, found)
   if loss is None:
     loss = getattr(found.keras2_model, 'loss', None)

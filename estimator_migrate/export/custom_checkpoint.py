@@ -29,7 +29,9 @@ import tensorflow as tf
 from tensorflow.python.checkpoint import checkpoint_view
 
 from estimator_migrate import errors
+from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import source as source_lib
+from estimator_migrate.export import weights as weights_lib
 
 _VALUE = '/.ATTRIBUTES/VARIABLE_VALUE'
 _OBJECT_GRAPH = '_CHECKPOINTABLE_OBJECT_GRAPH'
@@ -54,6 +56,7 @@ class Matched:
   global_step: int | None
   optimizer_view: Mapping[str, str]
   keras2_model: tf.keras.Model
+  reader: weights_lib.CheckedReader  # of the checkpoint, CRC-32C checked
 
 
 def call_builder(builder: Callable, params: Mapping | None):
@@ -98,7 +101,7 @@ def match(model_dir: str, builder: Callable, params, optimizer=None) -> Matched:
     ModelError: The builder returns no built Keras model.
   """
   source = source_lib.open_source(model_dir)
-  reader = tf.train.load_checkpoint(source.prefix)
+  reader = weights_lib.CheckedReader(source)
   if _OBJECT_GRAPH in source.variables:
     model = _build(builder, params, graph=False)
     found = _object_based(source.prefix, model, optimizer)
@@ -126,6 +129,7 @@ def match(model_dir: str, builder: Callable, params, optimizer=None) -> Matched:
       global_step=int(reader.get_tensor(step)) if step else None,
       optimizer_view=optimizer_view,
       keras2_model=model,
+      reader=reader,
   )
 
 
@@ -161,7 +165,14 @@ def _name_based(variables: Mapping, model: tf.keras.Model):
 
 
 def _object_based(prefix: str, model: tf.keras.Model, optimizer_arg):
-  view = checkpoint_view.CheckpointView(prefix)
+  try:
+    view = checkpoint_view.CheckpointView(prefix)
+  except tf.errors.OpError as e:
+    raise errors.CheckpointError(
+        f'cannot read the object graph of {prefix}:'
+        f' {files.error_line(e)}. The checkpoint is corrupt, or its path'
+        ' holds a character TF globs ([ ] * ?): copy it to a plain path.'
+    ) from e
   proto = view._object_graph_proto  # noqa: SLF001 (TF's parsed graph)
   node_of = {id(obj): node for node, obj in view.match(model).items()}
 

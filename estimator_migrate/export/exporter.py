@@ -5,8 +5,6 @@ import importlib
 import importlib.util
 import os
 
-import tensorflow as tf
-
 from estimator_migrate import errors
 from estimator_migrate import report as report_lib
 from estimator_migrate.export import codegen
@@ -15,6 +13,7 @@ from estimator_migrate.export import families
 from estimator_migrate.export import integrity
 from estimator_migrate.export import optimizer_state
 from estimator_migrate.export import serving
+from estimator_migrate.export import target as target_lib
 from estimator_migrate.export import weights as weights_lib
 
 
@@ -97,8 +96,12 @@ class ExportResult:
   def save(self, target: str, saved_model: bool = False) -> str:
     """Writes model.py, spec.json, weights.npz and report.md into `target`.
 
+    Written into a temporary directory beside `target` and renamed into
+    place when complete (`target.write_directory`: checked, locked, never
+    over anything this export did not create).
+
     Args:
-      target: A new (or empty) directory.
+      target: A new (or empty) directory outside the checkpoint's model_dir.
       saved_model: Also write `saved_model/`, a serving SavedModel, in the
         modern environment (`serving.write_saved_models`).
 
@@ -106,14 +109,16 @@ class ExportResult:
       `target`.
 
     Raises:
-      MigrationError: `target` exists and is not empty; or, with
-        `saved_model`, no modern environment.
+      MigrationError: `target` is not allowed (see `target.check`), exists
+        and is not empty, is being written by another export or cannot be
+        written; or, with `saved_model`, no modern environment or a failure
+        there. The target is left as it was.
     """
     finish = None
     if saved_model:
       finish = lambda directory: serving.write_saved_models([directory])  # noqa: E731
     finish = integrity.sealing(self.spec, self.arrays, then=finish)
-    codegen.write_directory(
+    return target_lib.write_directory(
         target,
         {
             'model.py': codegen.model_source(self.estimator, self.prefix),
@@ -122,8 +127,8 @@ class ExportResult:
         },
         self.arrays,
         finish,
+        checkpoint_prefix=self.prefix,
     )
-    return target
 
 
 def canned_to_keras(
@@ -144,7 +149,9 @@ def canned_to_keras(
   Raises:
     TranslationError: Not an exportable estimator or option.
     ColumnError: A feature column the exporter does not carry.
-    CheckpointError: No checkpoint, or one of another model.
+    CheckpointError: No checkpoint, one of another model, or corrupt or
+      truncated data (every byte read is checked against its CRC-32C, as
+      the converter checks it), or an unreadable v1 graph.
   """
   if not model_dir:
     raise errors.CheckpointError(
@@ -154,20 +161,25 @@ def canned_to_keras(
   constructor_kwargs.pop('model_dir', None)
   model = families.model_spec(estimator, constructor_kwargs)
   weights = weights_lib.read_weights(model_dir, model.shapes)
-  state = optimizer_state.read_state(
-      tf.train.load_checkpoint(weights.prefix),
-      weights.source.variables,
-      model.trained,
-      {
-          part.scope: constructor_kwargs.get(part.optimizer.name)
-          for part in model.row.family.parts
-      },
-      weights.global_step,
-  )
-  if state.reason == optimizer_state.V1_REASON:
-    state = optimizer_state.read_v1_state(
-        weights.prefix, model.trained, weights.global_step
+  try:
+    state = optimizer_state.read_state(
+        weights.reader,
+        weights.source.variables,
+        model.trained,
+        {
+            part.scope: constructor_kwargs.get(part.optimizer.name)
+            for part in model.row.family.parts
+        },
+        weights.global_step,
     )
+    if state.reason == optimizer_state.V1_REASON:
+      state = optimizer_state.read_v1_state(
+          weights.source, model.trained, weights.global_step
+      )
+  except BaseException:
+    weights.source.close()
+    raise
+  weights.reader.finish()  # checks what was read in part; closes the files
   spec = dict(model.spec)
   spec['optimizers'] = list(state.entries) if not state.reason else None
   spec['compile_unavailable'] = state.reason

@@ -12,6 +12,7 @@ embedding_weights`, `linear/linear_model/<col>/weights`,
 """
 
 import dataclasses
+import inspect
 import math
 
 import tensorflow as tf
@@ -173,6 +174,45 @@ def _weights(spec: dict) -> tuple[dict, dict]:
   return out, shapes
 
 
+def _constructors(estimator, row: estimators.EstimatorRow) -> list:
+  """The class given, or both classes (v1 and v2) of a name."""
+  if not isinstance(estimator, str):
+    return [estimator]
+  return [
+      getattr(module, row.name)
+      for module in (tf.compat.v1.estimator, tf.estimator)
+      if hasattr(module, row.name)
+  ]
+
+
+def check_kwargs(estimator, kwargs: dict) -> None:
+  """Refuses a kwarg the estimator's constructor does not take.
+
+  The estimator itself raises TypeError on one; ignoring it would export
+  another model than the one trained (a misspelled `activation_fn` gives
+  relu). An estimator given by name takes what its v1 or v2 class takes.
+
+  Raises:
+    TranslationError: A kwarg neither constructor takes; names it and the
+      ones they take.
+  """
+  row = estimators.lookup(estimator)
+  accepted = set()
+  for constructor in _constructors(estimator, row):
+    parameters = inspect.signature(constructor).parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in parameters):
+      return
+    accepted |= {p.name for p in parameters if p.name != 'self'}
+  unknown = sorted(set(kwargs) - accepted)
+  if unknown:
+    raise errors.TranslationError(
+        f'{row.name} takes no argument {", ".join(map(repr, unknown))} (the'
+        ' estimator itself would raise TypeError): correct the constructor'
+        f' kwargs (those the config returns). {row.name} takes'
+        f' {", ".join(sorted(accepted))}.'
+    )
+
+
 def model_spec(estimator, kwargs: dict) -> ModelSpec:
   """The spec of the Keras 3 twin of a canned estimator.
 
@@ -184,8 +224,8 @@ def model_spec(estimator, kwargs: dict) -> ModelSpec:
     The spec, with how each feature column was mapped.
 
   Raises:
-    TranslationError: Not a canned Classifier/Regressor, or an option the
-      exporter does not carry.
+    TranslationError: Not a canned Classifier/Regressor, an argument its
+      constructor does not take, or an option the exporter does not carry.
     ColumnError: A feature column without an exact Keras 3 counterpart.
   """
   row = estimators.lookup(estimator)
@@ -208,4 +248,5 @@ def model_spec(estimator, kwargs: dict) -> ModelSpec:
   spec['inputs'] = columns.inputs
   spec['categorical'] = columns.categorical
   spec['weights'], shapes = _weights(spec)
+  check_kwargs(estimator, kwargs)  # after the columns: their errors first
   return ModelSpec(spec, tuple(columns.mappings), row, shapes)

@@ -3,12 +3,21 @@
 The toolkit runs on TF 2.15; an export is proven where it will be used, in a
 second environment reached only through a subprocess. Its interpreter is
 `$ESTIMATOR_MIGRATE_MODERN_PYTHON`, else `.venv-modern/bin/python` in the
-current directory or beside this package's checkout.
+current directory, beside the running interpreter's environment (`make`
+lays out `<dir>/.venv` and `<dir>/.venv-modern`, so the installed console
+scripts find it from any directory) or beside this package's checkout.
+
+The subprocess dies with its parent: it asks the kernel for SIGKILL when
+its parent exits (`PR_SET_PDEATHSIG`), first thing, and exits at once if
+the parent is already gone; a killed export leaves no orphan writing into
+its temporary directory.
 """
 
 import json
 import os
+import signal
 import subprocess
+import sys
 
 from estimator_migrate import errors
 
@@ -26,8 +35,10 @@ def find_python() -> str:
   if os.environ.get(ENV_VAR):
     candidates.append(os.environ[ENV_VAR])
   repo = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-  for root in (os.getcwd(), repo):
-    candidates.append(os.path.join(root, '.venv-modern', 'bin', 'python'))
+  for root in (os.getcwd(), os.path.dirname(sys.prefix), repo):
+    candidate = os.path.join(root, '.venv-modern', 'bin', 'python')
+    if candidate not in candidates:
+      candidates.append(candidate)
   for path in candidates:
     if os.path.isfile(path) and os.access(path, os.X_OK):
       return path
@@ -38,32 +49,93 @@ def find_python() -> str:
   )
 
 
-def run(script: str, *args: str, timeout: float = 600):
+# Runs first in the modern env: die with the parent (Linux), or now if the
+# parent is already gone (it died before the request took effect).
+_WATCH_PARENT = """
+import ctypes, os, signal, sys
+if sys.platform.startswith('linux'):
+  ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PDEATHSIG
+if os.getppid() != int(os.environ['ESTIMATOR_MIGRATE_PARENT_PID']):
+  os._exit(70)
+"""
+
+
+def run(
+    script: str,
+    *args: str,
+    what: str = 'running a script',
+    advice: str = 'Check that the environment works.',
+    timeout: float = 600,
+):
   """Runs `script` in the modern env; returns the JSON it reports.
 
   The script prints one line `ESTIMATOR_MIGRATE_RESULT=<json>`
-  (`result_line` makes it).
+  (`result_line` makes it). It is killed if this process dies.
+
+  Args:
+    script: Python source.
+    *args: Its `sys.argv[1:]`.
+    what: What the script does, for the error message (e.g. 'writing
+      saved_model/').
+    advice: What to do when it fails (the error says what failed).
+    timeout: Seconds before it is stopped.
 
   Raises:
-    MigrationError: The script failed; the message holds its stderr tail.
+    MigrationError: No modern environment, or the script failed: one line
+      saying what failed (the last line of its stderr, or that it printed
+      nothing) and what to do.
   """
   python = find_python()
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
-  env.pop('PYTHONPATH', None)  # the TF 2.15 tree must not shadow Keras 3
-  completed = subprocess.run(
-      [python, '-c', script, *args],
-      capture_output=True,
-      text=True,
-      env=env,
-      timeout=timeout,
-      check=False,
+  env = dict(
+      os.environ,
+      TF_CPP_MIN_LOG_LEVEL='2',
+      ESTIMATOR_MIGRATE_PARENT_PID=str(os.getpid()),
   )
+  env.pop('PYTHONPATH', None)  # the TF 2.15 tree must not shadow Keras 3
+  try:
+    completed = subprocess.run(
+        [python, '-c', _WATCH_PARENT + script, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+  except subprocess.TimeoutExpired as e:
+    raise errors.MigrationError(
+        f'{what} in the modern environment ({python}) did not finish in'
+        f' {timeout:.0f} s and was stopped. Check that the environment'
+        ' works, or rerun on a less busy machine.'
+    ) from e
+  except OSError as e:
+    raise _broken(python, f'cannot be started ({e})') from e
   for line in completed.stdout.splitlines():
     if line.startswith(_RESULT) and completed.returncode == 0:
       return json.loads(line[len(_RESULT) :])
+  lines = [line.strip() for line in completed.stderr.splitlines()]
+  lines = [line for line in lines if line]
+  if completed.returncode < 0:
+    try:
+      name = signal.Signals(-completed.returncode).name
+    except ValueError:
+      name = f'signal {-completed.returncode}'
+    status = f'was killed by {name}'
+  else:
+    status = f'exited with code {completed.returncode}'
+  if not lines:
+    raise _broken(python, f'{status} while {what}, printing nothing')
   raise errors.MigrationError(
-      f'the modern environment ({python}) failed with exit code'
-      f' {completed.returncode}: {completed.stderr[-3000:]}'
+      f'{what} failed in the modern environment ({python}, which {status}):'
+      f' {lines[-1].rstrip(".")}. {advice}'
+  )
+
+
+def _broken(python: str, what: str) -> errors.MigrationError:
+  return errors.MigrationError(
+      f"the modern environment's python ({python}) {what}: it is broken or"
+      ' not a Python. Check that `'
+      f'{python} -c "import keras"` works; recreate it with `make'
+      f' .venv-modern`, or set {ENV_VAR} to a working one.'
   )
 
 

@@ -14,25 +14,25 @@ first (model.py's `EstimatorModel.train_step`), as TF 2.15 does; Keras 3
 alone would square each repeat separately in Adagrad and Ftrl.
 v1 checkpoints (slots `<variable>/<Optimizer>`) carry no hyperparameters:
 `read_v1_state` converts them as `checkpoints.convert` does (the optimizers
-read from the v1 graph beside the checkpoint) into a scratch directory and
-reads the converted state.
+read from the v1 graph beside the checkpoint), in memory, every byte read
+checked against its CRC-32C as the converter checks it.
 """
 
 from collections.abc import Mapping
 import dataclasses
-import os
 import re
-import tempfile
 import types
 
 import numpy as np
-import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import convert
+from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import graph as graph_lib
+from estimator_migrate.checkpoints import mapping
 from estimator_migrate.checkpoints import source as source_lib
+from estimator_migrate.checkpoints import writer
 
 _TRAINING = re.compile(r'training/(?P<opt>[A-Za-z]+(?:_\d+)?)/(?P<rest>.+)')
 
@@ -281,50 +281,83 @@ def _v1_reason(variables: Mapping, model: set[str]) -> str:
   return 'the checkpoint holds no optimizer state'
 
 
-def _v1_plans(prefix: str) -> dict:
-  """Part -> the translated optimizer, read from the v1 graph."""
-  path = graph_lib.graph_path(prefix, None)
-  if path is None:
-    return {}
-  found = graph_lib.read_optimizers(graph_lib.load_graph_def(path))
-  return {
-      part: optimizers.plan_optimizer(graph_lib.v1_optimizer(g))
-      for g in found
-      for part in g.parts
-  }
+class _ConvertedReader:
+  """The tensors a conversion of the source would write, computed in memory.
+
+  Each is made from the source as the converter's writer makes it
+  (`writer.block_values`: read through the source's checked reader, then
+  transformed), so every byte read is checked against its CRC-32C.
+  """
+
+  def __init__(self, source: source_lib.Source, plan: mapping.Plan):
+    self._source = source
+    self.targets = {t.name: t for t in plan.targets}
+
+  def get_tensor(self, name: str) -> np.ndarray:
+    target = self.targets[name]
+    values = [
+        writer.block_values(self._source.reader, block)
+        for block in writer.blocks(target, writer.DEFAULT_CHUNK_BYTES)
+    ]
+    return values[0] if len(values) == 1 else np.concatenate(values)
 
 
 def read_v1_state(
-    prefix: str, model_names: list[str], global_step: int | None
+    source: source_lib.Source, model_names: list[str], global_step: int | None
 ) -> State:
   """A v1 checkpoint's optimizer state, as the converter translates it.
 
-  Converts the checkpoint (`checkpoints.convert`, optimizers read from the
-  v1 graph) into a scratch directory, then reads the converted state; the
+  Plans the conversion as `checkpoints.convert` does (optimizers read from
+  the v1 graph beside the checkpoint) and makes the converted tensors in
+  memory from the source, every byte checked against its CRC-32C; the
   Python-only config (Adagrad's `epsilon=1e-30`, Adam's `1e-8`) comes from
-  the same translation. Returns a State with `reason` when the conversion
-  is refused (no graph beside the checkpoint, an unknown optimizer).
+  the same translation. Returns a State with `reason` when the converter
+  would refuse the checkpoint for what its names and graph say (no graph
+  beside it, a schedule, an unknown optimizer, slots it does not map).
+
+  Raises:
+    CheckpointError: Corrupt or truncated data, or an unreadable graph: the
+      export must not carry what the converter would refuse.
   """
-  with tempfile.TemporaryDirectory() as scratch:
-    target = os.path.join(scratch, os.path.basename(prefix))
-    try:
-      report = convert.convert_optimizer_checkpoint(
-          prefix, target, verify=False
-      )
-      plans = _v1_plans(prefix)
-    except errors.MigrationError as e:
-      return State((), {}, (), reason=f'{V1_REASON} ({e})')
-    state = read_state(
-        tf.train.load_checkpoint(target),
-        source_lib.open_source(target).variables,
-        model_names,
-        plans,
-        global_step,
+  path = graph_lib.graph_path(source.prefix, None)
+  if path is None:
+    return State(
+        (),
+        {},
+        (),
+        reason=f'{V1_REASON} (no .meta or graph.pbtxt beside'
+        f' {source.prefix} to read its optimizers from)',
     )
-  inexact = sorted(part for part, exact in report.exact.items() if not exact)
+  try:
+    graph_lib.load_graph_def(path)
+  except errors.CheckpointError as e:  # corrupt: an error, not a reason
+    raise errors.CheckpointError(
+        f'cannot parse graph {path} ({files.error_line(e.__cause__ or e)}):'
+        ' the v1 graph the optimizers are read from is corrupt. Restore it'
+        ' from a backup, or remove it to export without the optimizer state.'
+    ) from e
+  # What the converter decides from names and the graph alone is a reason;
+  # what reading the bytes finds (below, in read_state) is an error.
+  try:
+    layout, kind, plans = convert.optimizer_plans(source)
+    plan = mapping.plan_targets(source, layout, kind, plans, source.index)
+  except errors.MigrationError as e:
+    return State((), {}, (), reason=f'{V1_REASON} ({e})')
+  converted = _ConvertedReader(source, plan)
+  state = read_state(
+      converted, converted.targets, model_names, plans, global_step
+  )
+  described = sorted(
+      f'training/{plan.keras_names[part]}: {p.describe()}'
+      for part, p in plans.items()
+  )
   notes = (
-      f'v1 optimizers read from the graph and translated as the converter'
-      f' does: {"; ".join(sorted(report.optimizers.values()))}',
-      *(f'{part}: the translation is not exact' for part in inexact),
+      'v1 optimizers read from the graph and translated as the converter'
+      f' does: {"; ".join(described)}',
+      *(
+          f'{part}: the translation is not exact'
+          for part, p in sorted(plans.items())
+          if not p.exact
+      ),
   )
   return dataclasses.replace(state, notes=state.notes + notes)

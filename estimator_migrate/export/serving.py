@@ -40,9 +40,17 @@ def write_saved_models(directories: Sequence[str]) -> list[str]:
     The SavedModel paths.
 
   Raises:
-    MigrationError: No modern environment, or the export failed.
+    MigrationError: No modern environment, or the export failed there (one
+      line: its last error line, and what to do).
   """
   paths = [os.path.abspath(d) for d in directories]
   return modern.run(
-      modern.LOAD_EXPORT + _SCRIPT + modern.result_line(), json.dumps(paths)
+      modern.LOAD_EXPORT + _SCRIPT + modern.result_line(),
+      json.dumps(paths),
+      what=f'writing {DIRECTORY}/',
+      advice=(
+          'Export without saved_model=True, then call load() from the'
+          " export's model.py in the modern environment to see the whole"
+          ' error.'
+      ),
   )

@@ -3,16 +3,58 @@
 Opens the checkpoint with `checkpoints.source` (prefix or model_dir, errors
 naming the file) and reads each variable the spec names, checking that it
 exists and that its shape is the one the Keras layer will have.
+
+Nothing read is trusted, as in a conversion: every tensor goes through the
+source's `ranges.RangeReader`, which checks its bytes against the CRC-32C in
+the index (`CheckedReader`), never TF's reader (which globs the prefix, so
+a `[` in a path finds nothing, and fails with a traceback on bad data).
 """
 
 from collections.abc import Mapping
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import source as source_lib
+
+
+class CheckedReader:
+  """Whole tensors of a source checkpoint, each checked against its CRC-32C.
+
+  Takes the place of `tf.train.load_checkpoint(prefix)` (`get_tensor`).
+  """
+
+  def __init__(self, source: source_lib.Source):
+    self.source = source
+
+  def get_tensor(self, name: str) -> np.ndarray:
+    """The whole value of `name`.
+
+    Raises:
+      CheckpointError: No such tensor, or missing, truncated or corrupt data.
+    """
+    variable = self.source.variables.get(name)
+    if variable is None:
+      raise errors.CheckpointError(
+          f'{self.source.prefix} has no tensor {name!r}: the checkpoint is'
+          ' not the one the export was planned for.'
+      )
+    rows = variable.shape[0] if variable.shape else 0
+    return np.asarray(
+        self.source.reader.read(name, variable.dtype, variable.shape, 0, rows)
+    )
+
+  def finish(self) -> None:
+    """Checks what was read only in part; closes the data files.
+
+    Raises:
+      CheckpointError: Stored bytes do not match their CRC-32C.
+    """
+    try:
+      self.source.reader.finish()
+    finally:
+      self.source.close()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +65,7 @@ class Weights:
   arrays: Mapping[str, np.ndarray]
   global_step: int | None
   source: source_lib.Source
+  reader: CheckedReader
 
 
 def read_weights(model_dir: str, shapes: Mapping[str, tuple]) -> Weights:
@@ -33,8 +76,8 @@ def read_weights(model_dir: str, shapes: Mapping[str, tuple]) -> Weights:
     shapes: Checkpoint name -> the shape the Keras layer expects.
 
   Raises:
-    CheckpointError: No checkpoint there, a variable missing, or a shape
-      other than the estimator kwargs imply.
+    CheckpointError: No checkpoint there, a variable missing, a shape
+      other than the estimator kwargs imply, or corrupt or truncated data.
   """
   names = list(shapes)
   source = source_lib.open_source(model_dir)
@@ -57,9 +100,9 @@ def read_weights(model_dir: str, shapes: Mapping[str, tuple]) -> Weights:
         f' {"; ".join(wrong)}. Pass the kwargs the estimator was trained'
         ' with (n_classes, label_dimension, hidden units, feature columns).'
     )
-  reader = tf.train.load_checkpoint(source.prefix)
+  reader = CheckedReader(source)
   arrays = {n: np.asarray(reader.get_tensor(n)) for n in names}
   step = None
   if 'global_step' in source.variables:
     step = int(reader.get_tensor('global_step'))
-  return Weights(source.prefix, arrays, step, source)
+  return Weights(source.prefix, arrays, step, source, reader)
