@@ -12,6 +12,7 @@ from estimator_migrate import export
 from estimator_migrate.export import columns
 from estimator_migrate.export import exporter
 from estimator_migrate.export import families
+from estimator_migrate.export import target as target_lib
 
 fc = tf.feature_column
 _X = fc.numeric_column('x')
@@ -290,8 +291,12 @@ class CheckpointTest(parameterized.TestCase):
     # A failure while writing leaves nothing, not even a temporary.
     failing = os.path.join(parent, 'failing')
     with self.assertRaises(ZeroDivisionError):
-      exporter.codegen.write_directory(
-          failing, {'a.txt': 'a'}, {}, finish=lambda _: 1 / 0
+      target_lib.write_directory(
+          failing,
+          {'a.txt': 'a'},
+          {},
+          finish=lambda _: 1 / 0,
+          checkpoint_prefix=os.path.join(os.sep, 'no-model-dir', 'm.ckpt-1'),
       )
     self.assertEqual(os.listdir(parent), ['keras'])
 

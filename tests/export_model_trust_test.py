@@ -30,6 +30,7 @@ from estimator_migrate.export import codegen
 from estimator_migrate.export import custom
 from estimator_migrate.export import integrity
 from estimator_migrate.export import modern
+from estimator_migrate.export import target as target_lib
 from tests import export_custom_builders
 
 fc = tf.feature_column
@@ -40,6 +41,8 @@ _EPOCHS = 2
 # batches; measured max |difference| 0. The bound leaves room
 # for other CPUs' reduction orders.
 TOLERANCE = 1e-6
+# SealTest writes no checkpoint: a prefix its targets never lie beside.
+_ELSEWHERE = os.path.join(os.sep, 'no-model-dir', 'model.ckpt-1')
 _EVIL = 'estimator_migrate_trust_evil'
 
 # In the modern environment: every case's load(), the fine-tuning runs.
@@ -378,11 +381,12 @@ class SealTest(absltest.TestCase):
   def _write(self, then=None) -> str:
     parent = self.create_tempdir().full_path
     target = os.path.join(parent, 'keras')
-    codegen.write_directory(
+    target_lib.write_directory(
         target,
         {'model.py': '', 'spec.json': codegen.spec_json(self._SPEC)},
         self._ARRAYS,
         integrity.sealing(self._SPEC, self._ARRAYS, then=then),
+        checkpoint_prefix=_ELSEWHERE,
     )
     return target
 
@@ -406,11 +410,12 @@ class SealTest(absltest.TestCase):
     parent = self.create_tempdir().full_path
     target = os.path.join(parent, 'keras')
     with self.assertRaisesRegex(errors.MigrationError, r'spec\.json'):
-      codegen.write_directory(
+      target_lib.write_directory(
           target,
           {'model.py': '', 'spec.json': codegen.spec_json(self._SPEC)},
           self._ARRAYS,
           lambda d: (corrupt(d), integrity.seal(d, self._SPEC, self._ARRAYS)),
+          checkpoint_prefix=_ELSEWHERE,
       )
     self.assertEqual(os.listdir(parent), [])
 
@@ -420,7 +425,7 @@ class SealTest(absltest.TestCase):
     with self.assertRaisesRegex(
         errors.MigrationError, r'weights\.npz: has a sha256 other'
     ):
-      codegen.write_directory(
+      target_lib.write_directory(
           target,
           {'model.py': '', 'spec.json': codegen.spec_json(self._SPEC)},
           self._ARRAYS,
@@ -429,6 +434,7 @@ class SealTest(absltest.TestCase):
               self._ARRAYS,
               then=lambda d: _flip_byte(os.path.join(d, 'weights.npz')),
           ),
+          checkpoint_prefix=_ELSEWHERE,
       )
     self.assertEqual(os.listdir(parent), [])
 

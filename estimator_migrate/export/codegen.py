@@ -7,15 +7,8 @@ place when complete: a failed run leaves nothing. Its last file is
 `integrity.json` (`integrity.seal`, given as `finish`).
 """
 
-import io
 import json
 import os
-import uuid
-
-import numpy as np
-import tensorflow as tf
-
-from estimator_migrate import errors
 
 TEMPLATE = os.path.join(os.path.dirname(__file__), 'keras3_model.py')
 FILES = ('model.py', 'spec.json', 'weights.npz', 'report.md', 'integrity.json')
@@ -36,53 +29,6 @@ def header(source: str, prefix: str) -> str:
       '# against integrity.json: to change it, copy it out of this directory\n'
       '# and call its load(directory).\n'
   )
-
-
-def write_directory(
-    target: str,
-    files: dict[str, str],
-    arrays: dict[str, np.ndarray],
-    finish=None,
-) -> None:
-  """Writes text `files` and `weights.npz` into `target`, atomically.
-
-  `finish(temporary_directory)`, if given, adds to the directory before it
-  is moved into place.
-
-  Raises:
-    MigrationError: `target` exists and is not empty.
-  """
-  if tf.io.gfile.exists(target) and tf.io.gfile.listdir(target):
-    raise errors.MigrationError(
-        f'target {target} exists and is not empty: give a new directory.'
-    )
-  parent = (
-      os.path.dirname(os.path.abspath(target))
-      if '://' not in target
-      else os.path.dirname(target)
-  )
-  tf.io.gfile.makedirs(parent)
-  temporary = os.path.join(
-      parent, f'.{os.path.basename(target)}.tmp-{uuid.uuid4().hex}'
-  )
-  tf.io.gfile.makedirs(temporary)
-  try:
-    for name, text in files.items():
-      with tf.io.gfile.GFile(os.path.join(temporary, name), 'w') as f:
-        f.write(text)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    with tf.io.gfile.GFile(os.path.join(temporary, 'weights.npz'), 'wb') as f:
-      f.write(buffer.getvalue())
-    if finish is not None:
-      finish(temporary)
-    if tf.io.gfile.exists(target):
-      tf.io.gfile.rmtree(target)
-    tf.io.gfile.rename(temporary, target)
-  except BaseException:
-    if tf.io.gfile.exists(temporary):
-      tf.io.gfile.rmtree(temporary)
-    raise
 
 
 def spec_json(spec: dict) -> str:

@@ -182,10 +182,11 @@ def sealing(
     arrays: Mapping,
     then: Callable[[str], object] | None = None,
 ) -> Callable[[str], None]:
-  """`seal` as the `finish` step of `codegen.write_directory`.
+  """`seal` as the `finish` step of `target.write_directory`.
 
   Example:
-    codegen.write_directory(target, files, arrays,
-                            integrity.sealing(spec, arrays, finish))
+    target.write_directory(directory, files, arrays,
+                           integrity.sealing(spec, arrays, finish),
+                           checkpoint_prefix=prefix)
   """
   return lambda directory: seal(directory, spec, arrays, then)
