@@ -106,6 +106,8 @@ def _render_plan(
   for key, value in plan.config.items():
     hyper = by_name.get(key)
     source = found.carried.get(hyper.v1_argument) if hyper else None
+    if source is None and hyper is not None:
+      source = found.computed.get(hyper.keras)
     args[key] = source if source is not None else _render_value(ctx, value)
   if variable and found.lambda_node is None:
     partial = _render_call(ctx, 'functools.partial', args)
@@ -230,6 +232,26 @@ def translate_canned(
     for columns in (arg.string_cap_columns, arg.none_cap_columns):
       if columns and columns in bound:
         standins[columns] = values.columns(ctx, bound[columns].value)
+        node = bound[columns].value
+        source = found[arg.name]
+        capped = (
+            columns == arg.string_cap_columns
+            and (source.kind == 'absent' or isinstance(source.value, str))
+        ) or (
+            columns == arg.none_cap_columns
+            and source.kind == 'literal'
+            and source.value is None
+        )
+        if (
+            capped
+            and isinstance(standins[columns], values.Uncounted)
+            and values.countable(node)
+        ):
+          # v1 computes the rate from len(columns): write that expression.
+          standins[columns] = [values.Opaque('column')]
+          found[arg.name].computed[values.LEARNING_RATE] = _capped_rate(
+              ctx, arg.string_lr, node
+          )
   if 'loss_reduction' in bound:
     value = values.constant(ctx, bound['loss_reduction'].value)
     if not isinstance(value, str):
@@ -245,8 +267,17 @@ def translate_canned(
       # which rejects it: read as the v1 reduction it meant.
       value = v1_value
       notes['loss_reduction'] = (
-          f'; the Keras reduction given to the v1 class (which rejects it,'
-          f" as after tf_upgrade_v2) read as v1's {v1_value!r}"
+          (
+              f'; the Keras reduction given to the v1 class (which rejects'
+              f" it, as after tf_upgrade_v2) read as v1's {v1_value!r}"
+          )
+          if api.v1_only
+          else (
+              "; tf_upgrade_v2's loss_reduction=tf.keras.losses.Reduction.SUM"
+              f" read as v1's {v1_value!r} on the v1 call it upgraded (its"
+              " optimizers were v1's defaults; a v2 call passes a Keras"
+              ' optimizer)'
+          )
       )
     standins['loss_reduction'] = value
   if 'head' in bound:
@@ -256,6 +287,21 @@ def translate_canned(
     standins['weight_column'] = None if value is None else 'weight'
   translation = canned.translate_canned_args(api.name, exact=exact, **standins)
   return _apply(ctx, call, api, row, bound, found, translation, notes)
+
+
+def _capped_rate(
+    ctx: values.Context, rate: float, columns: cst.BaseExpression
+) -> cst.BaseExpression:
+  """`min(rate, 1 / math.sqrt(len(columns)))`, as v1 computes the default.
+
+  tensorflow_estimator's `_linear_learning_rate` (DNNLinearCombined) and
+  `_get_default_optimizer` (Linear) compute
+  `min(rate, 1. / math.sqrt(len(feature_columns)))` from the argument.
+  """
+  sqrt = ctx.spell('math.sqrt')
+  return cst.parse_expression(
+      f'min({rate!r}, 1 / {sqrt}(len({ctx.code(columns).strip()})))'
+  )
 
 
 def _v2_head(ctx, node) -> tf.estimator.Head:
@@ -313,6 +359,13 @@ def _apply(
             ' (exact when the learning rate is a number or a Keras'
             ' schedule; a v1 tensor must become a Keras schedule)'
         )
+    if source.computed:
+      columns = ctx.code(source.computed[values.LEARNING_RATE])
+      why = (
+          f"learning_rate={columns}: v1's default, written as v1 computes it"
+          ' from the feature columns (their number is known when it runs;'
+          ' the expression is evaluated when the optimizer is built)'
+      )
     if source.dropped:
       why += (
           f'; dropped {", ".join(source.dropped)} (no Keras counterpart;'
