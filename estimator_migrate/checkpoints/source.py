@@ -96,9 +96,9 @@ def resolve_prefix(path: str | os.PathLike) -> str:
           ' state file). Give a checkpoint prefix such as'
           f' {path}/model.ckpt-1000.'
       )
+    # get_checkpoint_state has joined a relative path to `path` already
+    # (joining again broke a relative model_dir: models/run/models/run/...).
     prefix = state.model_checkpoint_path
-    if files.is_local(prefix) and not os.path.isabs(prefix):
-      prefix = os.path.join(path, prefix)
     if not tf.io.gfile.exists(prefix + '.index'):
       raise errors.CheckpointError(
           f'{state_file} names {prefix}, but {prefix}.index does not exist:'

@@ -24,6 +24,7 @@ from estimator_migrate import errors
 from estimator_migrate import estimators
 from estimator_migrate import heads
 from estimator_migrate import optimizers
+from estimator_migrate.rewrite import contrib_heads
 from estimator_migrate.rewrite import layout
 from estimator_migrate.rewrite import names
 from estimator_migrate.rewrite import report
@@ -280,13 +281,35 @@ def translate_canned(
           )
       )
     standins['loss_reduction'] = value
+  head_values, head_replacements, head_edits = {}, {}, []
   if 'head' in bound:
-    standins['head'] = _v2_head(ctx, bound['head'].value)
+    node = bound['head'].value
+    held = ctx.assigned(node) if isinstance(node, cst.Name) else None
+    source = held if held is not None else node
+    if contrib_heads.factory(ctx, source):
+      new_head, edit = contrib_heads.translate(ctx, source, ctx.line(source))
+      head_edits.append(edit)
+      standins['head'] = tf.estimator.RegressionHead()  # passed through
+      if held is not None:
+        head_replacements[held] = layout.fit(
+            new_head, ctx.indent(held), ctx.column(held), ctx.indent(held)
+        )
+      else:
+        head_values['head'] = new_head
+    else:
+      standins['head'] = _v2_head(ctx, node)
   if 'weight_column' in bound:
     value = values.literal(ctx, bound['weight_column'].value)
     standins['weight_column'] = None if value is None else 'weight'
   translation = canned.translate_canned_args(api.name, exact=exact, **standins)
-  return _apply(ctx, call, api, row, bound, found, translation, notes)
+  rewrite = _apply(
+      ctx, call, api, row, bound, found, translation, notes, head_values
+  )
+  return dataclasses.replace(
+      rewrite,
+      replacements={**rewrite.replacements, **head_replacements},
+      edits=(*head_edits, *rewrite.edits),
+  )
 
 
 def _capped_rate(
@@ -327,12 +350,12 @@ def _v2_head(ctx, node) -> tf.estimator.Head:
 
 
 def _apply(
-    ctx, call, api, row, bound, found, translation, notes
+    ctx, call, api, row, bound, found, translation, notes, extra_values
 ) -> CallRewrite:
   """Writes a translation back into the call's arguments."""
   changes = {c.argument: c for c in translation.changes}
   line = ctx.line(call)
-  new_values: dict[str, cst.BaseExpression] = {}
+  new_values: dict[str, cst.BaseExpression] = dict(extra_values)
   replacements: dict[cst.CSTNode, cst.CSTNode] = {}
   edits, comments = [], []
   for arg in row.family.optimizer_args:
@@ -400,6 +423,10 @@ def _apply(
         )
     )
   removed = set()
+  if 'loss_reduction' in notes and bound['loss_reduction'] is call.args[-1]:
+    # tf_upgrade_v2 appended it: it goes last again, after the arguments
+    # made explicit, so the result is the rewrite of the original.
+    removed.add('loss_reduction')
   partitioner = row.family.partitioner_arg
   if partitioner in bound:
     removed.add(partitioner)

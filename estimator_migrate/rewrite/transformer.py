@@ -8,6 +8,7 @@ else, comments and formatting included, is kept byte for byte.
 """
 
 import dataclasses
+import re
 import sys
 import textwrap
 
@@ -31,6 +32,8 @@ _OPTIMIZER_ARGS = frozenset(
 )
 _WIDTH = 80
 _EXPORT_V1 = 'export_savedmodel'
+# A TensorFlow symbol named in a line of the upgrader's log.
+_SYMBOL = re.compile(r'\btf\.[\w.]*\w')
 _EXPORT_V2 = 'export_saved_model'
 
 
@@ -672,20 +675,21 @@ def rewrite_source(
   wrapper = metadata.MetadataWrapper(module)
   analysis = _Analysis(wrapper.module, path, options)
   wrapper.visit(analysis)
-  # The toolkit's own rows supersede the upgrader's about the same code
-  # (a v1 optimizer it renamed, then translated; export_savedmodel).
-  superseded = {(e.line, e.before) for e in analysis.edits if e.applied}
+  # The toolkit's own rows supersede the upgrader's about the same code (a
+  # v1 optimizer it renamed, then translated; export_savedmodel; a contrib
+  # head): a note naming a symbol that a toolkit change on its line read.
+  replaced = [(e.line, e.before) for e in analysis.edits if e.applied]
   edits = list(analysis.edits)
   for note in notes:
-    edit = _upgrader_edit(path, note)
     if note.line in analysis.export_lines and _EXPORT_V1 in note.message:
       continue
-    if edit.after and any(
-        line == note.line and before.startswith(edit.after)
-        for line, before in superseded
+    symbols = _SYMBOL.findall(note.message)
+    if any(
+        line == note.line and any(s in before for s in symbols)
+        for line, before in replaced
     ):
       continue
-    edits.append(edit)
+    edits.append(_upgrader_edit(path, note))
   edits.sort(key=lambda e: e.line)
   if not analysis.replacements and not analysis.exits:
     return wrapper.module.code, tuple(edits)

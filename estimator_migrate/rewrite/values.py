@@ -221,6 +221,8 @@ def find_optimizer(
       found.lambda_node = node
       found.node = node
       return found
+    if found.kind == 'keras':  # a factory of a Keras optimizer: v2 already
+      return OptimizerSource('keras', node=node)
   if isinstance(node, cst.Call):
     qualified = ctx.qualified(node) or ''
     if names.is_v2(qualified):
