@@ -10,14 +10,18 @@ view, the mechanism of tests/rewrite_execution_test.py) or as it reads.
 from collections.abc import Iterator, Sequence
 import contextlib
 import csv
+import functools
 import importlib
 import os
 import shutil
 import sys
+import types
 
 import numpy as np
+import tensorflow as tf
 from tensorflow.tools.compatibility import ast_edits
 from tensorflow.tools.compatibility import tf_upgrade_v2
+from tensorflow_estimator.python.estimator.canned import head as v1_heads
 
 CORPUS = os.path.join(os.path.dirname(__file__), 'project_corpus')
 PACKAGE = 'trainer'
@@ -56,11 +60,39 @@ def copy(name: str, target: str) -> str:
   return target
 
 
+# TF 1.15's tf.contrib.estimator heads: contrib's factories called these v1
+# heads of tensorflow_estimator with loss_reduction defaulting to
+# SUM_OVER_BATCH_SIZE (TF 1.9 to 1.15).
+_SUM_OVER_BATCH_SIZE = tf.compat.v1.losses.Reduction.SUM_OVER_BATCH_SIZE
+contrib_estimator = types.SimpleNamespace(
+    regression_head=functools.partial(
+        v1_heads._regression_head, loss_reduction=_SUM_OVER_BATCH_SIZE
+    ),
+    binary_classification_head=functools.partial(
+        v1_heads._binary_logistic_head_with_sigmoid_cross_entropy_loss,
+        loss_reduction=_SUM_OVER_BATCH_SIZE,
+    ),
+    multi_class_head=functools.partial(
+        v1_heads._multi_class_head_with_softmax_cross_entropy_loss,
+        loss_reduction=_SUM_OVER_BATCH_SIZE,
+    ),
+)
+_CONTRIB = 'tf.contrib.estimator.'
+_CONTRIB_VIEW = 'from tests.project_harness import contrib_estimator\n'
+
+
 def as_tf1(root: str) -> None:
-  """Binds the project's `tensorflow` to TF 1.x's API (compat.v1)."""
+  """Binds the project's `tensorflow` to TF 1.x's API (compat.v1).
+
+  `tf.contrib.estimator`'s heads, gone from TF 2, come from
+  `contrib_estimator`.
+  """
   for relative, text in sources(root).items():
     for tf1, compat in _AS_TF1:
       text = text.replace(tf1, compat)
+    if _CONTRIB in text:
+      text = text.replace(_CONTRIB, 'contrib_estimator.')
+      text = text.replace(_AS_TF1[0][1], _AS_TF1[0][1] + _CONTRIB_VIEW, 1)
     with open(os.path.join(root, relative), 'w') as f:
       f.write(text)
 

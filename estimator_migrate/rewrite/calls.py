@@ -243,7 +243,12 @@ def translate_canned(
             and source.kind == 'literal'
             and source.value is None
         )
-        if (
+        if source.kind == 'keras' and isinstance(
+            standins[columns], values.Uncounted
+        ):
+          # A Keras optimizer is kept as it is: no rate is computed.
+          standins[columns] = [values.Opaque('column')]
+        elif (
             capped
             and isinstance(standins[columns], values.Uncounted)
             and values.countable(node)
@@ -297,7 +302,7 @@ def translate_canned(
       else:
         head_values['head'] = new_head
     else:
-      standins['head'] = _v2_head(ctx, node)
+      standins['head'] = _v2_head(ctx, source)
   if 'weight_column' in bound:
     value = values.literal(ctx, bound['weight_column'].value)
     standins['weight_column'] = None if value is None else 'weight'

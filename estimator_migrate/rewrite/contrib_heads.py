@@ -96,7 +96,7 @@ def translate(
   positional = [a for a in node.args if a.keyword is None]
   if len(positional) > len(order):
     raise errors.TranslationError(f'{name}: too many arguments')
-  bound = dict(zip(order, (a.value for a in positional)))
+  bound = dict(zip(order, (a.value for a in positional), strict=False))
   bound.update({a.keyword.value: a.value for a in node.args if a.keyword})
   reduction_node = bound.pop('loss_reduction', None)
   v1_value = CONTRIB_REDUCTION

@@ -225,23 +225,38 @@ def find_optimizer(
       return OptimizerSource('keras', node=node)
   if isinstance(node, cst.Call):
     qualified = ctx.qualified(node) or ''
-    if names.is_v2(qualified):
+    if names.is_v2(qualified) or _partial_of_v2(ctx, node):
       return OptimizerSource('keras', node=node)
     api = names.classify(qualified)
     if api is not None and api.kind == 'v1_optimizer':
       return v1_optimizer(ctx, node, api)
   if follow and isinstance(node, cst.Name):
     value = ctx.assigned(node)
-    if value is not None and not ctx.only_optimizer(node):
-      raise NotVisible(
-          f'optimizer `{ctx.code(node)}` is also used outside canned'
-          " estimators' optimizer arguments, so its value is not rewritten"
-      )
     if value is not None:
+      try:
+        found = find_optimizer(ctx, value, follow=False)
+      except (NotVisible, errors.TranslationError):
+        found = None
+      if found is not None and found.kind == 'keras':
+        return found  # kept as it is, however else it is used
+      if not ctx.only_optimizer(node):
+        raise NotVisible(
+            f'optimizer `{ctx.code(node)}` is also used outside canned'
+            " estimators' optimizer arguments, so its value is not rewritten"
+        )
       found = find_optimizer(ctx, value, follow=False)
       if found.kind in ('v1', 'keras'):
         return found
   raise NotVisible(f'optimizer `{ctx.code(node)}` is not built in this file')
+
+
+def _partial_of_v2(ctx: Context, node: cst.Call) -> bool:
+  """`functools.partial(<Keras optimizer class>, ...)`, as the rewrite writes."""
+  return (
+      ctx.qualified(node) == 'functools.partial'
+      and bool(node.args)
+      and names.is_v2(ctx.qualified(node.args[0].value) or '')
+  )
 
 
 def is_v2_call(ctx: Context, call: cst.Call, api: names.Api) -> bool:

@@ -9,5 +9,7 @@ def all_columns():
       tf.feature_column.numeric_column('hours_per_week'),
       tf.feature_column.indicator_column(
           tf.feature_column.categorical_column_with_vocabulary_list(
-              'education', ['Bachelors', 'HS-grad', 'Masters', 'Doctorate'])),
+              'education', ['Bachelors', 'HS-grad', 'Masters', 'Doctorate']
+          )
+      ),
   ]

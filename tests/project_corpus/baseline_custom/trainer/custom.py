@@ -17,12 +17,18 @@ def model_fn(features, labels, mode, params):
   train_op = optimizer.minimize(loss, global_step=tf.train.get_global_step())
   tf.summary.scalar('train_loss', loss)
   return tf.estimator.EstimatorSpec(
-      mode, loss=loss, train_op=train_op,
-      eval_metric_ops={'rmse': tf.metrics.root_mean_squared_error(
-          labels, predictions)})
+      mode,
+      loss=loss,
+      train_op=train_op,
+      eval_metric_ops={
+          'rmse': tf.metrics.root_mean_squared_error(labels, predictions)
+      },
+  )
 
 
 def make_estimator(config):
   return tf.estimator.Estimator(
-      model_fn=model_fn, config=config,
-      params={'hidden_units': [8], 'learning_rate': 0.001})
+      model_fn=model_fn,
+      config=config,
+      params={'hidden_units': [8], 'learning_rate': 0.001},
+  )

@@ -15,7 +15,7 @@ def input_fn(pattern, repeat=False, batch_size=8):
 
     def _parse(line):
       row = tf.decode_csv(line, record_defaults=CSV_DEFAULTS)
-      features = dict(zip(CSV_HEADER, row))
+      features = dict(zip(CSV_HEADER, row, strict=True))
       label = features.pop('label')
       return features, label
 
@@ -23,6 +23,7 @@ def input_fn(pattern, repeat=False, batch_size=8):
     if repeat:
       dataset = dataset.repeat()
     return dataset.batch(batch_size)
+
   return _input_fn
 
 

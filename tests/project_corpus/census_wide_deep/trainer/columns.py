@@ -10,9 +10,11 @@ def base_columns():
   age = tf.feature_column.numeric_column('age')
   hours = tf.feature_column.numeric_column('hours_per_week')
   education = tf.feature_column.categorical_column_with_vocabulary_list(
-      'education', EDUCATION)
+      'education', EDUCATION
+  )
   occupation = tf.feature_column.categorical_column_with_vocabulary_list(
-      'occupation', OCCUPATION)
+      'occupation', OCCUPATION
+  )
   return age, hours, education, occupation
 
 

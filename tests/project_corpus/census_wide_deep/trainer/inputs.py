@@ -12,7 +12,7 @@ def input_fn(path, batch_size, num_epochs=None):
 
   def parse(line):
     fields = tf.decode_csv(line, record_defaults=CSV_DEFAULTS)
-    features = dict(zip(CSV_COLUMNS, fields))
+    features = dict(zip(CSV_COLUMNS, fields, strict=True))
     label = features.pop(LABEL)
     return features, label
 

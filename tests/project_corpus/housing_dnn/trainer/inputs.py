@@ -11,8 +11,9 @@ DEFAULTS = [[0.0], [0.0], ['HS-grad'], ['Sales'], [0.0]]
 def _dataset(path):
   def decode(line):
     values = tf.decode_csv(line, DEFAULTS)
-    features = dict(zip(HEADER, values))
+    features = dict(zip(HEADER, values, strict=True))
     return features, features.pop('label')
+
   return tf.data.TextLineDataset([path]).skip(1).map(decode)
 
 

@@ -2,10 +2,8 @@
 
 import tensorflow as tf
 
-from trainer import features
-
 _COLUMNS = ['age', 'hours_per_week', 'education', 'occupation', 'label']
-_DEFAULTS = [[0.], [0.], [''], [''], [0]]
+_DEFAULTS = [[0.0], [0.0], [''], [''], [0]]
 
 
 def make_input_fn(path, batch_size, shuffle=False, epochs=None):
@@ -14,10 +12,16 @@ def make_input_fn(path, batch_size, shuffle=False, epochs=None):
     if shuffle:
       dataset = dataset.shuffle(1000)
     dataset = dataset.map(
-        lambda line: tf.decode_csv(line, record_defaults=_DEFAULTS))
+        lambda line: tf.decode_csv(line, record_defaults=_DEFAULTS)
+    )
     dataset = dataset.map(
-        lambda *fields: (dict(zip(_COLUMNS[:-1], fields[:-1])), fields[-1]))
+        lambda *fields: (
+            dict(zip(_COLUMNS[:-1], fields[:-1], strict=True)),
+            fields[-1],
+        )
+    )
     return dataset.repeat(epochs).batch(batch_size)
+
   return input_fn
 
 
@@ -29,5 +33,5 @@ def serving_input_fn():
       'occupation': tf.placeholder(tf.string, [None]),
   }
   return tf.estimator.export.ServingInputReceiver(
-      {k: tf.expand_dims(v, -1) for k, v in placeholders.items()},
-      placeholders)
+      {k: tf.expand_dims(v, -1) for k, v in placeholders.items()}, placeholders
+  )

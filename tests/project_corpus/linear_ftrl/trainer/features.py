@@ -8,9 +8,11 @@ OCCUPATION = ['Tech-support', 'Sales', 'Exec-managerial', 'Craft-repair']
 
 def linear_feature_columns():
   education = tf.feature_column.categorical_column_with_vocabulary_list(
-      'education', EDUCATION)
+      'education', EDUCATION
+  )
   occupation = tf.feature_column.categorical_column_with_vocabulary_list(
-      'occupation', OCCUPATION)
+      'occupation', OCCUPATION
+  )
   return [
       tf.feature_column.numeric_column('age'),
       tf.feature_column.numeric_column('hours_per_week'),
@@ -24,5 +26,8 @@ def dnn_feature_columns():
       tf.feature_column.numeric_column('age'),
       tf.feature_column.embedding_column(
           tf.feature_column.categorical_column_with_vocabulary_list(
-              'occupation', OCCUPATION), dimension=2),
+              'occupation', OCCUPATION
+          ),
+          dimension=2,
+      ),
   ]

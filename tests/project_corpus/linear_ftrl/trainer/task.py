@@ -5,8 +5,8 @@ import os
 
 import tensorflow as tf
 
-from trainer import model
 from trainer import data
+from trainer import model
 
 FLAGS = None
 
@@ -18,17 +18,24 @@ def train_and_export(flags):
   config = tf.estimator.RunConfig(
       tf_random_seed=7,
       keep_checkpoint_max=3,
-      session_config=tf.ConfigProto(device_count={'GPU': 0}))
+      session_config=tf.ConfigProto(device_count={'GPU': 0}),
+  )
   classifier = model.create(flags.model, flags.model_dir, config)
   train_spec = tf.estimator.TrainSpec(
-      input_fn=data.make_input_fn(os.path.join(flags.data_dir, 'train.csv'),
-                                  flags.batch_size, shuffle=False),
+      input_fn=data.make_input_fn(
+          os.path.join(flags.data_dir, 'train.csv'),
+          flags.batch_size,
+          shuffle=False,
+      ),
       max_steps=flags.train_steps,
-      hooks=[tf.train.LoggingTensorHook(['global_step'], every_n_iter=10)])
+      hooks=[tf.train.LoggingTensorHook(['global_step'], every_n_iter=10)],
+  )
   eval_spec = tf.estimator.EvalSpec(
-      input_fn=data.make_input_fn(os.path.join(flags.data_dir, 'eval.csv'),
-                                  flags.batch_size, epochs=1),
-      throttle_secs=0)
+      input_fn=data.make_input_fn(
+          os.path.join(flags.data_dir, 'eval.csv'), flags.batch_size, epochs=1
+      ),
+      throttle_secs=0,
+  )
   tf.estimator.train_and_evaluate(classifier, train_spec, eval_spec)
   if flags.export_dir:
     classifier.export_savedmodel(flags.export_dir, data.serving_input_fn)

@@ -12,11 +12,14 @@ def input_fn(path, mode, batch_size=8):
 
   def _fn():
     lines = tf.data.TextLineDataset(path).skip(1)
-    rows = lines.map(lambda l: tf.decode_csv(l, record_defaults=defaults))
-    pairs = rows.map(lambda *r: (dict(zip(FIELDS[:4], r[:4])), r[4]))
+    rows = lines.map(lambda line: tf.decode_csv(line, record_defaults=defaults))
+    pairs = rows.map(
+        lambda *r: (dict(zip(FIELDS[:4], r[:4], strict=True)), r[4])
+    )
     if mode == tf.estimator.ModeKeys.TRAIN:
       pairs = pairs.repeat()
     return pairs.batch(batch_size)
+
   return _fn
 
 

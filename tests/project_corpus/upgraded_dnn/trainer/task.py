@@ -1,6 +1,6 @@
 """Education-level classifier (TF 1.x; the repository ran tf_upgrade_v2).
 
-  python -m trainer.task --output_dir=models/dnn
+python -m trainer.task --output_dir=models/dnn
 """
 
 import argparse
@@ -33,18 +33,26 @@ def main(argv=None):
   config = tf.estimator.RunConfig(
       tf_random_seed=11,
       session_config=tf.ConfigProto(
-          gpu_options=tf.GPUOptions(per_process_gpu_memory_fraction=0.5)))
+          gpu_options=tf.GPUOptions(per_process_gpu_memory_fraction=0.5)
+      ),
+  )
   estimator = model.make_estimator(args.output_dir, config, args.regression)
   tf.estimator.train_and_evaluate(
       estimator,
       tf.estimator.TrainSpec(
           reader.input_fn(args.train_path, tf.estimator.ModeKeys.TRAIN),
           max_steps=args.max_steps,
-          hooks=[tf.train.LoggingTensorHook(
-              {'step': 'global_step'}, every_n_iter=100)]),
+          hooks=[
+              tf.train.LoggingTensorHook(
+                  {'step': 'global_step'}, every_n_iter=100
+              )
+          ],
+      ),
       tf.estimator.EvalSpec(
           reader.input_fn(args.eval_path, tf.estimator.ModeKeys.EVAL),
-          throttle_secs=0))
+          throttle_secs=0,
+      ),
+  )
   if args.export_dir:
     estimator.export_savedmodel(args.export_dir, reader.serving_fn)
   return estimator
