@@ -36,6 +36,7 @@ from absl import logging
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
+import tensorflow as tf
 
 from estimator_migrate import differences
 from estimator_migrate import side_by_side
@@ -73,10 +74,13 @@ class Project:
   upgraded: bool = False
   # The task's own names for the model_dir, step and export flags.
   names: tuple[str, str, str] = ('model_dir', 'train_steps', 'export_dir')
+  # The flags that train its custom model_fn instead, if it has one.
+  custom: tuple[str, ...] = ()
 
-  def argv(self, model_dir, steps, export=None) -> list[str]:
+  def argv(self, model_dir, steps, export=None, custom=False) -> list[str]:
     directory, step, exports = self.names
-    argv = [f'--{directory}={model_dir}', f'--{step}={steps}', *self.flags]
+    flags = self.custom if custom else self.flags
+    argv = [f'--{directory}={model_dir}', f'--{step}={steps}', *flags]
     return argv + ([f'--{exports}={export}'] if export else [])
 
 
@@ -95,6 +99,7 @@ PROJECTS = {
         'sgd',
         keras=False,
         names=('job-dir', 'train-steps', 'export-dir'),
+        custom=('--estimator=custom',),
     ),
     # DNNEstimator with tf.contrib.estimator.multi_class_head, Momentum.
     'heads_estimator': Project(
@@ -115,6 +120,19 @@ PROJECTS = {
 }
 
 
+def _max_difference(a: str, b: str) -> float:
+  """Max |difference| over the variables of two model_dirs' checkpoints."""
+  first, second = tf.train.load_checkpoint(a), tf.train.load_checkpoint(b)
+  names = sorted(first.get_variable_to_shape_map())
+  if names != sorted(second.get_variable_to_shape_map()):
+    raise AssertionError(f'{a} and {b} hold different variables')
+  return max(
+      float(np.max(np.abs(first.get_tensor(n) - second.get_tensor(n))))
+      for n in names
+      if np.issubdtype(np.asarray(first.get_tensor(n)).dtype, np.floating)
+  )
+
+
 class ProjectCorpusTest(parameterized.TestCase):
 
   @parameterized.named_parameters((name, name) for name in PROJECTS)
@@ -132,9 +150,7 @@ class ProjectCorpusTest(parameterized.TestCase):
       project_harness.main(project.argv('models/run', _V1_STEPS))
     converted = testing.run_binary(
         _CONVERT,
-        # The prefix: the state file TF wrote for a relative model_dir holds
-        # cwd-relative paths, which the converter misreads (issue 23, 5).
-        f'--source=models/run/model.ckpt-{_V1_STEPS}',
+        '--source=models/run',
         # Absolute: for a relative --target from another cwd the converter
         # writes a state file whose path does not resolve (issue 23, 5).
         f'--target={user}/models/v2/model.ckpt-{_V1_STEPS}',
@@ -143,6 +159,16 @@ class ProjectCorpusTest(parameterized.TestCase):
     self.assertEqual(converted.returncode, 0, converted.stderr)
     with project_harness.inside(v1):
       project_harness.main(project.argv('models/run', _V1_STEPS + _MORE_STEPS))
+      if project.custom:
+        # A custom model_fn keeps its (compat.v1) optimizer: its checkpoint
+        # continues as it is.
+        project_harness.main(
+            project.argv('models/custom', _V1_STEPS, custom=True)
+        )
+        shutil.copytree('models/custom', os.path.join(user, 'models/custom'))
+        project_harness.main(
+            project.argv('models/custom', _V1_STEPS + _MORE_STEPS, custom=True)
+        )
 
     if project.upgraded:
       project_harness.tf_upgrade_v2_tree(user)
@@ -177,6 +203,17 @@ class ProjectCorpusTest(parameterized.TestCase):
       if project.keras:
         target = estimator.to_keras().save(os.path.join(root, 'keras'))
         expected = parity.estimator_predict(estimator, features)
+      if project.custom:
+        project_harness.main(
+            project.argv('models/custom', _V1_STEPS + _MORE_STEPS, custom=True)
+        )
+        custom = _max_difference(
+            os.path.join(v1, 'models/custom'), 'models/custom'
+        )
+        logging.info(
+            'project %s: custom model_fn continuation %g', name, custom
+        )
+        self.assertEqual(custom, 0.0)
     if project.keras:
       (got,) = parity.modern_predict([(target, features)])
       prediction = parity.compare(expected, got).max
