@@ -17,7 +17,6 @@ import libcst as cst
 
 from estimator_migrate import errors
 from estimator_migrate import heads
-from estimator_migrate.rewrite import names
 from estimator_migrate.rewrite import report
 from estimator_migrate.rewrite import values
 
@@ -147,7 +146,7 @@ def translate(
       cst.Module([]).code_for_node(new),
       True,
       f'tf.contrib is gone in TF 2: the v2 head that trains as contrib.'
-      f'estimator.{name} did ({names.__name__.split(".")[0]}.heads.HEADS);'
+      f'estimator.{name} did (estimator_migrate.heads.HEADS);'
       f' loss_reduction {v1_value!r} ({given}) made explicit as {v2_value!r}',
   )
   return new, edit

@@ -204,6 +204,7 @@ class _Analysis(cst.CSTVisitor):
     if any(a.star for a in node.args) or (
         strip and values.literal(self, strip[0].value) is not True
     ):
+      self.export_lines.add(self.line(node))
       self._left_line(
           node,
           _EXPORT_V1,
