@@ -104,7 +104,10 @@ class OnePassTest(absltest.TestCase):
     self.assertIn(upgrader.NOT_UPGRADING, edits[0].why)
 
   def test_export_savedmodel_keeping_default_attributes_is_left(self):
-    source = 'def f(est, fn):\n  est.export_savedmodel("d", fn, strip_default_attrs=False)\n'
+    source = (
+        'def f(est, fn):\n'
+        '  est.export_savedmodel("d", fn, strip_default_attrs=False)\n'
+    )
     new, edits = _rewrite(source)
     self.assertEqual(new, source)
     self.assertEqual(

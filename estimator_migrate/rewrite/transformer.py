@@ -1,8 +1,9 @@
 """Rewrites one module's source: finds the constructions, then edits them.
 
 TensorFlow's own upgrader (`upgrader`, tf_upgrade_v2's engine without its
-canned-estimator rules) runs first, on the original text; then a first pass (with libcst's qualified names, scopes and positions) decides
-every change; a second pass puts the new nodes in place, the comments above
+canned-estimator rules) runs first, on the original text; then a first
+pass (with libcst's qualified names, scopes and positions) decides every
+change; a second pass puts the new nodes in place, the comments above
 their statements, and the imports the new code needs at the top. Everything
 else, comments and formatting included, is kept byte for byte.
 """
@@ -32,9 +33,9 @@ _OPTIMIZER_ARGS = frozenset(
 )
 _WIDTH = 80
 _EXPORT_V1 = 'export_savedmodel'
+_EXPORT_V2 = 'export_saved_model'
 # A TensorFlow symbol named in a line of the upgrader's log.
 _SYMBOL = re.compile(r'\btf\.[\w.]*\w')
-_EXPORT_V2 = 'export_saved_model'
 
 
 @dataclasses.dataclass(frozen=True)

@@ -251,7 +251,7 @@ def find_optimizer(
 
 
 def _partial_of_v2(ctx: Context, node: cst.Call) -> bool:
-  """`functools.partial(<Keras optimizer class>, ...)`, as the rewrite writes."""
+  """`functools.partial(<Keras optimizer>, ...)`, as the rewrite writes."""
   return (
       ctx.qualified(node) == 'functools.partial'
       and bool(node.args)
