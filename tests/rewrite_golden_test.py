@@ -6,11 +6,16 @@ runtime_translate=True, `after_to_keras/` with to_keras=True. A second rewrite o
 """
 
 import inspect
+import math
 import os
 
 from absl.testing import absltest
 from absl.testing import parameterized
 import tensorflow as tf
+from tensorflow_estimator.python.estimator.canned import (
+    dnn_linear_combined as combined_v1,
+)
+from tensorflow_estimator.python.estimator.canned import linear as linear_v1
 
 from estimator_migrate import errors
 from estimator_migrate import optimizers
@@ -127,19 +132,58 @@ class EditsTest(parameterized.TestCase):
     )
     new, edits = transformer.rewrite_source(source)
     self.assertEqual(new, source)
+    edits = [e for e in edits if e.argument != 'tf_upgrade_v2']
     self.assertEqual([(e.line, e.applied) for e in edits], [(3, False)])
     self.assertIn('also used outside', edits[0].why)
 
-  def test_learning_rate_capped_by_uncounted_columns_is_left(self):
+  def test_learning_rate_capped_by_uncounted_columns_is_written_as_code(self):
     # v1's linear learning rate is min(0.005, 1/sqrt(len(columns))), and
-    # `columns` is a parameter: its length is not in the source.
+    # `columns` is a parameter: the rewrite writes that expression.
     edits = self._edits('estimator_heads.py')
-    left = [e for e in edits if not e.applied]
-    self.assertEqual(
-        [(e.line, e.argument) for e in left],
-        [(19, 'DNNLinearCombinedEstimator')],
+    self.assertEqual([e for e in edits if not e.applied], [])
+    (linear,) = [e for e in edits if e.argument == 'linear_optimizer']
+    self.assertIn(
+        'learning_rate=min(0.005, 1 / math.sqrt(len(columns)))', linear.after
     )
-    self.assertIn('number of feature columns in `columns`', left[0].why)
+    self.assertTrue(linear.exact)
+
+  @parameterized.named_parameters(
+      ('linear_none', 'LinearRegressor(cols, optimizer=None)', 'optimizer'),
+      (
+          'combined_default',
+          'DNNLinearCombinedClassifier(linear_feature_columns=cols,'
+          ' dnn_feature_columns=cols, dnn_hidden_units=[4])',
+          'linear_optimizer',
+      ),
+  )
+  def test_capped_learning_rate_expression_is_v1s_value(self, call, argument):
+    source = f'import tensorflow as tf\ndef build(cols):\n  return tf.estimator.{call}\n'
+    new, edits = transformer.rewrite_source(source)
+    self.assertIn('import math\n', new)
+    (edit,) = [e for e in edits if e.argument == argument]
+    for count in (1, 9, 300):
+      cols = [tf.feature_column.numeric_column(f'c{i}') for i in range(count)]
+      factory = eval(edit.after, {'tf': tf, 'math': math, 'cols': cols})  # noqa: S307
+      got = factory().get_config()['learning_rate']
+      if argument == 'optimizer':
+        want = linear_v1._get_default_optimizer(cols)._learning_rate
+      else:
+        want = combined_v1._linear_learning_rate(len(cols))
+      self.assertEqual(got, want, count)
+
+  def test_columns_that_cannot_be_counted_in_code_are_left(self):
+    source = (
+        'import tensorflow as tf\n'
+        'def build(cols):\n'
+        '  return tf.estimator.DNNLinearCombinedClassifier(\n'
+        '      linear_feature_columns=(c for c in cols),\n'
+        '      dnn_feature_columns=cols, dnn_hidden_units=[4])\n'
+    )
+    new, edits = transformer.rewrite_source(source)
+    self.assertEqual(new, source)
+    left = [e for e in edits if not e.applied]
+    self.assertLen(left, 1)
+    self.assertIn('number of feature columns', left[0].why)
 
   def test_runtime_translation_is_reported_not_exact(self):
     edits = self._edits('params_kwargs.py', runtime_translate=True)

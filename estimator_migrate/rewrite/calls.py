@@ -24,6 +24,7 @@ from estimator_migrate import errors
 from estimator_migrate import estimators
 from estimator_migrate import heads
 from estimator_migrate import optimizers
+from estimator_migrate.rewrite import contrib_heads
 from estimator_migrate.rewrite import layout
 from estimator_migrate.rewrite import names
 from estimator_migrate.rewrite import report
@@ -106,6 +107,8 @@ def _render_plan(
   for key, value in plan.config.items():
     hyper = by_name.get(key)
     source = found.carried.get(hyper.v1_argument) if hyper else None
+    if source is None and hyper is not None:
+      source = found.computed.get(hyper.keras)
     args[key] = source if source is not None else _render_value(ctx, value)
   if variable and found.lambda_node is None:
     partial = _render_call(ctx, 'functools.partial', args)
@@ -230,6 +233,31 @@ def translate_canned(
     for columns in (arg.string_cap_columns, arg.none_cap_columns):
       if columns and columns in bound:
         standins[columns] = values.columns(ctx, bound[columns].value)
+        node = bound[columns].value
+        source = found[arg.name]
+        capped = (
+            columns == arg.string_cap_columns
+            and (source.kind == 'absent' or isinstance(source.value, str))
+        ) or (
+            columns == arg.none_cap_columns
+            and source.kind == 'literal'
+            and source.value is None
+        )
+        if source.kind == 'keras' and isinstance(
+            standins[columns], values.Uncounted
+        ):
+          # A Keras optimizer is kept as it is: no rate is computed.
+          standins[columns] = [values.Opaque('column')]
+        elif (
+            capped
+            and isinstance(standins[columns], values.Uncounted)
+            and values.countable(node)
+        ):
+          # v1 computes the rate from len(columns): write that expression.
+          standins[columns] = [values.Opaque('column')]
+          found[arg.name].computed[values.LEARNING_RATE] = _capped_rate(
+              ctx, arg.string_lr, node
+          )
   if 'loss_reduction' in bound:
     value = values.constant(ctx, bound['loss_reduction'].value)
     if not isinstance(value, str):
@@ -245,17 +273,63 @@ def translate_canned(
       # which rejects it: read as the v1 reduction it meant.
       value = v1_value
       notes['loss_reduction'] = (
-          f'; the Keras reduction given to the v1 class (which rejects it,'
-          f" as after tf_upgrade_v2) read as v1's {v1_value!r}"
+          (
+              f'; the Keras reduction given to the v1 class (which rejects'
+              f" it, as after tf_upgrade_v2) read as v1's {v1_value!r}"
+          )
+          if api.v1_only
+          else (
+              "; tf_upgrade_v2's loss_reduction=tf.keras.losses.Reduction.SUM"
+              f" read as v1's {v1_value!r} on the v1 call it upgraded (its"
+              " optimizers were v1's defaults; a v2 call passes a Keras"
+              ' optimizer)'
+          )
       )
     standins['loss_reduction'] = value
+  head_values, head_replacements, head_edits = {}, {}, []
   if 'head' in bound:
-    standins['head'] = _v2_head(ctx, bound['head'].value)
+    node = bound['head'].value
+    held = ctx.assigned(node) if isinstance(node, cst.Name) else None
+    source = held if held is not None else node
+    if contrib_heads.factory(ctx, source):
+      new_head, edit = contrib_heads.translate(ctx, source, ctx.line(source))
+      head_edits.append(edit)
+      standins['head'] = tf.estimator.RegressionHead()  # passed through
+      if held is not None:
+        head_replacements[held] = layout.fit(
+            new_head, ctx.indent(held), ctx.column(held), ctx.indent(held)
+        )
+      else:
+        head_values['head'] = new_head
+    else:
+      standins['head'] = _v2_head(ctx, source)
   if 'weight_column' in bound:
     value = values.literal(ctx, bound['weight_column'].value)
     standins['weight_column'] = None if value is None else 'weight'
   translation = canned.translate_canned_args(api.name, exact=exact, **standins)
-  return _apply(ctx, call, api, row, bound, found, translation, notes)
+  rewrite = _apply(
+      ctx, call, api, row, bound, found, translation, notes, head_values
+  )
+  return dataclasses.replace(
+      rewrite,
+      replacements={**rewrite.replacements, **head_replacements},
+      edits=(*head_edits, *rewrite.edits),
+  )
+
+
+def _capped_rate(
+    ctx: values.Context, rate: float, columns: cst.BaseExpression
+) -> cst.BaseExpression:
+  """`min(rate, 1 / math.sqrt(len(columns)))`, as v1 computes the default.
+
+  tensorflow_estimator's `_linear_learning_rate` (DNNLinearCombined) and
+  `_get_default_optimizer` (Linear) compute
+  `min(rate, 1. / math.sqrt(len(feature_columns)))` from the argument.
+  """
+  sqrt = ctx.spell('math.sqrt')
+  return cst.parse_expression(
+      f'min({rate!r}, 1 / {sqrt}(len({ctx.code(columns).strip()})))'
+  )
 
 
 def _v2_head(ctx, node) -> tf.estimator.Head:
@@ -281,12 +355,12 @@ def _v2_head(ctx, node) -> tf.estimator.Head:
 
 
 def _apply(
-    ctx, call, api, row, bound, found, translation, notes
+    ctx, call, api, row, bound, found, translation, notes, extra_values
 ) -> CallRewrite:
   """Writes a translation back into the call's arguments."""
   changes = {c.argument: c for c in translation.changes}
   line = ctx.line(call)
-  new_values: dict[str, cst.BaseExpression] = {}
+  new_values: dict[str, cst.BaseExpression] = dict(extra_values)
   replacements: dict[cst.CSTNode, cst.CSTNode] = {}
   edits, comments = [], []
   for arg in row.family.optimizer_args:
@@ -313,6 +387,13 @@ def _apply(
             ' (exact when the learning rate is a number or a Keras'
             ' schedule; a v1 tensor must become a Keras schedule)'
         )
+    if source.computed:
+      columns = ctx.code(source.computed[values.LEARNING_RATE])
+      why = (
+          f"learning_rate={columns}: v1's default, written as v1 computes it"
+          ' from the feature columns (their number is known when it runs;'
+          ' the expression is evaluated when the optimizer is built)'
+      )
     if source.dropped:
       why += (
           f'; dropped {", ".join(source.dropped)} (no Keras counterpart;'
@@ -347,6 +428,10 @@ def _apply(
         )
     )
   removed = set()
+  if 'loss_reduction' in notes and bound['loss_reduction'] is call.args[-1]:
+    # tf_upgrade_v2 appended it: it goes last again, after the arguments
+    # made explicit, so the result is the rewrite of the original.
+    removed.add('loss_reduction')
   partitioner = row.family.partitioner_arg
   if partitioner in bound:
     removed.add(partitioner)

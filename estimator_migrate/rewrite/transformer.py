@@ -1,12 +1,15 @@
 """Rewrites one module's source: finds the constructions, then edits them.
 
-A first pass (with libcst's qualified names, scopes and positions) decides
-every change; a second pass puts the new nodes in place, the comments above
+TensorFlow's own upgrader (`upgrader`, tf_upgrade_v2's engine without its
+canned-estimator rules) runs first, on the original text; then a first
+pass (with libcst's qualified names, scopes and positions) decides every
+change; a second pass puts the new nodes in place, the comments above
 their statements, and the imports the new code needs at the top. Everything
 else, comments and formatting included, is kept byte for byte.
 """
 
 import dataclasses
+import re
 import sys
 import textwrap
 
@@ -19,6 +22,7 @@ from estimator_migrate.rewrite import calls
 from estimator_migrate.rewrite import keras_exit
 from estimator_migrate.rewrite import names
 from estimator_migrate.rewrite import report
+from estimator_migrate.rewrite import upgrader
 from estimator_migrate.rewrite import values
 
 _MARK = 'estimator-migrate:'
@@ -28,6 +32,10 @@ _OPTIMIZER_ARGS = frozenset(
     for arg in family.optimizer_args
 )
 _WIDTH = 80
+_EXPORT_V1 = 'export_savedmodel'
+_EXPORT_V2 = 'export_saved_model'
+# A TensorFlow symbol named in a line of the upgrader's log.
+_SYMBOL = re.compile(r'\btf\.[\w.]*\w')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,11 +49,14 @@ class Options:
   left as it is and reported. `to_keras`: after each canned construction
   bound to a name or returned, add its Keras 3 exit
   (`<estimator>.to_keras`, `keras_exit`); one it cannot add is reported.
+  `upgrade`: first upgrade everything else with TensorFlow's own upgrader
+  (`upgrader`), as `tf_upgrade_v2` would, less its canned-estimator rules.
   """
 
   exact: bool = False
   runtime_translate: bool = False
   to_keras: bool = False
+  upgrade: bool = True
 
 
 class _Analysis(cst.CSTVisitor):
@@ -71,6 +82,7 @@ class _Analysis(cst.CSTVisitor):
     # statement -> (bound name, its Keras exit, whether it was a return)
     self.exits: dict[cst.CSTNode, tuple[str, cst.CSTNode, bool]] = {}
     self.edits: list[report.Edit] = []
+    self.export_lines: set[int] = set()
 
   # calls.Context
   def qualified(self, node: cst.CSTNode) -> str | None:
@@ -149,6 +161,12 @@ class _Analysis(cst.CSTVisitor):
 
   # Visiting
   def visit_Call(self, node: cst.Call) -> None:
+    if (
+        isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == _EXPORT_V1
+    ):
+      self._export_saved_model(node)
+      return
     api = names.classify(self.qualified(node) or '')
     if api is None or api.kind not in ('canned', 'model_to_estimator'):
       return
@@ -169,6 +187,68 @@ class _Analysis(cst.CSTVisitor):
     self._record(node, rewrite)
     if api.kind == 'canned':
       self._keras_exit(node, api, rewrite.call or node)
+
+  def _export_saved_model(self, node: cst.Call) -> None:
+    """`est.export_savedmodel(...)` -> `est.export_saved_model(...)`.
+
+    v2 estimators have only the second; its positional arguments are the
+    first's. `strip_default_attrs` is gone (v2 always strips): `True` is
+    dropped (the same SavedModel), anything else is left for the user.
+    """
+    strip = [
+        a
+        for a in node.args
+        if a.keyword is not None and a.keyword.value == 'strip_default_attrs'
+    ]
+    if len(node.args) > 5 and not strip:
+      strip = list(node.args[5:6])
+    if any(a.star for a in node.args) or (
+        strip and values.literal(self, strip[0].value) is not True
+    ):
+      self.export_lines.add(self.line(node))
+      self._left_line(
+          node,
+          _EXPORT_V1,
+          'v2 estimators have only export_saved_model, which always strips'
+          ' default attributes; rename the call (and drop'
+          ' strip_default_attrs) by hand',
+      )
+      return
+    args = [a for a in node.args if a not in strip]
+    if args and strip:
+      args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    self.replacements[node] = node.with_changes(
+        func=node.func.with_changes(attr=cst.Name(_EXPORT_V2)), args=args
+    )
+    self.export_lines.add(self.line(node))
+    self.edits.append(
+        report.Edit(
+            self._path,
+            self.line(node),
+            _EXPORT_V1,
+            f'.{_EXPORT_V1}(',
+            f'.{_EXPORT_V2}(',
+            True,
+            'v2 estimators export with export_saved_model (same positional'
+            ' arguments; default attributes always stripped'
+            + (', as strip_default_attrs=True asked' if strip else '')
+            + ')',
+        )
+    )
+
+  def _left_line(self, node, argument, why) -> None:
+    self.edits.append(
+        report.Edit(
+            self._path,
+            self.line(node),
+            argument,
+            self.code(node.func),
+            '',
+            False,
+            why,
+            applied=False,
+        )
+    )
 
   def _keras_exit(self, node: cst.Call, api: names.Api, final: cst.Call):
     """Decides the Keras 3 exit of a construction (`Options.to_keras`)."""
@@ -211,21 +291,7 @@ class _Analysis(cst.CSTVisitor):
       except values.NotVisible as e:
         why = str(e)
     if why is not None:
-      self.edits.append(
-          report.Edit(
-              self._path,
-              self.line(node),
-              'to_keras',
-              self.code(node.func),
-              '',
-              False,
-              f'no Keras exit added: {why}. After training run'
-              f' estimator-migrate-export --estimator={api.name}'
-              ' --model_dir=<its model_dir> --config=<module:callable'
-              ' returning its constructor kwargs> --target=DIR',
-              applied=False,
-          )
-      )
+      self._no_exit(node, api, why)
       return
     comment = keras_exit.COMMENT.format(target=target)
     exit_line = exit_line.with_changes(leading_lines=_comment_lines([comment]))
@@ -249,6 +315,23 @@ class _Analysis(cst.CSTVisitor):
                 if returned
                 else ''
             ),
+        )
+    )
+
+  def _no_exit(self, node: cst.Call, api: names.Api, why: str) -> None:
+    self.edits.append(
+        report.Edit(
+            self._path,
+            self.line(node),
+            'to_keras',
+            self.code(node.func),
+            '',
+            False,
+            f'no Keras exit added: {why}. After training run'
+            f' estimator-migrate-export --estimator={api.name}'
+            ' --model_dir=<its model_dir> --config=<module:callable'
+            ' returning its constructor kwargs> --target=DIR',
+            applied=False,
         )
     )
 
@@ -298,6 +381,13 @@ class _Analysis(cst.CSTVisitor):
             ' canned.translate_canned_args(...).table() to see)',
         )
     )
+    if self._options.to_keras:
+      self._no_exit(
+          node,
+          api,
+          'translated at run time (make_v2_estimator), so its v2 arguments'
+          ' are not in the source',
+      )
 
   def _left(self, node: cst.Call, api: names.Api, why: str) -> None:
     self.edits.append(
@@ -551,6 +641,13 @@ def rewrite_source(
 ) -> tuple[str, tuple[report.Edit, ...]]:
   """Rewrites one module's source.
 
+  TensorFlow's upgrader (`upgrader.upgrade`) runs first, on the original
+  text, with its canned-estimator rules taken out: the constructions keep
+  the spelling the user wrote (`tf.estimator.X` still means TF 1.x's v1
+  class, and a construction tf_upgrade_v2 already touched keeps its form),
+  and the upgrader only renames in place, so its lines are the original's.
+  Then the toolkit's pass translates the constructions with its tables.
+
   Args:
     source: The module's text.
     path: Its name in the edits.
@@ -558,7 +655,8 @@ def rewrite_source(
 
   Returns:
     The new text (equal to `source` when nothing changes) and the edits,
-    including the constructions left as they were.
+    including the constructions left as they were and the upgrader's
+    lines (argument `tf_upgrade_v2`).
 
   Raises:
     TranslationError: `source` is not valid Python.
@@ -570,12 +668,61 @@ def rewrite_source(
         f'{path}: not valid Python ({e.message} at line {e.raw_line});'
         ' fix it or leave it out of the paths.'
     ) from e
+  notes = ()
+  if options.upgrade:
+    upgraded = upgrader.upgrade(source, path)
+    if upgraded.text != source:
+      module = cst.parse_module(upgraded.text)
+    notes = upgraded.notes
   wrapper = metadata.MetadataWrapper(module)
   analysis = _Analysis(wrapper.module, path, options)
   wrapper.visit(analysis)
+  # The toolkit's own rows supersede the upgrader's about the same code (a
+  # v1 optimizer it renamed, then translated; export_savedmodel; a contrib
+  # head): a note naming a symbol that a toolkit change on its line read.
+  replaced = [(e.line, e.before) for e in analysis.edits if e.applied]
+  edits = list(analysis.edits)
+  for note in notes:
+    if note.line in analysis.export_lines and _EXPORT_V1 in note.message:
+      continue
+    symbols = _SYMBOL.findall(note.message)
+    if any(
+        line == note.line and any(s in before for s in symbols)
+        for line, before in replaced
+    ):
+      continue
+    edits.append(_upgrader_edit(path, note))
+  edits.sort(key=lambda e: e.line)
   if not analysis.replacements and not analysis.exits:
-    return source, tuple(analysis.edits)
+    return wrapper.module.code, tuple(edits)
   new = wrapper.module.visit(_Apply(analysis))
   new = _remove_unused_tensorflow(wrapper.module, new)
   new = _add_imports(new, analysis)
-  return new.code, tuple(sorted(analysis.edits, key=lambda e: e.line))
+  return new.code, tuple(edits)
+
+
+def _upgrader_edit(path: str, note: upgrader.Note) -> report.Edit:
+  """One line of TensorFlow's upgrader as a report row."""
+  renamed = upgrader.RENAMED.match(note.message)
+  before, after = renamed.groups() if renamed else ('', '')
+  if note.severity == 'INFO':
+    return report.Edit(
+        path,
+        note.line,
+        upgrader.ARGUMENT,
+        before,
+        after,
+        True,
+        note.message,
+        applied=not note.message.startswith(upgrader.NOT_UPGRADING),
+    )
+  return report.Edit(
+      path,
+      note.line,
+      upgrader.ARGUMENT,
+      before,
+      after,
+      False,
+      f'{note.severity}: {note.message}',
+      applied=note.severity == 'WARNING' and bool(renamed),
+  )

@@ -20,6 +20,9 @@ from estimator_migrate import optimizers
 from estimator_migrate.rewrite import names
 
 MISSING = object()
+# tf_upgrade_v2 appends `loss_reduction=tf.keras.losses.Reduction.SUM` to
+# every v1 canned Classifier/Regressor call (v1's default, in Keras' name).
+UPGRADER_SUM = 'tensorflow.keras.losses.Reduction.SUM'
 LEARNING_RATE = 'learning_rate'
 # The step argument of v1 decay functions (piecewise_constant calls it x).
 _STEP_ARGUMENTS = ('global_step', 'x')
@@ -69,6 +72,11 @@ class OptimizerSource:
       default_factory=dict
   )
   dropped: tuple[str, ...] = ()
+  # Keras argument -> the expression v1 computes it with (a learning rate
+  # capped by the number of feature columns the source does not count).
+  computed: dict[str, cst.BaseExpression] = dataclasses.field(
+      default_factory=dict
+  )
 
 
 class Opaque:
@@ -213,29 +221,54 @@ def find_optimizer(
       found.lambda_node = node
       found.node = node
       return found
+    if found.kind == 'keras':  # a factory of a Keras optimizer: v2 already
+      return OptimizerSource('keras', node=node)
   if isinstance(node, cst.Call):
     qualified = ctx.qualified(node) or ''
-    if names.is_v2(qualified):
+    if names.is_v2(qualified) or _partial_of_v2(ctx, node):
       return OptimizerSource('keras', node=node)
     api = names.classify(qualified)
     if api is not None and api.kind == 'v1_optimizer':
       return v1_optimizer(ctx, node, api)
   if follow and isinstance(node, cst.Name):
     value = ctx.assigned(node)
-    if value is not None and not ctx.only_optimizer(node):
-      raise NotVisible(
-          f'optimizer `{ctx.code(node)}` is also used outside canned'
-          " estimators' optimizer arguments, so its value is not rewritten"
-      )
     if value is not None:
+      try:
+        found = find_optimizer(ctx, value, follow=False)
+      except (NotVisible, errors.TranslationError):
+        found = None
+      if found is not None and found.kind == 'keras':
+        return found  # kept as it is, however else it is used
+      if not ctx.only_optimizer(node):
+        raise NotVisible(
+            f'optimizer `{ctx.code(node)}` is also used outside canned'
+            " estimators' optimizer arguments, so its value is not rewritten"
+        )
       found = find_optimizer(ctx, value, follow=False)
       if found.kind in ('v1', 'keras'):
         return found
   raise NotVisible(f'optimizer `{ctx.code(node)}` is not built in this file')
 
 
+def _partial_of_v2(ctx: Context, node: cst.Call) -> bool:
+  """`functools.partial(<Keras optimizer>, ...)`, as the rewrite writes."""
+  return (
+      ctx.qualified(node) == 'functools.partial'
+      and bool(node.args)
+      and names.is_v2(ctx.qualified(node.args[0].value) or '')
+  )
+
+
 def is_v2_call(ctx: Context, call: cst.Call, api: names.Api) -> bool:
-  """Whether a `tf.estimator.X` call already has v2 arguments."""
+  """Whether a `tf.estimator.X` call already has v2 arguments.
+
+  A Keras optimizer (or the toolkit's) in an optimizer argument, or a Keras
+  loss reduction other than tf_upgrade_v2's `tf.keras.losses.Reduction.SUM`,
+  marks v2 code. tf_upgrade_v2's output (`tf.estimator.X(...,
+  loss_reduction=tf.keras.losses.Reduction.SUM)` when no optimizer argument
+  was given, leaving v2's default optimizers in place of v1's) is read as
+  the v1 call it was, and finished.
+  """
   if api.v1_only:
     return False
   row = estimators.lookup(api.name)
@@ -254,9 +287,20 @@ def is_v2_call(ctx: Context, call: cst.Call, api: names.Api) -> bool:
         and value.args
     ):
       value = value.args[0].value
-    if names.is_v2(ctx.qualified(value) or ''):
+    qualified = ctx.qualified(value) or ''
+    if arg.keyword.value == 'loss_reduction' and qualified == UPGRADER_SUM:
+      # What tf_upgrade_v2 appends to a v1 call: not evidence of v2 code.
+      continue
+    if names.is_v2(qualified):
       return True
   return False
+
+
+def countable(node: cst.BaseExpression) -> bool:
+  """Whether `len(node)` can be written over the source expression."""
+  return not isinstance(
+      node, (cst.GeneratorExp, cst.Lambda, cst.StarredElement, cst.Yield)
+  )
 
 
 def columns(ctx: Context, node: cst.BaseExpression) -> Any:

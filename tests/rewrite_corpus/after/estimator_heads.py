@@ -1,5 +1,7 @@
 """Estimators with explicit heads, one per family that takes them."""
 
+import math
+
 import tensorflow as tf
 
 
@@ -25,6 +27,19 @@ def build(columns, model_dir):
       linear_feature_columns=columns,
       dnn_feature_columns=columns,
       dnn_hidden_units=[8],
-      dnn_optimizer=tf.train.AdadeltaOptimizer(1.0, rho=0.9),
+      dnn_optimizer=lambda: tf.keras.optimizers.legacy.Adadelta(
+          learning_rate=1.0,
+          rho=0.9,
+          epsilon=1e-08,
+      ),
+      linear_optimizer=lambda: tf.keras.optimizers.legacy.Ftrl(
+          learning_rate=min(0.005, 1 / math.sqrt(len(columns))),
+          learning_rate_power=-0.5,
+          initial_accumulator_value=0.1,
+          l1_regularization_strength=0.0,
+          l2_regularization_strength=0.0,
+          l2_shrinkage_regularization_strength=0.0,
+          beta=0.0,
+      ),
   )
   return dnn, linear, combined
