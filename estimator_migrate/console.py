@@ -22,7 +22,9 @@ start-up lines (CUDA factories, CPU features, TensorRT) are not printed;
 TensorFlow's Python warnings (deprecations, e.g. from a `--config` module)
 are hidden unless --verbosity is given. Ctrl-C (SIGINT) prints one line,
 `<binary>: interrupted`, and exits 130, whether it comes while TensorFlow
-loads or while the binary works (its `finally` clean-ups run first).
+loads or while the binary works (its `finally` clean-ups run first). Output
+piped into a reader that stops early (`| head`) ends the binary quietly
+with 141, as a process ended by SIGPIPE is reported.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +43,8 @@ from estimator_migrate import errors
 
 USAGE_ERROR = 2
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+# 128 + SIGPIPE: the reader of the output went away (`... | head`).
+BROKEN_PIPE = 141
 # absl's --help flags exit 1 after printing the help to stdout.
 _HELP_EXIT = 1
 
@@ -193,7 +197,11 @@ def _with_exit_codes(
   def wrapped(argv: Sequence[str]) -> int:
     _quiet_python_warnings()
     try:
-      return main(argv) or 0
+      code = main(argv) or 0
+      # Here, not at exit: a reader gone (`| head`) is then a BrokenPipeError
+      # that `run` reports, not an error Python prints while shutting down.
+      sys.stdout.flush()
+      return code
     except app.UsageError as e:
       fail(f'{e} (see --help)')
     except errors.MigrationError as e:
@@ -225,3 +233,8 @@ def run(
   except KeyboardInterrupt:
     _interrupted()
     sys.exit(INTERRUPTED)
+  except BrokenPipeError:
+    # The reader stopped reading (`| head`): nothing to report. Python
+    # would flush stdout again at exit and print a second error.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(BROKEN_PIPE)

@@ -69,6 +69,7 @@ _NAMED = tuple(
 _EXPORT = 'estimator_migrate/cli/export.py'
 _REWRITE = 'estimator_migrate/cli/rewrite.py'
 _INSPECT = 'estimator_migrate/cli/inspect_checkpoint.py'
+_INSPECT_MODULE = 'estimator_migrate.cli.inspect_checkpoint'
 _DEMO = 'estimator_migrate/cli/demo.py'
 # TF 1.x-style feature columns: TensorFlow logs deprecation warnings for them.
 _DEPRECATED_CONFIG = """
@@ -145,6 +146,36 @@ class ConventionTest(parameterized.TestCase):
             " line flag 'no_such_flag' (see --help)"
         ],
     )
+
+  def test_a_reader_that_stops_early_ends_it_quietly(self):
+    # `estimator-migrate-inspect --source=ckpt | head -1`: the reader is gone
+    # before the binary writes (it closes its end at once; the binary takes
+    # seconds to load TensorFlow), so the table meets a broken pipe.
+    prefix = os.path.join(self.create_tempdir().full_path, 'model.ckpt-1')
+    saved = _run(
+        [
+            '-c',
+            'import sys, tensorflow as tf;'
+            ' tf.compat.v1.disable_eager_execution();'
+            ' w = tf.compat.v1.get_variable("dnn/logits/kernel", [3, 2]);'
+            ' s = tf.compat.v1.Session();'
+            ' s.run(tf.compat.v1.global_variables_initializer());'
+            ' tf.compat.v1.train.Saver().save(s, sys.argv[1])',
+            prefix,
+        ]
+    )
+    self.assertEqual(saved.returncode, 0, saved.stderr[-2000:])
+    child = subprocess.Popen(
+        [sys.executable, _source(_INSPECT_MODULE), f'--source={prefix}'],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_environment(),
+        cwd=testing.REPO_ROOT,
+    )
+    child.stdout.close()
+    _, stderr = child.communicate(timeout=600)
+    self.assertEqual(child.returncode, 141, stderr[-2000:])
+    self.assertEqual(stderr, b'')
 
   def test_the_callers_log_level_wins(self):
     result = _run(

@@ -151,9 +151,8 @@ class ProjectCorpusTest(parameterized.TestCase):
     converted = testing.run_binary(
         _CONVERT,
         '--source=models/run',
-        # Absolute: for a relative --target from another cwd the converter
-        # writes a state file whose path does not resolve (issue 23, 5).
-        f'--target={user}/models/v2/model.ckpt-{_V1_STEPS}',
+        # Relative to v1's directory, as a user in the v1 project types it.
+        f'--target=../user/models/v2/model.ckpt-{_V1_STEPS}',
         cwd=v1,
     )
     self.assertEqual(converted.returncode, 0, converted.stderr)
