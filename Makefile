@@ -32,7 +32,8 @@ demo: $(STAMP) $(MODERN_STAMP)
 # integration ones again under pytest: both runners in full would take past
 # 30 minutes on 2 cores. `make test-pytest-all` runs everything under pytest.
 PYTEST_BAZEL_ONLY := tests/faults_test.py tests/cluster_test.py \
-	tests/demo_test.py tests/keras_estimator_matrix_test.py \
+	tests/demo_test.py tests/demo_rerun_test.py \
+	tests/keras_estimator_matrix_test.py \
 	tests/export_parity_test.py tests/export_cli_test.py \
 	tests/export_continue_test.py tests/rewrite_execution_test.py \
 	tests/export_coverage_test.py tests/cluster_keras_test.py \

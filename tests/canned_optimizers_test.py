@@ -52,6 +52,21 @@ class TranslatedOptimizerTrainsLikeV1Test(parameterized.TestCase):
         result.max_relative_difference,
         1e-3,
     )
+    # Reported: the change table's optimizer row is marked not exact, says
+    # how Keras' RMSprop differs from v1's, and what computes v1's numbers.
+    table = result.translation.table()
+    rows = [
+        line for line in table.splitlines() if line.startswith('| optimizer |')
+    ]
+    self.assertLen(rows, 1, table)
+    self.assertIn(' | RMSprop(learning_rate=0.01, ', rows[0])
+    self.assertIn(' | NO | ', rows[0])
+    self.assertIn(
+        'Keras starts rms at 0 (v1: 1) and, with momentum 0, divides by'
+        ' sqrt(ms) + eps (v1: sqrt(ms + eps))',
+        rows[0],
+    )
+    self.assertIn('exact=True uses RMSPropV1', rows[0])
 
   @parameterized.named_parameters(tolerances.named(lambda c: c.compat))
   def test_exact_compat_optimizers_are_bit_identical(self, name):

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -262,26 +261,31 @@ class InterruptTest(absltest.TestCase):
         f'--target={target}',
         READY=ready,
     )
-    deadline = time.monotonic() + 300
-    while not os.path.exists(ready) and process.poll() is None:
-      self.assertLess(time.monotonic(), deadline)
-      time.sleep(0.1)
+    testing.wait_until(
+        lambda: os.path.exists(ready) or process.poll() is not None,
+        timeout=300,
+        what='the export to start working (its READY file)',
+    )
     self.assert_interrupted(process, 'export.py')
     self.assertFalse(os.path.exists(target))
 
   def test_while_tensorflow_loads(self):
     process = self.start(_INSPECT, '--source=/no/such/model_dir')
     maps = f'/proc/{process.pid}/maps'
-    deadline = time.monotonic() + 300
+
     # TensorFlow's library is mapped: its import has begun, and our module,
     # imported first, has set up the handling.
-    while True:
-      self.assertLess(time.monotonic(), deadline)
+    def tensorflow_mapped():
       self.assertIsNone(process.poll(), 'exited before TensorFlow loaded')
       with open(maps) as f:
-        if 'libtensorflow_framework' in f.read():
-          break
-      time.sleep(0.01)
+        return 'libtensorflow_framework' in f.read()
+
+    testing.wait_until(
+        tensorflow_mapped,
+        timeout=300,
+        what="TensorFlow's library to be mapped",
+        interval=0.01,
+    )
     self.assert_interrupted(process, 'inspect_checkpoint.py')
 
   def test_demo_while_training_leaves_only_its_marker(self):

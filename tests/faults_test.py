@@ -510,28 +510,72 @@ class FaultsTest(fault_harness.SourceCopies):
     self.assertEqual(os.listdir(out), [])
 
   def test_two_conversions_at_once(self):
+    # The first conversion (the real binary, its lock wrapped) stops once it
+    # holds the target's lock, until `go` exists; the second is started
+    # then, so the two provably overlap.
     v1 = self.source('big')
     target = os.path.join(self.work, 'v2', _PREFIX)
-    env = dict(
-        os.environ, PYTHONPATH=testing.REPO_ROOT, TF_CPP_MIN_LOG_LEVEL='3'
+    held = os.path.join(self.work, 'held')
+    go = os.path.join(self.work, 'go')
+    hold = f"""
+import contextlib, os, runpy, sys
+from estimator_migrate import console  # first, as in the binary
+from estimator_migrate.checkpoints import files
+from tests import testing
+real = files.locked
+@contextlib.contextmanager
+def holding(directory, what):
+  with real(directory, what) as alone:
+    open({held!r}, 'w').close()
+    testing.wait_until(lambda: os.path.exists({go!r}), timeout=600,
+                       what='the test to let the first conversion go on')
+    yield alone
+files.locked = holding
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name='__main__')
+"""
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            '-c',
+            hold,
+            os.path.join(testing.REPO_ROOT, _CONVERT),
+            f'--source={v1}',
+            f'--target={target}',
+        ],
+        env=dict(
+            os.environ, PYTHONPATH=testing.REPO_ROOT, TF_CPP_MIN_LOG_LEVEL='3'
+        ),
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    command = [
-        sys.executable,
-        os.path.join(testing.REPO_ROOT, _CONVERT),
-        f'--source={v1}',
-        f'--target={target}',
-        '--chunk_mb=0.001',  # slow enough to overlap
-    ]
-    runs = [
-        subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    results = [(run.wait(timeout=600), run.stderr.read()) for run in runs]
-    codes = sorted(code for code, _ in results)
-    self.assertEqual(codes, [0, 2], results)
-    refused = [err for code, err in results if code == 2][0]
-    self.assertNotIn('Traceback', refused)
-    self.assertRegex(refused, 'another process|exists')
+    self.addCleanup(first.kill)
+
+    def holds_the_lock():
+      self.assertIsNone(first.poll(), 'the first conversion ended early')
+      return os.path.exists(held)
+
+    testing.wait_until(
+        holds_the_lock,
+        timeout=600,
+        what="the first conversion to hold the target's lock",
+    )
+    second = self.convert(f'--source={v1}', f'--target={target}')
+    # The first still runs, holding the lock, when the second has ended.
+    self.assertIsNone(first.poll())
+    with open(go, 'w'):
+      pass
+    _, first_stderr = first.communicate(timeout=600)
+    codes = sorted([first.returncode, second.returncode])
+    self.assertEqual(codes, [0, 2], (first_stderr, second.stderr))
+    self.assertEqual(first.returncode, 0, first_stderr[-3000:])
+    refused = self.assert_refused(second)
+    self.assertNotIn('Traceback', second.stderr)
+    # Refused for the lock (not for a target already there: no overlap).
+    self.assertRegex(
+        refused,
+        r'another process is converting a checkpoint in \S*/v2 right now',
+    )
     self.assert_verified(target)
 
   @parameterized.named_parameters(*conversion_paths.PATHS)

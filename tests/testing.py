@@ -1,11 +1,15 @@
-"""Helpers shared by the tests: a TFDS directory and running binaries."""
+"""Helpers shared by the tests: a TFDS directory, binaries, bounded waits."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import functools
 import os
 import subprocess
 import sys
 import tempfile
+import time
+from typing import TypeVar
+
+_T = TypeVar('_T')
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -52,6 +56,40 @@ def run_binary(
       timeout=timeout,
       check=False,
   )
+
+
+def wait_until(
+    predicate: Callable[[], _T],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.1,
+) -> _T:
+  """Calls `predicate` every `interval` seconds until it returns a true value.
+
+  A `predicate` may itself fail the wait early by raising (e.g. an assertion
+  that the awaited process still runs).
+
+  Args:
+    predicate: Called at once, then after each `interval`.
+    timeout: Seconds before the wait fails.
+    what: What is awaited, for the failure message.
+    interval: Seconds between calls.
+
+  Returns:
+    The first true value `predicate` returned.
+
+  Raises:
+    AssertionError: `timeout` passed first; the message names `what`.
+  """
+  deadline = time.monotonic() + timeout
+  while True:
+    value = predicate()
+    if value:
+      return value
+    if time.monotonic() > deadline:
+      raise AssertionError(f'timed out after {timeout:g} s waiting for {what}')
+    time.sleep(interval)
 
 
 def assert_unprepared_dataset_fails(test, relative_path: str, *args: str):
