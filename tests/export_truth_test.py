@@ -58,6 +58,10 @@ def keras_epsilon():
   return dict(visible(), optimizer=tf.keras.optimizers.legacy.Adagrad(0.1))
 
 
+def three_classes():
+  return dict(matching(), n_classes=3)
+
+
 def v1_matching():
   return dict(
       visible(),
@@ -213,7 +217,9 @@ class ExportTruthTest(fault_harness.SourceCopies):
     self.assert_setting(
         rows, 'loss_reduction', 'sum', r'^checkpoint graph \(`head/losses/'
     )
-    self.assert_setting(rows, 'head', 'binary', 'logits width 1 agrees')
+    self.assert_setting(
+        rows, 'head', 'binary', r'checkpoint agrees \(`dnn/logits/bias`: 1'
+    )
     self.assert_setting(rows, 'n_classes', '2', 'default')
     self.assert_setting(rows, 'weight_column', 'none', '^checkpoint graph$')
     self.assert_setting(rows, 'dnn optimizer', 'Adagrad', '^checkpoint')
@@ -284,6 +290,13 @@ class ExportTruthTest(fault_harness.SourceCopies):
       ),
       ('v2_class', 'v2', 'adam', r"optimizer='Adam'", 'class Adagrad'),
       (
+          'v2_head',
+          'v2',
+          'three_classes',
+          r'n_classes=3 contradicts',
+          r'records n_classes=2',
+      ),
+      (
           'v2_learning_rate',
           'v2',
           'other_rate',
@@ -334,7 +347,7 @@ class ExportTruthTest(fault_harness.SourceCopies):
         given,
         recorded,
         'contradicts the checkpoint',
-        'Remove ',
+        '(Remove|Give) ',
     )
     self.assertFalse(os.path.exists(target))
     self.assertEqual(os.listdir(self.work), [])

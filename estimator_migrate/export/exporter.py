@@ -180,7 +180,13 @@ def canned_to_keras(
     )
   constructor_kwargs.pop('model_dir', None)
   model = families.model_spec(estimator, constructor_kwargs)
-  weights = weights_lib.read_weights(model_dir, model.shapes)
+  weights = weights_lib.read_weights(
+      model_dir,
+      model.shapes,
+      settings_lib.head_check(model.spec, constructor_kwargs)
+      if model.row.kind != 'Estimator'
+      else None,
+  )
   try:
     record = settings_lib.read_graph(weights.prefix)
     state = optimizer_state.read_state(
@@ -256,7 +262,7 @@ def _settings(
   )
   rows = [reduction]
   if model.row.kind != 'Estimator':
-    rows += settings_lib.head_settings(model.spec['head'], kwargs)
+    rows += settings_lib.head_settings(model.spec, kwargs)
     rows.append(
         settings_lib.check_weight_column(record, kwargs.get('weight_column'))
     )

@@ -20,7 +20,7 @@ one. What they record is the truth: kwargs that contradict it are refused
 (`check_*`), kwargs that omit it get it (`Setting.source` says which).
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import dataclasses
 import re
 from typing import NoReturn
@@ -334,14 +334,58 @@ def optimizer_settings(family, state) -> list[Setting]:
   return rows
 
 
-def head_settings(head: Mapping, kwargs: Mapping) -> list[Setting]:
-  """The head: its type and width, read from kwargs, checked by shape."""
-  key = 'label_dimension' if head['type'] == 'regression' else 'n_classes'
+def _logits_bias(spec: Mapping) -> str:
+  """The variable whose width is the head's logits dimension."""
+  if spec.get('dnn'):
+    return 'dnn/logits/bias'  # families._weights: the last DNN layer
+  return (spec.get('linear') or spec['baseline'])['bias']
+
+
+def _head_argument(head: Mapping) -> str:
+  return 'label_dimension' if head['type'] == 'regression' else 'n_classes'
+
+
+def head_check(spec: Mapping, kwargs: Mapping) -> Callable[[Mapping], None]:
+  """A `weights.read_weights` check: the kwargs' head is the checkpoint's.
+
+  Raises (when called):
+    MigrationError: `n_classes` / `label_dimension` gives another logits
+      width than the checkpoint's; names both.
+  """
+
+  def check(variables: Mapping) -> None:
+    head, name = spec['head'], _logits_bias(spec)
+    variable = variables.get(name)
+    if variable is None or len(variable.shape) != 1:
+      return  # the missing-variable check names it
+    width = int(variable.shape[0])
+    if width == head['logits_dimension']:
+      return
+    key = _head_argument(head)
+    recorded = width if key == 'label_dimension' or width > 1 else 2
+    given = head.get(key, head['logits_dimension'])
+    shown = f'{given}' if key in kwargs else f'{given} (the default)'
+    _refuse(
+        key,
+        shown,
+        f'{key}={recorded}',
+        f'its head ({name} is [{width}], expected'
+        f' [{head["logits_dimension"]}])',
+        f'Give {key}={recorded}, the value the estimator was trained with.',
+    )
+
+  return check
+
+
+def head_settings(spec: Mapping, kwargs: Mapping) -> list[Setting]:
+  """The head: its type and width, from kwargs, checked against the shape."""
+  head = spec['head']
+  key = _head_argument(head)
   value = head.get(key, head['logits_dimension'])
   source = FROM_KWARGS if key in kwargs else 'v1/v2 default'
   agrees = (
-      f"{source}; the checkpoint's logits width"
-      f' {head["logits_dimension"]} agrees'
+      f'{source}; the checkpoint agrees (`{_logits_bias(spec)}`:'
+      f' {head["logits_dimension"]} logits)'
   )
   return [
       Setting('head', head['type'], agrees),
