@@ -162,7 +162,7 @@ class ExportTruthTest(fault_harness.SourceCopies):
       )
     super().tearDown()
 
-  def export(self, model: str, config: str):
+  def export(self, model: str, config: str, model_dir: str | None = None):
     target = os.path.join(self.work, 'keras')
     estimator = (
         'DNNLinearCombinedClassifier' if model == 'wd' else 'DNNClassifier'
@@ -170,15 +170,17 @@ class ExportTruthTest(fault_harness.SourceCopies):
     result = testing.run_binary(
         _BINARY,
         f'--estimator={estimator}',
-        f'--model_dir={self.model_dirs[model]}',
+        f'--model_dir={model_dir or self.model_dirs[model]}',
         f'--config={self.config}:{config}',
         f'--target={target}',
     )
     return result, target
 
-  def exported(self, model: str, config: str) -> tuple[dict, dict]:
+  def exported(
+      self, model: str, config: str, model_dir: str | None = None
+  ) -> tuple[dict, dict]:
     """Exports; returns spec.json and report.md's settings by name."""
-    result, target = self.export(model, config)
+    result, target = self.export(model, config, model_dir)
     self.assertEqual(result.returncode, 0, result.stderr[-3000:])
     with open(os.path.join(target, 'spec.json')) as f:
       spec = json.load(f)
@@ -277,6 +279,43 @@ class ExportTruthTest(fault_harness.SourceCopies):
         '0.0',
         'graph',
     )
+
+  # Without a graph: the kwargs or defaults decide, and report.md says so.
+
+  @parameterized.named_parameters(
+      ('kwargs', 'matching', 'sum', '1e-30', '^kwargs'),
+      ('defaults', 'visible', 'sum_over_batch_size', '1e-07', 'default'),
+  )
+  def test_without_graph_kwargs_decide(
+      self, config, reduction, epsilon, source
+  ):
+    def no_graph(directory):
+      for name in os.listdir(directory):
+        if name.endswith('.meta') or name == 'graph.pbtxt':
+          os.remove(os.path.join(directory, name))
+
+    model_dir = self.copy_source(self.model_dirs['v2'], 'v2', no_graph)
+    spec, rows = self.exported('v2', config, model_dir)
+    self.assertEqual(spec['loss_reduction'], reduction)
+    self.assert_setting(
+        rows, 'loss_reduction', reduction, f'{source}.*no graph beside'
+    )
+    self.assert_setting(rows, 'dnn optimizer: epsilon', epsilon, source)
+    self.assert_setting(rows, 'weight_column', 'none', 'default')
+
+  def test_corrupt_v2_graph_is_refused(self):
+    def corrupt(directory):
+      (meta,) = [n for n in os.listdir(directory) if n.endswith('-2.meta')]
+      fault_harness.overwrite(os.path.join(directory, meta), 0, b'\xff' * 64)
+
+    model_dir = self.copy_source(self.model_dirs['v2'], 'v2', corrupt)
+    result, target = self.export('v2', 'visible', model_dir)
+    self.assert_refused(
+        result,
+        r'^export\.py: error: cannot parse graph .*\.meta',
+        'from a backup',
+    )
+    self.assertFalse(os.path.exists(target))
 
   # (c) kwargs that contradict the checkpoint: refused, nothing written.
 

@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate import optimizers
+from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import graph as graph_lib
 from estimator_migrate.export import optimizer_state
 
@@ -69,7 +70,15 @@ def read_graph(prefix: str) -> GraphRecord:
   path = graph_lib.graph_path(prefix, None)
   if path is None:
     return GraphRecord(None)
-  graph = graph_lib.load_graph_def(path)
+  try:
+    graph = graph_lib.load_graph_def(path)
+  except errors.CheckpointError as e:
+    raise errors.CheckpointError(
+        f'cannot parse graph {path} ({files.error_line(e.__cause__ or e)}):'
+        ' the graph the training settings are read from is corrupt. Restore'
+        ' it from a backup, or remove it to export with the settings the'
+        ' kwargs give.'
+    ) from e
   nodes = {n.name: n for n in graph.node}
   found = set()
   for node in graph.node:
