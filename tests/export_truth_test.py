@@ -10,10 +10,12 @@ checkpoint, omit what it records, or contradict it.
 import json
 import os
 
+from absl import logging
 from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
+from estimator_migrate.export import parity
 from tests import fault_harness
 from tests import testing
 
@@ -113,6 +115,13 @@ def wide_deep_dnn_class():
   return dict(wide_deep_matching(), dnn_optimizer='Adagrad')
 """
 
+_MORE = 3  # steps trained on after the export
+_DNN_WEIGHTS = (
+    'dnn/hiddenlayer_0/kernel',
+    'dnn/hiddenlayer_0/bias',
+    'dnn/logits/kernel',
+    'dnn/logits/bias',
+)
 _FEATURES = {
     'x': np.array([[1, 2], [3, 1], [0, 1], [2, 2]], np.float32),
     'word': np.array([['a'], ['b'], [''], ['c']]),
@@ -279,6 +288,48 @@ class ExportTruthTest(fault_harness.SourceCopies):
         '0.0',
         'graph',
     )
+
+  def test_keras3_fit_continues_the_estimator(self):
+    # The issue's case: exported with the kwargs the user's source shows,
+    # Keras 3's fit must continue training as the estimator does (SUM and
+    # epsilon 1e-30 carried), not as a sum_over_batch_size / 1e-7 model.
+    model_dir = self.copy_source(self.model_dirs['v2'], 'v2')
+    target = os.path.join(self.work, 'keras')
+    result = testing.run_binary(
+        _BINARY,
+        '--estimator=DNNClassifier',
+        f'--model_dir={model_dir}',
+        f'--config={self.config}:visible',
+        f'--target={target}',
+    )
+    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+    config = {}
+    exec(_CONFIG, config)  # noqa: S102 (the test's own config)
+    del self.before[model_dir]  # trained on below
+    tf.estimator.DNNClassifier(
+        model_dir=model_dir,
+        config=tf.estimator.RunConfig(tf_random_seed=0),
+        **config['matching'](),
+    ).train(_input_fn, steps=_MORE)
+    reader = tf.train.load_checkpoint(model_dir)
+    repeated = {k: np.concatenate([v] * _MORE) for k, v in _FEATURES.items()}
+    labels = np.array([[0], [1], [0], [1]] * _MORE, np.float32)
+    (fit,) = parity.modern_fit(
+        [(target, repeated, {'logits': labels}, 4)], record_losses=False
+    )
+    with np.load(os.path.join(target, 'weights.npz')) as exported:
+      start = {n: exported[n] for n in _DNN_WEIGHTS}
+    gap = max(
+        float(np.max(np.abs(fit.weights[n] - reader.get_tensor(n))))
+        for n in _DNN_WEIGHTS
+    )
+    moved = max(
+        float(np.max(np.abs(reader.get_tensor(n) - start[n])))
+        for n in _DNN_WEIGHTS
+    )
+    logging.info('fit vs estimator: max gap %.3g, moved %.3g', gap, moved)
+    self.assertLess(gap, 1e-6)
+    self.assertGreater(moved, 1e-3)  # training moved far beyond the bound
 
   # Without a graph: the kwargs or defaults decide, and report.md says so.
 

@@ -15,8 +15,8 @@ v1 (`tf.compat.v1.losses.compute_weighted_loss`) and v2 heads (Keras'
 - MEAN / SUM_BY_NONZERO_WEIGHTS: `value` divides by a sum or count of the
   weights; not read here (the kwargs decide, and the report says so).
 
-`Mul`'s second input is a constant without a weight column, a feature with
-one. What they record is the truth: kwargs that contradict it are refused
+`Mul`'s second input is the scalar constant 1 without a weight column, a
+feature with one. What they record is the truth: kwargs that contradict it are refused
 (`check_*`), kwargs that omit it get it (`Setting.source` says which).
 """
 
@@ -98,8 +98,27 @@ def read_graph(prefix: str) -> GraphRecord:
   weighted = None
   mul = nodes.get(f'{scope}/Mul')
   if mul is not None and len(mul.input) == 2:
-    weighted = not _leads_to(nodes, mul.input[1], ('Const',))
+    weighted = not _is_unit_constant(nodes, mul.input[1])
   return GraphRecord(path, graph, reduction, op, weighted)
+
+
+def _is_unit_constant(nodes: Mapping, name: str) -> bool:
+  """Whether `name` is (through Identity/Cast) the scalar constant 1.
+
+  The head's weights without a weight column; a weight feature given as a
+  constant tensor (an input_fn returning tensors) is not a scalar 1.
+  """
+  for _ in range(8):
+    node = nodes.get(name.lstrip('^').split(':')[0])
+    if node is None:
+      return False
+    if node.op == 'Const':
+      value = tf.make_ndarray(node.attr['value'].tensor)
+      return value.shape == () and float(value) == 1.0
+    if node.op not in ('Identity', 'Cast') or not node.input:
+      return False
+    name = node.input[0]
+  return False
 
 
 def _leads_to(nodes: Mapping, name: str, ops: tuple[str, ...]) -> bool:
@@ -192,7 +211,7 @@ def check_weight_column(record: GraphRecord, given) -> Setting:
     _refuse(
         'weight_column',
         repr(getattr(given, 'key', given)),
-        'no weight column (the loss is weighted by a constant)',
+        'no weight column (the loss is weighted by the scalar 1)',
         f'its graph {record.path}',
         'Remove weight_column from the config, or export the model_dir'
         ' trained with it.',
