@@ -64,6 +64,10 @@ def three_classes():
   return dict(matching(), n_classes=3)
 
 
+def weighted():
+  return dict(matching(), weight_column='w')
+
+
 def v1_matching():
   return dict(
       visible(),
@@ -379,6 +383,13 @@ class ExportTruthTest(fault_harness.SourceCopies):
           r"records loss_reduction='sum'",
       ),
       ('v2_class', 'v2', 'adam', r"optimizer='Adam'", 'class Adagrad'),
+      (
+          'v2_weight_column',
+          'v2',
+          'weighted',
+          r"weight_column='w'",
+          r'records no weight column',
+      ),
       (
           'v2_head',
           'v2',
