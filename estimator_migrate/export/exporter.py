@@ -13,6 +13,7 @@ from estimator_migrate.export import families
 from estimator_migrate.export import integrity
 from estimator_migrate.export import optimizer_state
 from estimator_migrate.export import serving
+from estimator_migrate.export import settings as settings_lib
 from estimator_migrate.export import target as target_lib
 from estimator_migrate.export import weights as weights_lib
 
@@ -28,6 +29,8 @@ class ExportResult:
   mappings: tuple[columns_lib.Mapping, ...]
   arrays: dict
   optimizer_notes: tuple[str, ...] = ()
+  settings: tuple[settings_lib.Setting, ...] = ()
+  graph: str | None = None  # the graph the settings were read from
 
   def report(self) -> str:
     """Every column and variable: how it was mapped, exact or not."""
@@ -35,6 +38,23 @@ class ExportResult:
         f'# {self.estimator} exported to Keras 3',
         '',
         f'Checkpoint: `{self.prefix}` (global step {self.global_step}).',
+        '',
+        '## Training settings',
+        '',
+        (
+            f'Read from the checkpoint and its graph `{self.graph}` where'
+            ' they record them; config kwargs that contradict them are'
+            ' refused.'
+            if self.graph
+            else 'No graph (`.meta` or `graph.pbtxt`) beside the checkpoint:'
+            ' the loss reduction, weight column and Python-only optimizer'
+            ' config come from the kwargs or defaults, as marked.'
+        ),
+        '',
+        report_lib.markdown_table(
+            ('setting', 'value', 'from'),
+            [(s.name, s.value, s.source) for s in self.settings],
+        ),
         '',
         '## Feature columns',
         '',
@@ -160,8 +180,15 @@ def canned_to_keras(
     )
   constructor_kwargs.pop('model_dir', None)
   model = families.model_spec(estimator, constructor_kwargs)
-  weights = weights_lib.read_weights(model_dir, model.shapes)
+  weights = weights_lib.read_weights(
+      model_dir,
+      model.shapes,
+      settings_lib.head_check(model.spec, constructor_kwargs)
+      if model.row.kind != 'Estimator'
+      else None,
+  )
   try:
+    record = settings_lib.read_graph(weights.prefix)
     state = optimizer_state.read_state(
         weights.reader,
         weights.source.variables,
@@ -171,11 +198,15 @@ def canned_to_keras(
             for part in model.row.family.parts
         },
         weights.global_step,
+        record.graph,
     )
     if state.reason == optimizer_state.V1_REASON:
       state = optimizer_state.read_v1_state(
           weights.source, model.trained, weights.global_step
       )
+    # The checkpoint decides: kwargs that contradict it are refused before
+    # the rest of the data is read.
+    settings = _settings(estimator, model, constructor_kwargs, state, record)
   except BaseException:
     weights.source.close()
     raise
@@ -183,7 +214,7 @@ def canned_to_keras(
   spec = dict(model.spec)
   spec['optimizers'] = list(state.entries) if not state.reason else None
   spec['compile_unavailable'] = state.reason
-  spec['loss_reduction'] = _loss_reduction(estimator, constructor_kwargs)
+  spec['loss_reduction'] = settings[0].value
   return ExportResult(
       estimator=model.row.name,
       prefix=weights.prefix,
@@ -192,7 +223,51 @@ def canned_to_keras(
       mappings=model.mappings,
       arrays={**weights.arrays, **state.arrays},
       optimizer_notes=state.notes,
+      settings=tuple(settings),
+      graph=record.path,
   )
+
+
+def _settings(
+    estimator, model, kwargs: dict, state, record
+) -> list[settings_lib.Setting]:
+  """Every training setting carried, the loss reduction first.
+
+  Raises:
+    MigrationError: A kwarg contradicts what the checkpoint records.
+  """
+  given = kwargs.get('loss_reduction')
+  reduction = settings_lib.check_reduction(
+      record,
+      _loss_reduction(estimator, kwargs) if given is not None else None,
+      given,
+  )
+  if reduction is None:
+    why = (
+        'no graph beside the checkpoint'
+        if record.path is None
+        else 'its graph does not show it'
+    )
+    if given is not None:
+      source = f'kwargs ({why})'
+    elif _is_v1_class(estimator):
+      source = f'v1 default ({why})'
+    else:
+      source = f'v2 default, the estimator given by name ({why})'
+    reduction = settings_lib.Setting(
+        'loss_reduction', _loss_reduction(estimator, kwargs), source
+    )
+  settings_lib.check_optimizers(
+      model.row.family, model.row.name, kwargs, state, record
+  )
+  rows = [reduction]
+  if model.row.kind != 'Estimator':
+    rows += settings_lib.head_settings(model.spec, kwargs)
+    rows.append(
+        settings_lib.check_weight_column(record, kwargs.get('weight_column'))
+    )
+  rows += settings_lib.optimizer_settings(model.row.family, state)
+  return rows
 
 
 # v1 (tf.compat.v1.losses.Reduction) names of the reductions Keras 3 has.
@@ -202,16 +277,21 @@ _V1_REDUCTIONS = {
 }
 
 
+def _is_v1_class(estimator) -> bool:
+  return not isinstance(estimator, str) and not estimator.__name__.endswith(
+      'V2'
+  )
+
+
 def _loss_reduction(estimator, kwargs: dict) -> str:
   """Keras 3's name of the estimator's loss reduction.
 
   The default is the class's: v1 canned estimators sum the loss over the
   batch, v2 ones average it. An estimator given by name is taken as v2.
   """
-  v1_class = not isinstance(estimator, str) and not estimator.__name__.endswith(
-      'V2'
+  value = kwargs.get(
+      'loss_reduction', 'sum' if _is_v1_class(estimator) else None
   )
-  value = kwargs.get('loss_reduction', 'sum' if v1_class else None)
   value = getattr(value, 'value', value) or 'sum_over_batch_size'
   value = _V1_REDUCTIONS.get(value, value)
   if value not in ('sum', 'sum_over_batch_size'):

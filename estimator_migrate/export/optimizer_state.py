@@ -24,6 +24,7 @@ import re
 import types
 
 import numpy as np
+import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate import optimizers
@@ -95,8 +96,8 @@ KERAS3: types.MappingProxyType[str, Keras3Row] = types.MappingProxyType(
     }
 )
 # Config entries not in the checkpoint (Python attributes of the Keras 2
-# optimizer), read from the optimizer object passed in the kwargs if any,
-# else TF 2.15's defaults.
+# optimizer): read from the graph's update ops (`GRAPH_CONFIG`), else from
+# the optimizer object passed in the kwargs if any, else TF 2.15's defaults.
 _PYTHON_CONFIG = types.MappingProxyType(
     {
         'Adam': {'epsilon': 1e-7, 'amsgrad': False},
@@ -105,6 +106,61 @@ _PYTHON_CONFIG = types.MappingProxyType(
         'SGD': {'nesterov': False},
     }
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class GraphRead:
+  """Where a Python-only config entry shows in a Keras 2 update op.
+
+  The op `op` (dense form, as TF 2.15's legacy optimizers call it) holds the
+  value as its input `input` (a constant), as its bool attribute `attr`, or,
+  where the optimizer picks the kernel by the value, its running means
+  `value` (Adam's amsgrad kernel; Ftrl's V1 kernel for zero shrinkage).
+  """
+
+  op: str
+  input: int | None = None
+  attr: str | None = None
+  value: object = None
+
+
+# Keras 2 class -> config entry -> the update ops that record it.
+GRAPH_CONFIG: types.MappingProxyType[
+    str, Mapping[str, tuple[GraphRead, ...]]
+] = types.MappingProxyType(
+    {
+        'Adam': {
+            'epsilon': (
+                GraphRead('ResourceApplyAdam', input=8),
+                GraphRead('ResourceApplyAdamWithAmsgrad', input=9),
+            ),
+            'amsgrad': (
+                GraphRead('ResourceApplyAdam', value=False),
+                GraphRead('ResourceApplyAdamWithAmsgrad', value=True),
+            ),
+        },
+        'Adagrad': {'epsilon': (GraphRead('ResourceApplyAdagradV2', input=3),)},
+        'Ftrl': {
+            'l2_shrinkage_regularization_strength': (
+                GraphRead('ResourceApplyFtrl', value=0.0),
+                GraphRead('ResourceApplyFtrlV2', input=7),
+            ),
+        },
+        'SGD': {
+            'nesterov': (
+                GraphRead('ResourceApplyKerasMomentum', attr='use_nesterov'),
+                GraphRead('ResourceApplyGradientDescent', value=False),
+            ),
+        },
+    }
+)
+
+# Where each value of an entry's config came from (report.md's column).
+FROM_CHECKPOINT = 'checkpoint'
+FROM_GRAPH = 'checkpoint graph'
+FROM_KWARGS = 'kwargs'
+FROM_DEFAULT = 'TF 2.15 default'
+FROM_V1_GRAPH = 'checkpoint graph (v1 optimizer, translated)'
 
 
 class OptimizerStateError(ValueError):
@@ -119,6 +175,8 @@ class State:
   arrays: Mapping[str, np.ndarray]
   notes: tuple[str, ...]
   reason: str | None = None  # set when compile=True is not available
+  # Per entry: config key -> where its value came from (FROM_*).
+  sources: tuple[Mapping[str, str], ...] = ()
 
 
 def _keras2_slots(keras_class: str) -> set[str]:
@@ -130,15 +188,82 @@ def _keras2_slots(keras_class: str) -> set[str]:
   }
 
 
-def _python_config(keras_class: str, optimizer_arg) -> dict:
+def _python_config(
+    keras_class: str, optimizer_arg, recorded: Mapping[str, object]
+) -> tuple[dict, dict]:
+  """The Python-only config and where each value came from.
+
+  `recorded` (read from the graph) wins; then the optimizer object passed
+  in the kwargs (`FROM_KWARGS`); then TF 2.15's default.
+  """
   config = dict(_PYTHON_CONFIG[keras_class])
+  sources = dict.fromkeys(config, FROM_DEFAULT)
   if callable(optimizer_arg) and not hasattr(optimizer_arg, 'get_config'):
     optimizer_arg = optimizer_arg()  # the estimator accepts a factory
   get_config = getattr(optimizer_arg, 'get_config', None)
   if get_config is not None:
     given = get_config()
-    config.update({k: given[k] for k in config if k in given})
-  return config
+    for key in config:
+      if key in given:
+        config[key], sources[key] = given[key], FROM_KWARGS
+  for key in config:
+    if key in recorded:
+      config[key], sources[key] = recorded[key], FROM_GRAPH
+  return config, sources
+
+
+def _constant(nodes: Mapping, name: str):
+  """The value of the constant `name` leads to (through Identity/Cast)."""
+  for _ in range(8):
+    node = nodes.get(name.lstrip('^').split(':')[0])
+    if node is None:
+      return None
+    if node.op == 'Const':
+      return tf.make_ndarray(node.attr['value'].tensor).item()
+    if node.op not in ('Identity', 'Cast') or not node.input:
+      return None
+    name = node.input[0]
+  return None
+
+
+def graph_config(graph, optimizer: str, keras_class: str) -> dict:
+  """The Python-only config of Keras 2 optimizer `training/<optimizer>`.
+
+  Read from its update ops in `graph` as `GRAPH_CONFIG` says; an entry
+  whose ops are absent (or not constants) is left out.
+  """
+  reads = GRAPH_CONFIG.get(keras_class, {})
+  if graph is None or not reads:
+    return {}
+  nodes = {n.name: n for n in graph.node}
+  scope = f'training/{optimizer}/'
+  by_op = {}
+  for node in graph.node:
+    if node.name.startswith(scope) and '/update_' in node.name:
+      by_op.setdefault(node.op, node)
+  recorded = {}
+  for key, candidates in reads.items():
+    for read in candidates:
+      node = by_op.get(read.op)
+      if node is None:
+        continue
+      if read.input is not None:
+        value = (
+            _constant(nodes, node.input[read.input])
+            if len(node.input) > read.input
+            else None
+        )
+      elif read.attr is not None:
+        value = bool(node.attr[read.attr].b) if read.attr in node.attr else None
+      else:
+        value = read.value
+      if value is not None:
+        # Shortest decimal of the float32 the kernel runs with (1e-30).
+        recorded[key] = (
+            float(str(np.float32(value))) if isinstance(value, float) else value
+        )
+        break
+  return recorded
 
 
 def _scope_of(name: str) -> str:
@@ -151,6 +276,9 @@ def read_state(
     model_names: list[str],
     optimizer_args: Mapping[str, object],
     global_step: int | None,
+    graph=None,
+    *,
+    hypers_from: str = FROM_CHECKPOINT,
 ) -> State:
   """Reads the optimizer state of the model variables `model_names`.
 
@@ -162,6 +290,11 @@ def read_state(
       argument the estimator was built with; a single entry serves the
       whole model whatever its key.
     global_step: The checkpoint's step.
+    graph: The GraphDef saved beside the checkpoint, if any: the
+      Python-only config (epsilon, amsgrad, nesterov, l2 shrinkage) is read
+      from its update ops (`GRAPH_CONFIG`) over the kwargs.
+    hypers_from: The source `State.sources` names for hyperparameters read
+      from `reader`.
 
   Returns:
     The state, or a State with `reason` when compile=True cannot be offered.
@@ -181,7 +314,7 @@ def read_state(
       entry['hypers'][rest] = name
   if not found:
     return State((), {}, (), reason=_v1_reason(variables, model))
-  entries, arrays, notes = [], {}, []
+  entries, arrays, notes, sources = [], {}, [], []
   unclaimed = [n for n in model_names]
   for opt, entry in sorted(found.items()):
     keras_class = re.sub(r'_\d+$', '', opt)
@@ -220,7 +353,14 @@ def read_state(
         if len(optimizer_args) == 1
         else optimizer_args.get(_scope_of(trained[0]))
     )
-    config = {**hypers, **_python_config(keras_class, argument)}
+    python, python_sources = _python_config(
+        keras_class, argument, graph_config(graph, opt, keras_class)
+    )
+    config = {**hypers, **python}
+    sources.append(
+        {'class': hypers_from, **dict.fromkeys(hypers, hypers_from)}
+        | python_sources
+    )
     iterations = global_step or 0
     if 'iter' in entry['hypers']:
       iterations = int(reader.get_tensor(entry['hypers']['iter']))
@@ -247,7 +387,7 @@ def read_state(
     return State(
         (), {}, (), reason=f'no optimizer state for {sorted(unclaimed)}'
     )
-  return State(tuple(entries), arrays, tuple(notes))
+  return State(tuple(entries), arrays, tuple(notes), sources=tuple(sources))
 
 
 def _unclaimed_scope(unclaimed: list[str], found: dict) -> list[str]:
@@ -345,7 +485,16 @@ def read_v1_state(
     return State((), {}, (), reason=f'{V1_REASON} ({e})')
   converted = _ConvertedReader(source, plan)
   state = read_state(
-      converted, converted.targets, model_names, plans, global_step
+      converted,
+      converted.targets,
+      model_names,
+      plans,
+      global_step,
+      hypers_from=FROM_V1_GRAPH,
+  )
+  state = dataclasses.replace(
+      state,
+      sources=tuple(dict.fromkeys(s, FROM_V1_GRAPH) for s in state.sources),
   )
   described = sorted(
       f'training/{plan.keras_names[part]}: {p.describe()}'

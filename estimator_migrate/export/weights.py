@@ -10,7 +10,7 @@ the index (`CheckedReader`), never TF's reader (which globs the prefix, so
 a `[` in a path finds nothing, and fails with a traceback on bad data).
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import dataclasses
 
 import numpy as np
@@ -68,12 +68,18 @@ class Weights:
   reader: CheckedReader
 
 
-def read_weights(model_dir: str, shapes: Mapping[str, tuple]) -> Weights:
+def read_weights(
+    model_dir: str,
+    shapes: Mapping[str, tuple],
+    check: Callable[[Mapping], None] | None = None,
+) -> Weights:
   """Reads the variables `shapes` names from the checkpoint at `model_dir`.
 
   Args:
     model_dir: A model_dir or checkpoint prefix.
     shapes: Checkpoint name -> the shape the Keras layer expects.
+    check: Called with the checkpoint's variables by name before the
+      shapes are compared (raises to refuse with a more precise message).
 
   Raises:
     CheckpointError: No checkpoint there, a variable missing, a shape
@@ -89,6 +95,12 @@ def read_weights(model_dir: str, shapes: Mapping[str, tuple]) -> Weights:
         ' feature columns, hidden units and n_classes). It has'
         f' {sorted(source.variables)[:20]}.'
     )
+  if check is not None:
+    try:
+      check(source.variables)
+    except BaseException:
+      source.close()
+      raise
   wrong = [
       f'{n} is {list(source.variables[n].shape)}, expected {list(shapes[n])}'
       for n in names
