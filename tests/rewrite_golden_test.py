@@ -236,14 +236,30 @@ class EditsTest(parameterized.TestCase):
     ]
     self.assertEqual(
         [(e.line, e.applied) for e in edits],
-        [(9, True), (20, True), (36, False), (7, False), (12, False)],
+        [(9, True), (20, True), (36, False), (7, True), (12, True)],
     )
     self.assertIn('became a name, the exit and a return', edits[1].why)
     self.assertIn('neither bound to a name', edits[2].why)
     self.assertIn(
         'estimator-migrate-export --estimator=LinearRegressor', edits[2].why
     )
-    self.assertIn('BaselineClassifier is not exported', edits[3].why)
+
+  def test_to_keras_reports_a_family_the_exporter_does_not_take(self):
+    source = (
+        'import tensorflow as tf\n'
+        'def build(cols):\n'
+        '  head = tf.contrib.estimator.multi_class_head(3)\n'
+        '  est = tf.estimator.DNNEstimator(head=head, hidden_units=[4],'
+        ' feature_columns=cols)\n'
+        '  return est\n'
+    )
+    new, edits = transformer.rewrite_source(
+        source, 'x.py', transformer.Options(to_keras=True)
+    )
+    (exit_edit,) = [e for e in edits if e.argument == 'to_keras']
+    self.assertFalse(exit_edit.applied)
+    self.assertIn('DNNEstimator is not exported', exit_edit.why)
+    self.assertNotIn('est.to_keras', new)
 
   def test_to_keras_picks_a_free_name_for_a_returned_estimator(self):
     source = (

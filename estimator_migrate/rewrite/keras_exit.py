@@ -44,10 +44,10 @@ COMMENT = (
 
 def unsupported(api: names.Api) -> str | None:
   """Why the exporter cannot take this family, or None."""
-  if api.name.startswith('Baseline') or api.name.endswith('Estimator'):
+  if api.name.endswith('Estimator'):
     return (
         f'{api.name} is not exported to Keras yet (the exporter takes DNN,'
-        ' Linear and DNNLinearCombined Classifier/Regressor)'
+        ' Linear, DNNLinearCombined and Baseline Classifier/Regressor)'
     )
   return None
 
