@@ -98,11 +98,13 @@ lock-modern:
 	/tmp/estimator_migrate_lock_modern/bin/pip install --quiet -r requirements-modern.in
 	/tmp/estimator_migrate_lock_modern/bin/pip freeze > requirements-modern.lock
 
-# Speed and memory: checkpoint conversion, training throughput, the cluster.
+# Speed and memory: checkpoint conversion, training throughput, the cluster,
+# the rewrite beside tf_upgrade_v2.
 bench: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/checkpoint_conversion.py --with_20gb
 	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/training_throughput.py
 	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/cluster_throughput.py
+	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/rewrite_throughput.py
 
 clean:
 	rm -rf $(VENV) $(MODERN_VENV) build *.egg-info $(DEMO_DIR)

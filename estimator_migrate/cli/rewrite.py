@@ -20,7 +20,9 @@ encoding their coding line declares (else UTF-8); in place, each changed file
 is replaced atomically keeping its mode, owner and symbolic links (the real
 file is written); a file with several hard links, a read-only file and a file
 in a read-only directory are refused. Each real file is read once, however
-many links reach it.
+many links reach it. A file that names nothing the rewrite acts on (no
+`tensorflow`, no `tf`, ...) is read but not parsed with libcst; the rest are
+shared among --jobs worker processes (default: one per usable core).
 
 Exit status: 0 done (constructions left for you are listed on stderr and in
 the report); 2 a bad path (nothing read), or some files could not be read,
@@ -31,6 +33,7 @@ Example:
   estimator-migrate-rewrite trainer/ --diff --report=rewrite.md
   estimator-migrate-rewrite trainer/model.py --in_place --exact
   estimator-migrate-rewrite trainer/ --in_place --to_keras
+  estimator-migrate-rewrite monorepo/ --diff --jobs=4
   bazel run //estimator_migrate/cli:rewrite -- $PWD/trainer --diff
 """
 
@@ -72,6 +75,15 @@ _TO_KERAS = flags.DEFINE_bool(
     ' (<estimator>.to_keras().save(DIR) exports it; see docs/rewrite.md).',
 )
 
+_JOBS = flags.DEFINE_integer(
+    'jobs',
+    None,
+    'Worker processes; default: one per usable core. 1 rewrites in one'
+    ' process (a tree under 256 KiB always is). Any number gives the same'
+    ' report.',
+    lower_bound=1,
+)
+
 
 def main(argv: Sequence[str]) -> int:
   paths = argv[1:]
@@ -88,6 +100,7 @@ def main(argv: Sequence[str]) -> int:
             runtime_translate=_RUNTIME_TRANSLATE.value,
             to_keras=_TO_KERAS.value,
         ),
+        jobs=_JOBS.value,
     )
   except errors.MigrationError as e:
     console.fail(str(e))

@@ -18,15 +18,26 @@ from the mode, since the kernel lets root write anyway.
 
 A file that cannot be read, decoded, parsed or written is left as it was and
 reported (`report.Failure`, one line); the rest are still rewritten.
+
+A file none of whose identifiers the rewrite acts on (`prefilter`: no
+`tensorflow`, no `tf`, ...) is read and reported unchanged without going
+through libcst. A tree is rewritten by a pool of worker processes (`jobs`,
+default one per usable core), each file whole in one worker; results are
+gathered in the order the files were found, so the report and the diff are
+the same for any number of jobs. A small tree is rewritten in this process.
 Paths with a scheme (`gs://...`) are read and written with `tf.io.gfile`
 (no links, modes or owners there).
 """
 
+import collections
 from collections.abc import Iterator, Sequence
+from concurrent import futures
 import contextlib
 import dataclasses
 import difflib
 import io
+import logging as std_logging
+import multiprocessing
 import os
 import stat
 import tempfile
@@ -35,10 +46,14 @@ import tokenize
 import tensorflow as tf
 
 from estimator_migrate import errors
+from estimator_migrate.rewrite import prefilter
 from estimator_migrate.rewrite import report
 from estimator_migrate.rewrite import transformer
 
 _SUFFIX = '.estimator-migrate.tmp'
+# Below this many bytes of source, starting workers (each imports TensorFlow
+# and libcst, seconds of CPU) costs more than it saves.
+_PARALLEL_MIN_BYTES = 256 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -403,6 +418,8 @@ def _rewrite_file(
   read = _read(path)
   try:
     old, encoding = decode(read.data, path)
+    if not prefilter.may_change(old):
+      return report.FileResult(path, old, old, ())
     new, edits = transformer.rewrite_source(old, path, options)
   except errors.TranslationError as e:
     raise _FileError(str(e)) from e
@@ -426,6 +443,7 @@ def rewrite_paths(
     *,
     in_place: bool = False,
     options: transformer.Options | None = None,
+    jobs: int | None = None,
 ) -> report.RewriteReport:
   """Rewrites every Python file under `paths`.
 
@@ -440,29 +458,144 @@ def rewrite_paths(
       mode, owner and links; otherwise nothing is written and the report
       carries the new text.
     options: How to rewrite (`transformer.Options`).
+    jobs: Worker processes (default: one per usable core); 1 rewrites in
+      this process, as does a tree under 256 KiB. The report is the same for
+      any number.
 
   Returns:
     The report: each rewritten file's old and new text, every edit, and the
     files left as they were (`failures`).
 
   Raises:
-    TranslationError: A path does not exist or is a file that is not `.py`
-      (nothing is read or written then).
+    TranslationError: A path does not exist or is a file that is not `.py`,
+      or `jobs` is below 1 (nothing is read or written then).
 
   Example:
     result = files.rewrite_paths(['trainer/'], in_place=True)
     print(result.markdown())
   """
+  if jobs is not None and jobs < 1:
+    raise errors.TranslationError(
+        f'jobs={jobs}: must be at least 1 (1 rewrites in this process).'
+    )
   found = find_python_files(paths)
-  results, failures = [], list(found.failures)
-  for path in found.files:
-    try:
-      results.append(
-          _rewrite_file(path, in_place, options or transformer.Options())
-      )
-    except _FileError as e:
-      failures.append(report.Failure(path, str(e)))
+  options = options or transformer.Options()
+  jobs = min(jobs or usable_cores(), len(found.files))
+  sizes = _sizes(found.files) if jobs > 1 else []
+  if jobs > 1 and sum(sizes) >= _PARALLEL_MIN_BYTES:
+    outcomes = _rewrite_in_pool(found.files, sizes, in_place, options, jobs)
+  else:
+    outcomes = [_rewrite_one(p, in_place, options) for p in found.files]
+  results = [o for o in outcomes if isinstance(o, report.FileResult)]
+  failures = list(found.failures)
+  failures += [o for o in outcomes if isinstance(o, report.Failure)]
   return report.merge(results, failures)
+
+
+def usable_cores() -> int:
+  """The cores this process may run on (its CPU affinity), at least 1."""
+  try:
+    return max(1, len(os.sched_getaffinity(0)))
+  except AttributeError:  # no sched_getaffinity (macOS)
+    return os.cpu_count() or 1
+
+
+def _sizes(paths: Sequence[str]) -> list[int]:
+  """Each file's size in bytes; 0 when it cannot be read (it fails later)."""
+  sizes = []
+  for path in paths:
+    try:
+      if _is_local(path):
+        sizes.append(os.stat(path).st_size)
+      else:
+        sizes.append(tf.io.gfile.stat(path).length)
+    except (OSError, tf.errors.OpError):
+      sizes.append(0)
+  return sizes
+
+
+def _rewrite_one(
+    path: str, in_place: bool, options: transformer.Options
+) -> report.FileResult | report.Failure:
+  """One file's outcome; runs in a worker process or in this one."""
+  try:
+    return _rewrite_file(path, in_place, options)
+  except _FileError as e:
+    return report.Failure(path, str(e))
+
+
+def _start_worker(tensorflow_log_level: int) -> None:
+  # As quiet as this process: a binary shows TensorFlow's Python warnings
+  # only when asked (console), and a worker's would reach the same stderr.
+  std_logging.getLogger('tensorflow').setLevel(tensorflow_log_level)
+
+
+def _started() -> None:
+  """Returns once a worker has started (imported this module)."""
+
+
+def _rewrite_in_pool(
+    paths: Sequence[str],
+    sizes: Sequence[int],
+    in_place: bool,
+    options: transformer.Options,
+    jobs: int,
+) -> list[report.FileResult | report.Failure]:
+  """Each file's outcome, in the order of `paths`, from `jobs` processes.
+
+  This process is one of them: it has TensorFlow and libcst loaded already,
+  and rewrites files while the `jobs - 1` others start (they get files once
+  one has started, so a small tree is done here). They are spawned:
+  TensorFlow runs threads from import on, and a fork of a threaded process
+  may hang. Files are handed out one at a time, largest first (so no
+  process is left with a big one at the end), each worker kept one file
+  ahead. A file whose worker died (the pool is then broken) is rewritten
+  here, as with one job.
+  """
+  outcomes: list[report.FileResult | report.Failure | None] = [None] * len(
+      paths
+  )
+  queue = collections.deque(
+      sorted(range(len(paths)), key=lambda i: (-sizes[i], i))
+  )
+  in_flight: dict[futures.Future[report.FileResult | report.Failure], int] = {}
+  broken = False
+  with futures.ProcessPoolExecutor(
+      jobs - 1,
+      mp_context=multiprocessing.get_context('spawn'),
+      initializer=_start_worker,
+      initargs=(std_logging.getLogger('tensorflow').level,),
+  ) as pool:
+    # Files go to the workers once they have started: until then, this
+    # process rewrites them (a start is seconds of imports).
+    started = pool.submit(_started)
+    while queue or in_flight:
+      while (
+          not broken
+          and started.done()
+          and queue
+          and len(in_flight) < 2 * (jobs - 1)
+      ):
+        i = queue.popleft()
+        try:
+          in_flight[pool.submit(_rewrite_one, paths[i], in_place, options)] = i
+        except futures.process.BrokenProcessPool:
+          broken = True
+          queue.appendleft(i)
+      if queue:
+        i = queue.popleft()
+        outcomes[i] = _rewrite_one(paths[i], in_place, options)
+        done = [f for f in in_flight if f.done()]
+      else:
+        done, _ = futures.wait(in_flight, return_when=futures.FIRST_COMPLETED)
+      for future in done:
+        i = in_flight.pop(future)
+        try:
+          outcomes[i] = future.result()
+        except futures.process.BrokenProcessPool:
+          broken = True
+          queue.appendleft(i)
+  return [o for o in outcomes if o is not None]
 
 
 def check_new_file(path: str, argument: str) -> None:
