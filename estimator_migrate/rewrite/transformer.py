@@ -8,6 +8,7 @@ their statements, and the imports the new code needs at the top. Everything
 else, comments and formatting included, is kept byte for byte.
 """
 
+import ast
 import dataclasses
 import re
 import sys
@@ -36,6 +37,13 @@ _EXPORT_V1 = 'export_savedmodel'
 _EXPORT_V2 = 'export_saved_model'
 # A TensorFlow symbol named in a line of the upgrader's log.
 _SYMBOL = re.compile(r'\btf\.[\w.]*\w')
+# The toolkit's pass acts only on calls: `.export_savedmodel(...)`, and
+# calls whose qualified name ends in a canned estimator or
+# `model_to_estimator` (`_Analysis.visit_Call`). Such a call spells that name
+# as its function (`tf.estimator.DNNClassifier(`, `DNNClassifier(`) or as an
+# import's alias of it. A module with no such call skips the pass, and with
+# it libcst's metadata, most of a rewrite's time.
+_ACTED_ON = frozenset((*estimators.NAMES, _EXPORT_V1, 'model_to_estimator'))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -636,6 +644,38 @@ def _is_docstring(statement: cst.CSTNode) -> bool:
   )
 
 
+def _parse(source: str, path: str) -> cst.Module:
+  try:
+    return cst.parse_module(source)
+  except cst.ParserSyntaxError as e:
+    raise errors.TranslationError(
+        f'{path}: not valid Python ({e.message} at line {e.raw_line});'
+        ' fix it or leave it out of the paths.'
+    ) from e
+
+
+def _may_act(text: str) -> bool:
+  """Whether the toolkit's pass could change `text` (see `_ACTED_ON`)."""
+  try:
+    tree = ast.parse(text)
+  except (SyntaxError, ValueError):  # libcst's grammar decides, not ours
+    return True
+  called = set(_ACTED_ON)
+  for node in ast.walk(tree):
+    if isinstance(node, ast.ImportFrom):
+      called.update(
+          a.asname for a in node.names if a.asname and a.name in _ACTED_ON
+      )
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Call):
+      func = node.func
+      if (isinstance(func, ast.Name) and func.id in called) or (
+          isinstance(func, ast.Attribute) and func.attr in _ACTED_ON
+      ):
+        return True
+  return False
+
+
 def rewrite_source(
     source: str, path: str = '<string>', options: Options = Options()
 ) -> tuple[str, tuple[report.Edit, ...]]:
@@ -662,18 +702,20 @@ def rewrite_source(
     TranslationError: `source` is not valid Python.
   """
   try:
-    module = cst.parse_module(source)
-  except cst.ParserSyntaxError as e:
-    raise errors.TranslationError(
-        f'{path}: not valid Python ({e.message} at line {e.raw_line});'
-        ' fix it or leave it out of the paths.'
-    ) from e
+    ast.parse(source)
+  except (SyntaxError, ValueError):
+    _parse(source, path)  # libcst's grammar decides: its error, or it parses
   notes = ()
+  text = source
   if options.upgrade:
     upgraded = upgrader.upgrade(source, path)
-    if upgraded.text != source:
-      module = cst.parse_module(upgraded.text)
-    notes = upgraded.notes
+    text, notes = upgraded.text, upgraded.notes
+  if not _may_act(text):
+    edits = sorted(
+        (_upgrader_edit(path, note) for note in notes), key=lambda e: e.line
+    )
+    return text, tuple(edits)
+  module = _parse(text, path)
   wrapper = metadata.MetadataWrapper(module)
   analysis = _Analysis(wrapper.module, path, options)
   wrapper.visit(analysis)

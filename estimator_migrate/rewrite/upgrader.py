@@ -13,6 +13,7 @@ as the user wrote them (`transformer.rewrite_source` runs this first).
 
 import contextlib
 import dataclasses
+import functools
 import io
 import re
 
@@ -92,6 +93,13 @@ def _notes(lines) -> list[Note]:
   return notes
 
 
+@functools.cache
+def _spec() -> _Spec:
+  # Built once a process (its tables take a while); tf_upgrade_v2 itself
+  # shares one spec over a whole tree. Nothing in it changes per file.
+  return _Spec()
+
+
 def upgrade(source: str, path: str = '<string>') -> Upgrade:
   """Runs TensorFlow's upgrader, less its canned-estimator rules, on `source`.
 
@@ -105,7 +113,7 @@ def upgrade(source: str, path: str = '<string>') -> Upgrade:
     directly is left as it is, as `tf_upgrade_v2` leaves it, with its INFO
     line saying so).
   """
-  upgrader = ast_edits.ASTCodeUpgrader(_Spec())
+  upgrader = ast_edits.ASTCodeUpgrader(_spec())
   with contextlib.redirect_stdout(io.StringIO()):  # it prints every line
     done, text, logs, problems = upgrader.update_string_pasta(source, path)
   if not done:
