@@ -207,14 +207,18 @@ def _run_canned(workdir, steps, data_dir, batch_size, perturb_lr, say):
   translation = canned.translate_canned_args(tf1_project.CANNED, **kwargs)
   say('canned: converting the checkpoint')
   given = None
+  # The export's kwargs must agree with the checkpoint (it refuses a
+  # contradiction): the perturbed optimizers where the converter wrote them.
+  export_kwargs = translation.kwargs
   if perturb_lr != 1.0:  # for testing the divergence check
     family = estimators.lookup(tf1_project.CANNED).family
-    given = {
-        family.scope_of(arg): optimizer
-        for arg, optimizer in tf1_project.canned_optimizers(
-            tf1_project.LEARNING_RATE * perturb_lr
-        ).items()
-    }
+    perturbed = tf1_project.canned_optimizers(
+        tf1_project.LEARNING_RATE * perturb_lr
+    )
+    given = {family.scope_of(arg): opt for arg, opt in perturbed.items()}
+    export_kwargs = canned.translate_canned_args(
+        tf1_project.CANNED, **{**kwargs, **perturbed}
+    ).kwargs
   target = os.path.join(workdir, 'canned', 'migrated', f'model.ckpt-{steps}')
   conversion = convert.convert_optimizer_checkpoint(
       tf1.model_dir, target, optimizers=given, overwrite=True
@@ -233,7 +237,7 @@ def _run_canned(workdir, steps, data_dir, batch_size, perturb_lr, say):
   test_features, _ = keras3_act.dataset_arrays(eval_fn, None, SEED)
   pending = keras3_act.save_export(
       migrated,
-      translation.kwargs,
+      export_kwargs,
       os.path.join(workdir, 'canned', 'keras3'),
       test_features,
       keras3_act.dataset_arrays(train_fn, steps, SEED),
