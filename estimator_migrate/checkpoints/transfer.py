@@ -45,6 +45,7 @@ import uuid
 import tensorflow as tf
 
 from estimator_migrate import errors
+from estimator_migrate.checkpoints import files
 
 Method = Literal['link', 'kernel copy', 'stream']
 DEFAULT_CHUNK_BYTES = 16 << 20
@@ -81,10 +82,6 @@ class Transfer:
 
 class _Refused(Exception):
   """A means the filesystem does not offer for these paths."""
-
-
-def _is_local(path: str) -> bool:
-  return '://' not in path
 
 
 def _temporary(target: str) -> str:
@@ -178,7 +175,7 @@ def transfer_file(
     raise errors.CheckpointError(
         f'target: {target} exists; remove it or choose another path.'
     )
-  local = _is_local(source) and _is_local(target)
+  local = files.is_local(source) and files.is_local(target)
   size = tf.io.gfile.stat(source).length
   refused = []
   if link and local:

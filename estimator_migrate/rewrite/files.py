@@ -46,6 +46,7 @@ import tokenize
 import tensorflow as tf
 
 from estimator_migrate import errors
+from estimator_migrate.checkpoints import files as checkpoint_files
 from estimator_migrate.rewrite import prefilter
 from estimator_migrate.rewrite import report
 from estimator_migrate.rewrite import transformer
@@ -66,10 +67,6 @@ class Found:
 
   files: tuple[str, ...]
   failures: tuple[report.Failure, ...]
-
-
-def _is_local(path: str) -> bool:
-  return '://' not in path
 
 
 def _identity(st: os.stat_result) -> tuple[int, int]:
@@ -138,7 +135,7 @@ def find_python_files(paths: Sequence[str]) -> Found:
   seen_files: set[tuple[int, int] | str] = set()
 
   def add(path: str) -> None:
-    if _is_local(path):
+    if checkpoint_files.is_local(path):
       try:
         key = _identity(os.stat(path))
       except OSError:
@@ -151,7 +148,7 @@ def find_python_files(paths: Sequence[str]) -> Found:
 
   for path in paths:
     if tf.io.gfile.isdir(path):
-      if not _is_local(path):
+      if not checkpoint_files.is_local(path):
         for root, dirs, names in tf.io.gfile.walk(path):
           dirs.sort()
           for name in sorted(names):
@@ -205,7 +202,7 @@ class _Read:
 
 
 def _read(path: str) -> _Read:
-  if not _is_local(path):
+  if not checkpoint_files.is_local(path):
     try:
       with tf.io.gfile.GFile(path, 'rb') as f:
         return _Read(f.read(), None)
@@ -505,7 +502,7 @@ def _sizes(paths: Sequence[str]) -> list[int]:
   sizes = []
   for path in paths:
     try:
-      if _is_local(path):
+      if checkpoint_files.is_local(path):
         sizes.append(os.stat(path).st_size)
       else:
         sizes.append(tf.io.gfile.stat(path).length)
@@ -613,7 +610,7 @@ def check_new_file(path: str, argument: str) -> None:
     raise errors.MigrationError(
         f'{argument}={path!r} is a directory; name a file.'
     )
-  if not _is_local(path):
+  if not checkpoint_files.is_local(path):
     return
   directory = os.path.dirname(os.path.realpath(path))
   if not os.path.isdir(directory):
@@ -639,7 +636,7 @@ def write_file(path: str, text: str, argument: str) -> None:
     MigrationError: It cannot be written; names `argument`.
   """
   data = text.encode('utf-8')
-  if not _is_local(path):
+  if not checkpoint_files.is_local(path):
     try:
       _replace_remote(path, data)
     except _FileError as e:
