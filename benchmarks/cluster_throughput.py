@@ -1,6 +1,6 @@
 r"""Benchmarks the migrated canned estimator on a loopback TF cluster.
 
-Trains the v1 DNNLinearCombinedClassifier of `cluster_trainers` on a cluster
+Trains the v1 DNNLinearCombinedClassifier of `cluster.trainers` on a cluster
 (chief + 1 worker + 2 ps), converts its checkpoint, then from that checkpoint
 measures the translated v2 estimator:
   * global steps/s in one process (no TF_CONFIG) and on clusters with 2 ps
@@ -29,10 +29,10 @@ import time
 from absl import app
 from absl import flags
 
-from estimator_migrate import cluster
-from estimator_migrate import cluster_trainers
-from estimator_migrate import data
 from estimator_migrate.checkpoints import convert
+from estimator_migrate.cluster import loopback
+from estimator_migrate.cluster import trainers
+from estimator_migrate.guide import data
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Scratch directory.')
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'TFDS data_dir.')
@@ -43,16 +43,14 @@ _MAX_STEPS = flags.DEFINE_integer(
 )
 _TIMEOUT = flags.DEFINE_integer('timeout_secs', 600, 'Bound on each wait.')
 
-_TRAINER = cluster_trainers.TRAINER
+_TRAINER = trainers.TRAINER
 _V1_STEPS = 40
 _FAULTS = (('worker', 0), ('chief', 0), ('ps', 0))
 
 
 def _rate(log: str, after: float) -> float:
   """Global steps/s from progress lines written after `after`."""
-  lines = sorted(
-      (t, s) for _, _, s, t in cluster_trainers.progress(log) if t > after
-  )
+  lines = sorted((t, s) for _, _, s, t in trainers.progress(log) if t > after)
   (t0, s0), (t1, s1) = lines[0], lines[-1]
   return (s1 - s0) / (t1 - t0)
 
@@ -68,9 +66,7 @@ def _kwargs(model_dir: str, max_steps: int, **extra) -> dict:
 
 
 def _single_process(converted: str, root: str) -> float:
-  model_dir = cluster_trainers.copy_checkpoint(
-      converted, os.path.join(root, 'single')
-  )
+  model_dir = trainers.copy_checkpoint(converted, os.path.join(root, 'single'))
   log = os.path.join(root, 'single.log')
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
   env.pop('TF_CONFIG', None)
@@ -79,7 +75,7 @@ def _single_process(converted: str, root: str) -> float:
         [
             sys.executable,
             '-m',
-            'estimator_migrate.cluster',
+            'estimator_migrate.cluster.loopback',
             _TRAINER,
             json.dumps(
                 _kwargs(
@@ -103,12 +99,12 @@ def _single_process(converted: str, root: str) -> float:
 
 def _cluster_rate(converted: str, root: str, workers: int) -> float:
   """Global steps/s once every task trains (all held until then)."""
-  model_dir = cluster_trainers.copy_checkpoint(
+  model_dir = trainers.copy_checkpoint(
       converted, os.path.join(root, f'model_{workers}')
   )
   limit = os.path.join(root, 'step_limit')
-  cluster_trainers.set_step_limit(limit, _V1_STEPS)
-  with cluster.LocalCluster(
+  trainers.set_step_limit(limit, _V1_STEPS)
+  with loopback.LocalCluster(
       _TRAINER,
       _kwargs(
           model_dir,
@@ -122,7 +118,7 @@ def _cluster_rate(converted: str, root: str, workers: int) -> float:
   ) as c:
 
     def ready(role, index=0):
-      return cluster_trainers.progress(c.log(role, index), sessions=True)
+      return trainers.progress(c.log(role, index), sessions=True)
 
     c.start([t for t in c.tasks if t[0] != 'worker'])
     c.wait_for(
@@ -135,7 +131,7 @@ def _cluster_rate(converted: str, root: str, workers: int) -> float:
         what='every worker',
     )
     released = time.time()
-    cluster_trainers.set_step_limit(limit, None)
+    trainers.set_step_limit(limit, None)
     c.wait_for(
         lambda: c.exited('chief'),
         timeout_secs=_TIMEOUT.value,
@@ -151,10 +147,8 @@ def _cluster_rate(converted: str, root: str, workers: int) -> float:
 def _recovery(converted: str, root: str, role: str, index: int) -> float:
   """Seconds from SIGKILL of role:index (restarted at once) to a step after."""
   name = f'kill_{role}_{time.monotonic_ns()}'
-  model_dir = cluster_trainers.copy_checkpoint(
-      converted, os.path.join(root, name)
-  )
-  with cluster.LocalCluster(
+  model_dir = trainers.copy_checkpoint(converted, os.path.join(root, name))
+  with loopback.LocalCluster(
       _TRAINER,
       _kwargs(model_dir, 10**7, save_checkpoints_steps=50),
       workdir=os.path.join(root, name + '_run'),
@@ -163,13 +157,13 @@ def _recovery(converted: str, root: str, role: str, index: int) -> float:
   ) as c:
     c.start([t for t in c.tasks if t[0] != 'worker'])
     c.wait_for(
-        lambda: cluster_trainers.latest_checkpoint_step(model_dir) > _V1_STEPS,
+        lambda: trainers.latest_checkpoint_step(model_dir) > _V1_STEPS,
         timeout_secs=_TIMEOUT.value,
         what='a checkpoint',
     )
     c.start([('worker', 0)])
     c.wait_for(
-        lambda: cluster_trainers.progress(c.log('worker')),
+        lambda: trainers.progress(c.log('worker')),
         timeout_secs=_TIMEOUT.value,
         what='the worker',
     )
@@ -183,7 +177,7 @@ def _recovery(converted: str, root: str, role: str, index: int) -> float:
         log = log.split('=== start ')[-1]  # the restarted process
       return [
           t
-          for _, session, _, t in cluster_trainers.progress(log)
+          for _, session, _, t in trainers.progress(log)
           if t > killed and (role != 'ps' or session > 1)
       ]
 
@@ -198,8 +192,8 @@ def _recovery(converted: str, root: str, role: str, index: int) -> float:
 
 
 def _accuracy(converted: str, root: str) -> tuple[float, float]:
-  run = cluster_trainers.train_on_cluster(
-      model_dir=cluster_trainers.copy_checkpoint(
+  run = trainers.train_on_cluster(
+      model_dir=trainers.copy_checkpoint(
           converted, os.path.join(root, 'accuracy')
       ),
       version='v2',
@@ -229,7 +223,7 @@ def main(argv: Sequence[str]) -> None:
   os.makedirs(root, exist_ok=True)
   data.info(data_dir=_DATA_DIR.value)  # prepared once, before the tasks
   v1_dir = os.path.join(root, 'v1')
-  cluster_trainers.train_on_cluster(
+  trainers.train_on_cluster(
       model_dir=v1_dir,
       version='v1',
       max_steps=_V1_STEPS,

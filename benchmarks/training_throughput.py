@@ -10,9 +10,9 @@ trained by:
 - `hand_written_full`: the same model_fn doing the work the first one
   skips (the l2 loss from `model.losses`, BatchNorm's updates grouped with
   the step), with the same v1 Adam: the like-for-like reference;
-- `make_model_fn`: `estimator_migrate.model_fn.make_model_fn` (Keras legacy
+- `make_model_fn`: `estimator_migrate.tf2.model_fn.make_model_fn` (Keras legacy
   Adam, BatchNorm updates and regularization included);
-- `to_estimator`: `estimator_migrate.keras_estimator.to_estimator`.
+- `to_estimator`: `estimator_migrate.tf2.keras_estimator.to_estimator`.
 
 Each measurement trains a fresh model in a fresh model_dir and times the
 steps after `--warmup` (graph building, session start and the first steps
@@ -66,10 +66,10 @@ def _tf():
     sys.path.insert(0, _REPO)
   import tensorflow as tf
 
-  from estimator_migrate import data
-  from estimator_migrate import keras_estimator
-  from estimator_migrate import model_fn
-  from estimator_migrate import models
+  from estimator_migrate.guide import data
+  from estimator_migrate.guide import models
+  from estimator_migrate.tf2 import keras_estimator
+  from estimator_migrate.tf2 import model_fn
 
   return tf, data, keras_estimator, model_fn, models
 

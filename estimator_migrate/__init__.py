@@ -1,21 +1,33 @@
 """estimator_migrate: moves TF 1.x Estimator code and checkpoints to TF 2.
 
-Modules (import the one you need; each is small and named for what it does):
-  keras_estimator  to_estimator, check_input_fn: Keras models as Estimators.
-  model_fn         make_model_fn: the guide's custom model_fn, done once.
-  canned           translate_canned_args, make_v2_estimator.
-  optimizers       THE v1 <-> Keras optimizer table; translate_optimizer.
-  estimators       THE canned-estimator table (families, v1 defaults).
-  heads            THE v1 -> v2 head table and loss reductions; translate_head.
-  compat_optimizers  RMSPropV1, MomentumV1, AdagradV1 (v1's own kernels).
-  side_by_side     train a v1 canned estimator beside its translation.
-  checkpoints      convert_optimizer_checkpoint, inspect, assignment_map.
-  rewrite          rewrite v1 canned-estimator source as v2 (libcst).
-  data             TFDS loading and Estimator input_fns; the embedded set.
-  models, training The guide's CNN and its three TF2 training loops.
-  cluster          LocalCluster: a loopback TF cluster (chief, workers, ps).
-  cluster_trainers train_canned: the canned model a cluster task trains.
-  report, errors   Change tables; MigrationError and its subclasses.
+The package is laid out along the road, TF 1 -> TF 2 -> Keras 3:
+
+  tables/       What v1 was: canned families, optimizers, heads, v1 update
+                rules as Keras optimizers.
+  tf2/          Into TF 2 (on TF 2.15): canned arguments translated
+                (`canned`), Keras models as Estimators (`keras_estimator`,
+                `model_fn`), side-by-side training, weight differences.
+  checkpoints/  v1 checkpoints converted for v2 estimators: zero-copy,
+                verified, fault-safe (`convert_optimizer_checkpoint`).
+  rewrite/      v1 source rewritten as v2, with TensorFlow's upgrader.
+  export/       Leaving Estimators (TF 2.15 side): a trained estimator
+                written as a Keras 3 model directory.
+  keras3/       Code that runs only on current TensorFlow and Keras 3: the
+                generated model.py templates, the cluster `fit`.
+  cluster/      A loopback TF cluster with faults, and what its tasks run.
+  guide/        The migration guide's sample model, training loops and the
+                embedded data sets (examples, benchmarks and tests use them).
+  demo/         The end-to-end demo: a TF1 project taken all the way.
+  cli/          Every binary, and the console convention they share.
+  errors, report  MigrationError and its subclasses; change tables.
+
+Import the module you need from its folder, e.g.
+`from estimator_migrate.tf2 import canned`. Import paths from before 0.2
+(`estimator_migrate.canned`, ...) still work and warn: see CHANGELOG.md.
 """
 
-__version__ = '0.1.0'
+from estimator_migrate import _moved
+
+__version__ = '0.2.0'
+
+_moved.install()

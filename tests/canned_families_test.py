@@ -10,7 +10,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import tensorflow as tf
 
-from estimator_migrate import estimators
+from estimator_migrate.tables import estimators
 from tests import canned_harness
 from tests import tolerances
 

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from estimator_migrate import side_by_side
+from estimator_migrate.tf2 import side_by_side
 
 _N_EXAMPLES = 48
 _BATCH = 16

@@ -6,7 +6,7 @@ from absl.testing import absltest
 
 from tests import testing
 
-_BINARY = 'examples/canned_migration.py'
+_BINARY = 'estimator_migrate/cli/canned_migration.py'
 
 
 class CannedMigrationBinaryTest(absltest.TestCase):

@@ -4,10 +4,10 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import tensorflow as tf
 
-from estimator_migrate import canned
 from estimator_migrate import errors
-from estimator_migrate import estimators
-from estimator_migrate import optimizers
+from estimator_migrate.tables import estimators
+from estimator_migrate.tables import optimizers
+from estimator_migrate.tf2 import canned
 
 _COLUMNS = [tf.feature_column.numeric_column('x', shape=[2])]
 

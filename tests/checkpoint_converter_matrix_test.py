@@ -20,9 +20,9 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_estimator.python.estimator.canned import head as head_lib
 
-from estimator_migrate import estimators
-from estimator_migrate import heads
-from estimator_migrate import optimizers
+from estimator_migrate.tables import estimators
+from estimator_migrate.tables import heads
+from estimator_migrate.tables import optimizers
 from tests import checkpoint_harness
 from tests import conversion_paths
 from tests import tolerances

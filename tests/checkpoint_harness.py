@@ -12,9 +12,9 @@ import os
 
 import tensorflow as tf
 
-from estimator_migrate import canned
-from estimator_migrate import differences
 from estimator_migrate.checkpoints import convert
+from estimator_migrate.tf2 import canned
+from estimator_migrate.tf2 import differences
 from tests import canned_harness
 
 

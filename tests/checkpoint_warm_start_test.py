@@ -16,11 +16,11 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from estimator_migrate import differences
 from estimator_migrate import errors
-from estimator_migrate import model_fn
-from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import assignment
+from estimator_migrate.tables import optimizers
+from estimator_migrate.tf2 import differences
+from estimator_migrate.tf2 import model_fn
 
 _K = 3  # steps before the migration
 _M = 4  # steps after it, on both sides

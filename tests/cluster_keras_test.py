@@ -4,7 +4,7 @@ A v2 DNNLinearCombinedClassifier (image to the linear part and the DNN, a
 12-bit code of the image through an embedding) trains a few steps on the
 embedded digits in TF 2.15 and is exported (`export.canned_to_keras`). In
 the modern environment (TF 2.21, Keras 3) the export `fit`s on chief + 1
-worker under `MultiWorkerMirroredStrategy` (`cluster_keras.fit_export`);
+worker under `MultiWorkerMirroredStrategy` (`cluster_fit.fit_export`);
 the worker is SIGKILLed mid-epoch, the chief fails as the strategy makes it,
 both are restarted, `BackupAndRestore` resumes from the last epoch's backup,
 and the run ends at the same step, with the accuracy of a single-process
@@ -21,12 +21,12 @@ from absl.testing import absltest
 import numpy as np
 import tensorflow as tf
 
-from estimator_migrate import cluster
-from estimator_migrate import cluster_keras
-from estimator_migrate import cluster_trainers
-from estimator_migrate import data
 from estimator_migrate import export
+from estimator_migrate.cluster import loopback
+from estimator_migrate.cluster import trainers
 from estimator_migrate.export import modern
+from estimator_migrate.guide import data
+from estimator_migrate.keras3 import cluster_fit
 from tests import testing
 
 fc = tf.feature_column
@@ -145,8 +145,8 @@ class KerasClusterTest(absltest.TestCase):
   @classmethod
   def _fit(cls, name: str, workers: int) -> tuple[dict, str]:
     kwargs = cls._kwargs(name)
-    with cluster.LocalCluster(
-        cluster_keras.TARGET,
+    with loopback.LocalCluster(
+        cluster_fit.TARGET,
         kwargs,
         workdir=os.path.join(cls.root, name),
         workers=workers,
@@ -166,9 +166,7 @@ class KerasClusterTest(absltest.TestCase):
     limit_file = os.path.join(self.root, 'step_limit')
     backed_up = self.exported_step + _KILL_EPOCH * self.steps_per_epoch
     # Held mid-epoch, after the chief backed up _KILL_EPOCH epochs.
-    cluster_trainers.set_step_limit(
-        limit_file, backed_up + self.steps_per_epoch // 2
-    )
+    trainers.set_step_limit(limit_file, backed_up + self.steps_per_epoch // 2)
     kwargs = self._kwargs('cluster', step_limit_file=limit_file)
     metadata = os.path.join(kwargs['backup_dir'], 'training_metadata.json')
 
@@ -179,15 +177,13 @@ class KerasClusterTest(absltest.TestCase):
       with open(metadata) as f:
         epoch = json.load(f)['epoch']
       steps = [
-          max(
-              (s for *_, s, _ in cluster_trainers.progress(c.log(r))), default=0
-          )
+          max((s for *_, s, _ in trainers.progress(c.log(r))), default=0)
           for r in ('chief', 'worker')
       ]
       return epoch == _KILL_EPOCH and min(steps) > backed_up
 
-    with cluster.LocalCluster(
-        cluster_keras.TARGET,
+    with loopback.LocalCluster(
+        cluster_fit.TARGET,
         kwargs,
         workdir=os.path.join(self.root, 'cluster'),
         workers=1,
@@ -201,7 +197,7 @@ class KerasClusterTest(absltest.TestCase):
           fail_if_exited=c.tasks,
       )
       killed = c.kill('worker', 0)
-      cluster_trainers.set_step_limit(limit_file, None)
+      trainers.set_step_limit(limit_file, None)
       # The chief's next collective fails: MultiWorkerMirroredStrategy
       # needs every worker, so the whole job restarts, as a cluster
       # manager restarts failed tasks.
@@ -217,7 +213,7 @@ class KerasClusterTest(absltest.TestCase):
       c.restart('worker', 0)
 
       def resumed():
-        lines = cluster_trainers.progress(c.log('chief', start=2))
+        lines = trainers.progress(c.log('chief', start=2))
         return lines and lines[0]
 
       first = c.wait_for(
@@ -232,9 +228,9 @@ class KerasClusterTest(absltest.TestCase):
           what='the restarted cluster to finish',
           fail_if_exited=c.tasks,
       )
-      sessions = cluster_trainers.progress(
+      sessions = trainers.progress(
           c.log('chief', start=2), sessions=True
-      ) + cluster_trainers.progress(c.log('worker', start=2), sessions=True)
+      ) + trainers.progress(c.log('worker', start=2), sessions=True)
       results = self._results(kwargs, c.tasks)
 
     # Both restarted tasks restored the backup of _KILL_EPOCH epochs.

@@ -27,11 +27,11 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import tensorflow as tf
 
-from estimator_migrate import cluster
-from estimator_migrate import cluster_trainers
-from estimator_migrate import data
 from estimator_migrate.checkpoints import convert
+from estimator_migrate.cluster import loopback
+from estimator_migrate.cluster import trainers
 from estimator_migrate.export import modern
+from estimator_migrate.guide import data
 from tests import testing
 
 _IDLE = 'tests.cluster_tasks:idle'
@@ -61,13 +61,13 @@ def _gone(pid: int) -> bool:
 class LocalClusterTest(parameterized.TestCase):
   """The harness itself: TF_CONFIG, kill/restart, cleanup, bounds, errors."""
 
-  def _idle_cluster(self, **kwargs) -> tuple[cluster.LocalCluster, str]:
+  def _idle_cluster(self, **kwargs) -> tuple[loopback.LocalCluster, str]:
     out = self.create_tempdir().full_path
-    c = cluster.LocalCluster(_IDLE, dict(out_dir=out), workdir=out, **kwargs)
+    c = loopback.LocalCluster(_IDLE, dict(out_dir=out), workdir=out, **kwargs)
     self.addCleanup(c.stop)
     return c, out
 
-  def _records(self, c: cluster.LocalCluster, out: str) -> dict:
+  def _records(self, c: loopback.LocalCluster, out: str) -> dict:
     def read_all():
       names = [f'{r}-{i}.json' for r, i in c.tasks]
       if all(os.path.exists(os.path.join(out, n)) for n in names):
@@ -123,7 +123,9 @@ class LocalClusterTest(parameterized.TestCase):
     record = self._records(c, out)['chief-0']
     self.assertEqual(record['python'], python)
     # Not this process's sys.path: its TF 2.15 would shadow the other's.
-    root = os.path.dirname(os.path.dirname(os.path.abspath(cluster.__file__)))
+    root = os.path.dirname(
+        os.path.dirname(os.path.dirname(os.path.abspath(loopback.__file__)))
+    )
     self.assertEqual(record['pythonpath'], root)
     first = out
     c, out = self._idle_cluster(workers=0, pythonpath=[root, first])
@@ -146,7 +148,7 @@ class LocalClusterTest(parameterized.TestCase):
   def test_with_block_stops_tasks_when_the_body_fails(self):
     out = self.create_tempdir().full_path
     with self.assertRaises(ZeroDivisionError):
-      with cluster.LocalCluster(
+      with loopback.LocalCluster(
           _IDLE, dict(out_dir=out), workdir=out, workers=1
       ) as c:
         c.start()
@@ -161,7 +163,7 @@ class LocalClusterTest(parameterized.TestCase):
     script = (
         'import sys, time\n'
         'from estimator_migrate import cluster\n'
-        f'c = cluster.LocalCluster({_IDLE!r}, dict(out_dir={out!r}),'
+        f'c = loopback.LocalCluster({_IDLE!r}, dict(out_dir={out!r}),'
         f' workdir={out!r}, workers=1)\n'
         'c.start()\n'
         'time.sleep(600)\n'
@@ -202,7 +204,7 @@ class LocalClusterTest(parameterized.TestCase):
     c, _ = self._idle_cluster(workers=0)
     c.start()
     with self.assertRaisesRegex(
-        cluster.ClusterError, r'(?s)timed out.*--- chief:0'
+        loopback.ClusterError, r'(?s)timed out.*--- chief:0'
     ):
       c.wait_for(lambda: False, timeout_secs=0.5, what='nothing')
 
@@ -215,8 +217,8 @@ class LocalClusterTest(parameterized.TestCase):
   def test_bad_arguments_are_named(self, overrides, message):
     args = dict(target=_IDLE, kwargs={}, workers=1)
     args.update(overrides)
-    with self.assertRaisesRegex(cluster.ClusterError, message):
-      cluster.LocalCluster(
+    with self.assertRaisesRegex(loopback.ClusterError, message):
+      loopback.LocalCluster(
           args.pop('target'),
           args.pop('kwargs'),
           workdir=self.create_tempdir().full_path,
@@ -225,11 +227,11 @@ class LocalClusterTest(parameterized.TestCase):
 
   def test_unknown_task_is_named_with_the_choices(self):
     c, _ = self._idle_cluster(workers=1)
-    with self.assertRaisesRegex(cluster.ClusterError, 'ps:0.*chief:0'):
+    with self.assertRaisesRegex(loopback.ClusterError, 'ps:0.*chief:0'):
       c.kill('ps', 0)
     c.start([])  # nothing
     self.assertEqual(c.pids(), [])
-    with self.assertRaisesRegex(cluster.ClusterError, 'not running'):
+    with self.assertRaisesRegex(loopback.ClusterError, 'not running'):
       c.kill('worker', 0)
 
 
@@ -244,7 +246,7 @@ class _FaultedRun:
 
   def __init__(
       self,
-      c: cluster.LocalCluster,
+      c: loopback.LocalCluster,
       model_dir: str,
       limit_file: str,
       v1_step: int,
@@ -260,11 +262,11 @@ class _FaultedRun:
     """(global step, time) of `role`'s progress (or session) lines."""
     log = self.c.log(role, start=start)
     self.checkpoints.append(
-        (time.time(), cluster_trainers.latest_checkpoint_step(self.model_dir))
+        (time.time(), trainers.latest_checkpoint_step(self.model_dir))
     )
     return [
         (step, t)
-        for _, n, step, t in cluster_trainers.progress(log, sessions=sessions)
+        for _, n, step, t in trainers.progress(log, sessions=sessions)
         if session is None or n == session
     ]
 
@@ -287,7 +289,7 @@ class _FaultedRun:
         for r in ('chief', 'worker')
         for s, _ in self.lines(r) + self.lines(r, sessions=True)
     )
-    cluster_trainers.set_step_limit(self.limit_file, current + _STEP_BUDGET)
+    trainers.set_step_limit(self.limit_file, current + _STEP_BUDGET)
 
   def wait(self, condition, what):
     return self.c.wait_for(
@@ -298,13 +300,11 @@ class _FaultedRun:
     )
 
   def latest(self) -> int | None:
-    return cluster_trainers.latest_checkpoint_step(self.model_dir)
+    return trainers.latest_checkpoint_step(self.model_dir)
 
   def checkpoint_after(self, step):
     """Lets training run until the chief saves a checkpoint past `step`."""
-    cluster_trainers.set_step_limit(
-        self.limit_file, step + _SAVE_STEPS + _STEP_BUDGET
-    )
+    trainers.set_step_limit(self.limit_file, step + _SAVE_STEPS + _STEP_BUDGET)
     return self.wait(
         lambda: (self.latest() or 0) > step and self.latest(),
         f'a checkpoint after step {step}',
@@ -317,7 +317,7 @@ class _FaultedRun:
     first = self.resume('chief')
     seen = dict(
         first_step=first[0][0],
-        restored=cluster_trainers.restores(c.log('chief'))[0],
+        restored=trainers.restores(c.log('chief'))[0],
     )
     c.start([('worker', 0)])
     self.resume('worker')
@@ -342,7 +342,7 @@ class _FaultedRun:
     return dict(
         saved=saved,
         first_step=first[0][0],
-        restored=cluster_trainers.restores(c.log('chief', start=2))[0],
+        restored=trainers.restores(c.log('chief', start=2))[0],
         recovery=first[0][1] - killed,
     )
 
@@ -375,21 +375,21 @@ class _FaultedRun:
         chief=chief,
         saved=saved,
         after=after,
-        restored=cluster_trainers.restores(c.log('chief', start=2)),
+        restored=trainers.restores(c.log('chief', start=2)),
         recovery=first[0][1] - killed,
     )
 
   def end(self) -> dict:
     """To max_steps; the evaluator evaluates the last checkpoint."""
     c = self.c
-    cluster_trainers.set_step_limit(self.limit_file, None)
+    trainers.set_step_limit(self.limit_file, None)
     c.wait_for(
         lambda: c.exited('chief') and c.exited('evaluator'),
         timeout_secs=_WAIT_SECS,
         what='the chief and evaluator to finish',
         fail_if_exited=c.tasks,
     )
-    return dict(final=cluster_trainers.evaluations(c.log('evaluator'))[-1])
+    return dict(final=trainers.evaluations(c.log('evaluator'))[-1])
 
   def evaluate_last(self, data_dir: str, evaluated: int) -> dict:
     """After the cluster stopped: the steps seen; `evaluated`, evaluated.
@@ -402,8 +402,8 @@ class _FaultedRun:
     return dict(
         steps=[s for _, s in self.checkpoints if s is not None],
         last=self.latest(),
-        restored=cluster_trainers.make_estimator(self.model_dir, 'v2').evaluate(
-            cluster_trainers.input_fns(data_dir)[1],
+        restored=trainers.make_estimator(self.model_dir, 'v2').evaluate(
+            trainers.input_fns(data_dir)[1],
             checkpoint_path=os.path.join(
                 self.model_dir, f'model.ckpt-{evaluated}'
             ),
@@ -444,7 +444,7 @@ class CannedClusterTest(tf.test.TestCase):
     cls.data_dir = testing.tfds_dir()
     data.info(data_dir=cls.data_dir)  # prepared once, not by 5 racing tasks
     cls.v1_dir = os.path.join(cls.root, 'v1')
-    cls.v1_run = cluster_trainers.train_on_cluster(
+    cls.v1_run = trainers.train_on_cluster(
         model_dir=cls.v1_dir,
         version='v1',
         max_steps=_V1_STEPS,
@@ -455,7 +455,7 @@ class CannedClusterTest(tf.test.TestCase):
     )
     # Asynchronous: the worker may step while the chief stops at max_steps,
     # so v1's final checkpoint is at max_steps or one step per worker past.
-    cls.v1_step = cluster_trainers.latest_checkpoint_step(cls.v1_dir)
+    cls.v1_step = trainers.latest_checkpoint_step(cls.v1_dir)
     cls.converted = os.path.join(
         cls.root, 'converted', f'model.ckpt-{cls.v1_step}'
     )
@@ -471,17 +471,13 @@ class CannedClusterTest(tf.test.TestCase):
 
   @classmethod
   def _copy_converted(cls, name: str) -> str:
-    return cluster_trainers.copy_checkpoint(
-        cls.converted, os.path.join(cls.root, name)
-    )
+    return trainers.copy_checkpoint(cls.converted, os.path.join(cls.root, name))
 
   @classmethod
   def _train_reference(cls) -> dict:
     """One uninterrupted process from the same converted checkpoint."""
-    estimator = cluster_trainers.make_estimator(
-        cls._copy_converted('reference'), 'v2'
-    )
-    train_fn, eval_fn = cluster_trainers.input_fns(cls.data_dir)
+    estimator = trainers.make_estimator(cls._copy_converted('reference'), 'v2')
+    train_fn, eval_fn = trainers.input_fns(cls.data_dir)
     estimator.train(train_fn, max_steps=_MAX_STEPS)
     return estimator.evaluate(eval_fn)
 
@@ -492,10 +488,10 @@ class CannedClusterTest(tf.test.TestCase):
     cls.v2_dir = model_dir = cls._copy_converted('v2')
     limit_file = os.path.join(cls.root, 'step_limit')
     # Held at the converted step until the chief is ready.
-    cluster_trainers.set_step_limit(limit_file, cls.v1_step)
+    trainers.set_step_limit(limit_file, cls.v1_step)
     phases = {}
-    with cluster.LocalCluster(
-        cluster_trainers.TRAINER,
+    with loopback.LocalCluster(
+        trainers.TRAINER,
         dict(
             model_dir=model_dir,
             version='v2',
@@ -598,7 +594,7 @@ class CannedClusterTest(tf.test.TestCase):
       self.assertAllEqual(v1.get_tensor(v1_name), v2.get_tensor(v2_name))
     self.assertEqual(
         v2.get_variable_to_shape_map()[_EMBEDDING],
-        [cluster_trainers.VOCABULARY, cluster_trainers.EMBEDDING_DIM],
+        [trainers.VOCABULARY, trainers.EMBEDDING_DIM],
     )
     self.assertEqual(self.v1_run.evaluations[-1][0], self.v1_step)
 

@@ -46,17 +46,17 @@ _BINARIES = (
         'Migrates a TF 1.x project end to end',
     ),
     (
-        'examples.train_keras',
+        'estimator_migrate.cli.train_keras',
         'estimator-migrate-train-keras',
         "Trains the migration guide's CNN",
     ),
     (
-        'examples.canned_migration',
+        'estimator_migrate.cli.canned_migration',
         'estimator-migrate-canned',
         'Trains a v1 canned estimator',
     ),
     (
-        'examples.train_estimator',
+        'estimator_migrate.cli.train_estimator',
         'estimator-migrate-train-estimator',
         "Trains the guide's CNN as an Estimator",
     ),

@@ -3,7 +3,7 @@
 from absl.testing import absltest
 from absl.testing import parameterized
 
-from estimator_migrate import console
+from estimator_migrate.cli import console
 
 _DEMO = console.ArgumentFlags.of('workdir', 'dataset', 'data_dir')
 _CONVERT = console.ArgumentFlags.of(

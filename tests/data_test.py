@@ -1,12 +1,12 @@
-"""Tests of estimator_migrate.data."""
+"""Tests of estimator_migrate.guide.data."""
 
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from estimator_migrate import data
 from estimator_migrate import errors
+from estimator_migrate.guide import data
 from tests import testing
 
 

@@ -4,8 +4,8 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
-from estimator_migrate import differences
 from estimator_migrate import errors
+from estimator_migrate.tf2 import differences
 
 
 class WeightDifferenceTest(parameterized.TestCase):

@@ -22,11 +22,11 @@ import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate import export
-from estimator_migrate import keras_estimator
-from estimator_migrate import model_fn
 from estimator_migrate.export import custom_parity
 from estimator_migrate.export import integrity
 from estimator_migrate.export import modern
+from estimator_migrate.tf2 import keras_estimator
+from estimator_migrate.tf2 import model_fn
 from tests import export_custom_builders
 from tests import testing
 

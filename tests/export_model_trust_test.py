@@ -25,12 +25,12 @@ import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate import export
-from estimator_migrate import model_fn
 from estimator_migrate.export import codegen
 from estimator_migrate.export import custom
 from estimator_migrate.export import integrity
 from estimator_migrate.export import modern
 from estimator_migrate.export import target as target_lib
+from estimator_migrate.tf2 import model_fn
 from tests import export_custom_builders
 
 fc = tf.feature_column

@@ -31,8 +31,8 @@ from tests import testing
 
 _CONVERT = 'estimator_migrate/cli/convert_checkpoint.py'
 _INSPECT = 'estimator_migrate/cli/inspect_checkpoint.py'
-_CANNED = 'examples/canned_migration.py'
-_ESTIMATOR = 'examples/train_estimator.py'
+_CANNED = 'estimator_migrate/cli/canned_migration.py'
+_ESTIMATOR = 'estimator_migrate/cli/train_estimator.py'
 _V1 = tf.compat.v1.train
 _PREFIX = 'model.ckpt-2'
 # Shared with the other fault tests (tests/fault_harness.py).
@@ -519,7 +519,7 @@ class FaultsTest(fault_harness.SourceCopies):
     go = os.path.join(self.work, 'go')
     hold = f"""
 import contextlib, os, runpy, sys
-from estimator_migrate import console  # first, as in the binary
+from estimator_migrate.cli import console  # first, as in the binary
 from estimator_migrate.checkpoints import files
 from tests import testing
 real = files.locked

@@ -1,7 +1,7 @@
 """v1 heads -> v2 heads: every attribute carried, trained beside v1.
 
 The side-by-side cases warm-start a v1 `*Estimator` with a v1 head and its
-translation from one checkpoint (`estimator_migrate/side_by_side.py`), train
+translation from one checkpoint (`estimator_migrate/tf2/side_by_side.py`), train
 both on the same batches and compare every weight and every eval metric.
 """
 
@@ -12,10 +12,10 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_estimator.python.estimator.canned import head as head_lib
 
-from estimator_migrate import canned
 from estimator_migrate import errors
-from estimator_migrate import heads
-from estimator_migrate import side_by_side
+from estimator_migrate.tables import heads
+from estimator_migrate.tf2 import canned
+from estimator_migrate.tf2 import side_by_side
 
 _REDUCTION = tf.compat.v1.losses.Reduction
 _N_EXAMPLES = 48

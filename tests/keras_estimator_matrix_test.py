@@ -34,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
-from estimator_migrate import keras_estimator
+from estimator_migrate.tf2 import keras_estimator
 
 _SEED = 1337
 _STEPS = 2

@@ -5,8 +5,8 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from estimator_migrate import keras_estimator
-from estimator_migrate import model_fn
+from estimator_migrate.tf2 import keras_estimator
+from estimator_migrate.tf2 import model_fn
 from tests import keras_fixtures as fx
 
 # Same float32 ops in the same order; measured: weights identical, BatchNorm

@@ -14,9 +14,9 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import tensorflow as tf
 
-from estimator_migrate import compat_optimizers
-from estimator_migrate import estimators
-from estimator_migrate import optimizers
+from estimator_migrate.tables import compat_optimizers
+from estimator_migrate.tables import estimators
+from estimator_migrate.tables import optimizers
 
 _ROWS = tuple((name, row) for name, row in optimizers.OPTIMIZERS.items())
 

@@ -4,9 +4,9 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import tensorflow as tf
 
-from estimator_migrate import compat_optimizers
 from estimator_migrate import errors
-from estimator_migrate import optimizers
+from estimator_migrate.tables import compat_optimizers
+from estimator_migrate.tables import optimizers
 
 _V1 = tf.compat.v1.train
 

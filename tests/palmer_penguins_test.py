@@ -10,8 +10,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from estimator_migrate import data
-from estimator_migrate import palmer_penguins
+from estimator_migrate.guide import data
+from estimator_migrate.guide import palmer_penguins
 from tests import testing
 
 

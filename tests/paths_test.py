@@ -19,10 +19,10 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import tensorflow as tf
 
-from estimator_migrate import canned
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import source as source_lib
 from estimator_migrate.demo import workdir as workdir_lib
+from estimator_migrate.tf2 import canned
 from tests import canned_harness
 from tests import testing
 

@@ -38,11 +38,11 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from estimator_migrate import differences
-from estimator_migrate import side_by_side
 from estimator_migrate.export import parity
 from estimator_migrate.rewrite import files
 from estimator_migrate.rewrite import transformer
+from estimator_migrate.tf2 import differences
+from estimator_migrate.tf2 import side_by_side
 from tests import project_harness
 from tests import testing
 from tests import tolerances

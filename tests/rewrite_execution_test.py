@@ -23,9 +23,9 @@ import tensorflow as tf
 from tensorflow.tools.compatibility import ast_edits
 from tensorflow.tools.compatibility import tf_upgrade_v2
 
-from estimator_migrate import differences
-from estimator_migrate import side_by_side
 from estimator_migrate.rewrite import transformer
+from estimator_migrate.tf2 import differences
+from estimator_migrate.tf2 import side_by_side
 from tests import canned_harness
 
 CORPUS = os.path.join(os.path.dirname(__file__), 'rewrite_corpus')

@@ -18,9 +18,9 @@ from tensorflow_estimator.python.estimator.canned import (
 from tensorflow_estimator.python.estimator.canned import linear as linear_v1
 
 from estimator_migrate import errors
-from estimator_migrate import optimizers
 from estimator_migrate.rewrite import files
 from estimator_migrate.rewrite import transformer
+from estimator_migrate.tables import optimizers
 
 CORPUS = os.path.join(os.path.dirname(__file__), 'rewrite_corpus')
 _VARIANTS = {

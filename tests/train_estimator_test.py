@@ -7,7 +7,7 @@ from absl.testing import absltest
 
 from tests import testing
 
-_BINARY = 'examples/train_estimator.py'
+_BINARY = 'estimator_migrate/cli/train_estimator.py'
 
 
 class TrainEstimatorBinaryTest(absltest.TestCase):

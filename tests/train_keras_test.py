@@ -4,7 +4,7 @@ from absl.testing import absltest
 
 from tests import testing
 
-_BINARY = 'examples/train_keras.py'
+_BINARY = 'estimator_migrate/cli/train_keras.py'
 
 
 class TrainKerasBinaryTest(absltest.TestCase):

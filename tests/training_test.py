@@ -5,9 +5,9 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from estimator_migrate import data
-from estimator_migrate import models
-from estimator_migrate import training
+from estimator_migrate.guide import data
+from estimator_migrate.guide import models
+from estimator_migrate.guide import training
 from tests import testing
 
 # The three loops run the same float32 ops in the same order; what is left is

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from estimator_migrate import uci_digits
+from estimator_migrate.guide import uci_digits
 from tests import testing
 
 

@@ -2,13 +2,13 @@ r"""Regenerates the embedded UCI digits file from scikit-learn's copy.
 
 Run once by a maintainer; scikit-learn is needed by this script only, never at
 run time. The output is the 8x8 scans as they were published (values 0..16),
-so the conversion to MNIST's 28x28 layout stays in `estimator_migrate/data.py`
+so the conversion to MNIST's 28x28 layout stays in `estimator_migrate/guide/data.py`
 where it can be read and tested.
 
 Example:
   pip install scikit-learn
   python tools/make_uci_digits.py \
-      --output=estimator_migrate/datasets/uci_digits.npz
+      --output=estimator_migrate/guide/datasets/uci_digits.npz
 """
 
 from collections.abc import Sequence
@@ -19,7 +19,7 @@ import numpy as np
 
 _OUTPUT = flags.DEFINE_string(
     'output',
-    'estimator_migrate/datasets/uci_digits.npz',
+    'estimator_migrate/guide/datasets/uci_digits.npz',
     'Where to write the compressed arrays.',
 )
 

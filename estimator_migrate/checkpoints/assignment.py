@@ -23,10 +23,10 @@ import types
 import tensorflow as tf
 
 from estimator_migrate import errors
-from estimator_migrate import optimizers
 from estimator_migrate import report
 from estimator_migrate.checkpoints import roles
 from estimator_migrate.checkpoints import source as source_lib
+from estimator_migrate.tables import optimizers
 
 
 def _strip(name: str) -> str:

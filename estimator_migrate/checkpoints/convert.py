@@ -28,7 +28,6 @@ from typing import Any
 import tensorflow as tf
 
 from estimator_migrate import errors
-from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import graph as graph_lib
 from estimator_migrate.checkpoints import mapping
@@ -39,6 +38,7 @@ from estimator_migrate.checkpoints import staging
 from estimator_migrate.checkpoints import verify as verify_lib
 from estimator_migrate.checkpoints import writer
 from estimator_migrate.checkpoints import zero_copy
+from estimator_migrate.tables import optimizers
 
 PATHS = ('auto', 'zero_copy', 'stream')
 # Auto takes the zero-copy path when at least this share of the source's data

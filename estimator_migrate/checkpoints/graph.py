@@ -19,7 +19,7 @@ from tensorflow.core.framework import graph_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 
 from estimator_migrate import errors
-from estimator_migrate import optimizers
+from estimator_migrate.tables import optimizers
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,8 +14,8 @@ import re
 import types
 
 from estimator_migrate import errors
-from estimator_migrate import estimators
 from estimator_migrate.checkpoints import source as source_lib
+from estimator_migrate.tables import estimators
 
 # A checkpoint's estimator type is its family in `estimators.FAMILIES`.
 EstimatorType = estimators.Family

@@ -42,17 +42,17 @@ import time
 from typing import Any
 
 # First: it quiets TensorFlow, which must not be loaded yet.
-from estimator_migrate import console  # isort: split
+from estimator_migrate.cli import console  # isort: split
 
 from absl import app
 from absl import flags
 import tensorflow as tf
 
 from estimator_migrate import errors
-from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import convert
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import roles
+from estimator_migrate.tables import optimizers
 
 _SOURCE = flags.DEFINE_string(
     'source', None, 'v1 checkpoint prefix or model_dir (read only).'

@@ -36,15 +36,15 @@ import time
 import warnings
 
 # First: it quiets TensorFlow, which must not be loaded yet.
-from estimator_migrate import console  # isort: split
+from estimator_migrate.cli import console  # isort: split
 
 from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
 
-from estimator_migrate import data
 from estimator_migrate.demo import run
+from estimator_migrate.guide import data
 
 _WORKDIR = flags.DEFINE_string(
     'workdir',

@@ -31,15 +31,15 @@ Example:
 from collections.abc import Sequence
 
 # First: it quiets TensorFlow, which must not be loaded yet.
-from estimator_migrate import console  # isort: split
+from estimator_migrate.cli import console  # isort: split
 
 from absl import app
 from absl import flags
 
 from estimator_migrate import errors
-from estimator_migrate import estimators
 from estimator_migrate.export import custom
 from estimator_migrate.export import exporter
+from estimator_migrate.tables import estimators
 
 _ESTIMATOR = flags.DEFINE_enum(
     'estimator',

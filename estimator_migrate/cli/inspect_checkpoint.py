@@ -13,7 +13,7 @@ Example:
 from collections.abc import Sequence
 
 # First: it quiets TensorFlow, which must not be loaded yet.
-from estimator_migrate import console  # isort: split
+from estimator_migrate.cli import console  # isort: split
 
 from absl import app
 from absl import flags

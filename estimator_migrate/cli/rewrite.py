@@ -41,7 +41,7 @@ from collections.abc import Sequence
 import sys
 
 # First: it quiets TensorFlow, which must not be loaded yet.
-from estimator_migrate import console  # isort: split
+from estimator_migrate.cli import console  # isort: split
 
 from absl import flags
 
@@ -65,7 +65,7 @@ _RUNTIME_TRANSLATE = flags.DEFINE_bool(
     'runtime_translate',
     False,
     'Translate constructions whose values are not in the source when they run'
-    ' (estimator_migrate.canned.make_v2_estimator) instead of leaving them.',
+    ' (estimator_migrate.tf2.canned.make_v2_estimator) instead of leaving them.',
 )
 
 _TO_KERAS = flags.DEFINE_bool(

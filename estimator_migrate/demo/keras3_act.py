@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from estimator_migrate import differences
 from estimator_migrate import export
 from estimator_migrate.export import parity
+from estimator_migrate.tf2 import differences
 
 Arrays = Mapping[str, np.ndarray]
 

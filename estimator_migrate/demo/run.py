@@ -15,12 +15,6 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from estimator_migrate import canned
-from estimator_migrate import data
-from estimator_migrate import differences
-from estimator_migrate import estimators
-from estimator_migrate import model_fn
-from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import assignment
 from estimator_migrate.checkpoints import convert
 from estimator_migrate.demo import keras3_act
@@ -30,6 +24,12 @@ from estimator_migrate.demo import tf1_project
 from estimator_migrate.demo import tf2_project
 from estimator_migrate.demo import workdir as workdir_lib
 from estimator_migrate.export import modern
+from estimator_migrate.guide import data
+from estimator_migrate.tables import estimators
+from estimator_migrate.tables import optimizers
+from estimator_migrate.tf2 import canned
+from estimator_migrate.tf2 import differences
+from estimator_migrate.tf2 import model_fn
 
 Progress = Callable[[str], None]
 SEED = 0

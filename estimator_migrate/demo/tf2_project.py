@@ -1,6 +1,6 @@
 """The demo's custom model after migration: the same CNN as a Keras model.
 
-Trained through `estimator_migrate.model_fn.make_model_fn`, which adds the
+Trained through `estimator_migrate.tf2.model_fn.make_model_fn`, which adds the
 regularization losses and BatchNorm updates that the TF1 model_fn took from
 the global collections.
 """

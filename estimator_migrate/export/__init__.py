@@ -1,10 +1,10 @@
-"""Leaving Estimators: a trained canned estimator as a Keras 3 model.
+"""Leaving Estimators (the TF 2.15 side): a trained estimator as a Keras 3 model.
 
 Modules: `columns` (feature columns to preprocessing-layer specs),
 `families` (canned families to the model spec), `weights` (checkpoint
 tensors), `optimizer_state` (slots, iterations and hyperparameters for
-`load(compile=True)`), `codegen` (the export directory), `keras3_model`
-(the generated model.py, Keras 3 code), `modern` (the current-TensorFlow
+`load(compile=True)`), `codegen` (the export directory, from the
+templates in `estimator_migrate/keras3/`), `modern` (the current-TensorFlow
 subprocess), `serving` (saved_model/ written there), `parity` (predictions
 and continued training compared there), `exporter` (the entry point
 `canned_to_keras`), `custom` (`keras_model_to_keras`, custom estimators).

@@ -1,7 +1,7 @@
 """Writes the export directory: model.py, spec.json, weights.npz, report.md.
 
-`model.py` is `keras3_model.py` of this package (linted with the project,
-importing nothing of it) under a header naming the estimator and the
+`model.py` is `keras3/canned_model.py` of this package (linted with the
+project, importing nothing of it) under a header naming the estimator and the
 checkpoint. The directory is written under a temporary name and moved into
 place when complete: a failed run leaves nothing. Its last file is
 `integrity.json` (`integrity.seal`, given as `finish`).
@@ -10,7 +10,9 @@ place when complete: a failed run leaves nothing. Its last file is
 import json
 import os
 
-TEMPLATE = os.path.join(os.path.dirname(__file__), 'keras3_model.py')
+from estimator_migrate import keras3
+
+TEMPLATE = keras3.path('canned_model.py')
 FILES = ('model.py', 'spec.json', 'weights.npz', 'report.md', 'integrity.json')
 
 

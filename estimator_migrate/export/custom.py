@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
+from estimator_migrate import keras3
 from estimator_migrate import report as report_lib
 from estimator_migrate.export import codegen
 from estimator_migrate.export import custom_checkpoint
@@ -27,8 +28,8 @@ from estimator_migrate.export import optimizer_state
 from estimator_migrate.export import serving
 from estimator_migrate.export import target as target_lib
 
-TEMPLATE = os.path.join(os.path.dirname(__file__), 'custom_keras3_model.py')
-# Keras 3 classes `custom_keras3_model.py` restores state into: the update
+TEMPLATE = keras3.path('custom_model.py')
+# Keras 3 classes `keras3/custom_model.py` restores state into: the update
 # rule is Keras 2's for dense gradients (`optimizer_state.KERAS3` notes).
 COMPILABLE = ('Adam', 'Ftrl', 'SGD')
 

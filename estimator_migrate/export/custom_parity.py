@@ -15,36 +15,6 @@ import numpy as np
 
 from estimator_migrate.export import modern
 
-_PREDICT = """
-import keras
-import tensorflow as tf
-result = []
-for directory, features, labels, batch_size, output in json.loads(sys.argv[1]):
-  module = load_export(directory, len(result))
-  model = module.load(directory, compile=labels is not None)
-  with np.load(features) as f:
-    inputs = module.select_features(model, {k: f[k] for k in f.files})
-  if labels is None:
-    out = {f'output_{i}': np.asarray(v) for i, v in
-           enumerate(keras.tree.flatten(model(inputs, training=False)))}
-    served = os.path.join(directory, 'saved_model')
-    if os.path.isdir(served):
-      loaded = tf.saved_model.load(served)  # kept: serve uses its variables
-      flat = keras.tree.flatten(loaded.serve(inputs))
-      out.update({f'saved_model/output_{i}': np.asarray(v)
-                  for i, v in enumerate(flat)})
-  else:
-    with np.load(labels) as f:
-      y = f['labels']
-    model.fit(inputs, y, batch_size=batch_size, epochs=1, shuffle=False,
-              verbose=0)
-    with open(os.path.join(directory, 'spec.json')) as f:
-      names = module._variables_by_name(model, json.load(f))
-    out = {n: np.asarray(v.numpy()) for n, v in names.items()}
-  np.savez(output, **out)
-  result.append(output)
-"""
-
 
 def modern_run(
     jobs: Sequence[
@@ -81,10 +51,7 @@ def modern_run(
               output,
           ]
       )
-    outputs = modern.run(
-        modern.LOAD_EXPORT + _PREDICT + modern.result_line(),
-        json.dumps(specs),
-    )
+    outputs = modern.run_file('custom_run.py', json.dumps(specs))
     results = []
     for output in outputs:
       with np.load(output) as f:

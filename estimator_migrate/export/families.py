@@ -18,8 +18,8 @@ import math
 import tensorflow as tf
 
 from estimator_migrate import errors
-from estimator_migrate import estimators
 from estimator_migrate.export import columns as columns_lib
+from estimator_migrate.tables import estimators
 
 # Keras names of the activations a canned DNN accepts as `activation_fn`.
 ACTIVATIONS = {
@@ -38,7 +38,7 @@ ACTIVATIONS = {
 # A batch-norm layer's weights in Keras order; the moving statistics are not
 # trained by an optimizer.
 BATCH_NORM_WEIGHTS = ('gamma', 'beta', 'moving_mean', 'moving_variance')
-BASELINE_INPUT = 'batch_size_of'  # keras3_model.BATCH
+BASELINE_INPUT = 'batch_size_of'  # keras3/canned_model.py's BATCH
 
 
 @dataclasses.dataclass(frozen=True)

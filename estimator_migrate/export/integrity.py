@@ -8,7 +8,7 @@ relative to the directory, and the record's format version:
    "files": {"model.py": "<hex>", "spec.json": "<hex>", ...}}
 
 The generated `model.py` checks it first in `load()` (`verify_integrity`
-in `keras3_model.py` and `custom_keras3_model.py`: the modern environment
+in `keras3/canned_model.py` and `keras3/custom_model.py`: the modern environment
 imports nothing of this package) and refuses a missing record or any
 file that differs. `seal` writes the record into the export's temporary
 directory after every other file, and reads back what was written before

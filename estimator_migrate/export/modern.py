@@ -20,9 +20,11 @@ import subprocess
 import sys
 
 from estimator_migrate import errors
+from estimator_migrate import keras3
+from estimator_migrate.keras3 import jobs
 
 ENV_VAR = 'ESTIMATOR_MIGRATE_MODERN_PYTHON'
-_RESULT = 'ESTIMATOR_MIGRATE_RESULT='
+_RESULT = jobs.RESULT
 
 
 def find_python() -> str:
@@ -139,20 +141,30 @@ def _broken(python: str, what: str) -> errors.MigrationError:
   )
 
 
-# Python source for the modern env: imports an export's own model.py.
-LOAD_EXPORT = """
-import importlib.util, json, os, sys
-import numpy as np
-sys.dont_write_bytecode = True  # no __pycache__ inside the export
+def run_file(name: str, *args: str, **kwargs) -> object:
+  """Runs script `name` of `estimator_migrate/keras3/` as `run` runs source.
+
+  The script runs as `__main__` with its folder on `sys.path` (so it can
+  `import jobs`) and `sys.argv[1:]` = `args`; `kwargs` are `run`'s.
+  """
+  path = keras3.path(name)
+  launcher = (
+      'import runpy, sys\n'
+      f'sys.path.insert(0, {os.path.dirname(path)!r})\n'
+      f'sys.argv = [{path!r}, *sys.argv[1:]]\n'
+      f"runpy.run_path({path!r}, run_name='__main__')\n"
+  )
+  return run(launcher, *args, **kwargs)
 
 
-def load_export(directory, index):
-  spec = importlib.util.spec_from_file_location(
-      f'exported_{index}', os.path.join(directory, 'model.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-"""
+# Python source for a script given as text (tests): `load_export` and the
+# imports the scripts of `keras3/` use, from `keras3/jobs.py`.
+LOAD_EXPORT = (
+    'import json, os, sys\n'
+    'import numpy as np\n'
+    f'sys.path.insert(0, {keras3.path("")!r})\n'
+    'from jobs import load_export\n'
+)
 
 
 def result_line(name: str = 'result') -> str:

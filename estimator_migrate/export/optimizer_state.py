@@ -27,13 +27,13 @@ import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
-from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import convert
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import graph as graph_lib
 from estimator_migrate.checkpoints import mapping
 from estimator_migrate.checkpoints import source as source_lib
 from estimator_migrate.checkpoints import writer
+from estimator_migrate.tables import optimizers
 
 _TRAINING = re.compile(r'training/(?P<opt>[A-Za-z]+(?:_\d+)?)/(?P<rest>.+)')
 

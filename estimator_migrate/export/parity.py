@@ -23,60 +23,6 @@ from estimator_migrate.export import modern
 # (`classes`, `all_classes`) stay with the estimator.
 KEYS = ('logits', 'logistic', 'probabilities', 'class_ids', 'predictions')
 
-_SCRIPT = """
-import tensorflow as tf
-jobs = json.loads(sys.argv[1])
-result = []
-for directory, features, output in jobs:
-  module = load_export(directory, len(result))
-  model = module.load(directory)
-  with np.load(features) as f:
-    inputs = module.select_features(model, {k: f[k] for k in f.files})
-  predictions = model(inputs, training=False)
-  out = {k: np.asarray(v) for k, v in predictions.items()}
-  served = os.path.join(directory, 'saved_model')
-  if os.path.isdir(served):
-    serve = tf.saved_model.load(served).signatures['serving_default']
-    out.update({'saved_model/' + k: np.asarray(v)
-                for k, v in serve(**inputs).items()})
-  np.savez(output, **out)
-  result.append(output)
-"""
-
-_CONTINUE = """
-import keras
-jobs = json.loads(sys.argv[1])
-record_losses = json.loads(sys.argv[2])
-result = []
-for directory, features, labels, batch_size, output in jobs:
-  module = load_export(directory, len(result))
-  model = module.load(directory, compile=True)
-  with np.load(features) as f:
-    inputs = module.select_features(model, {k: f[k] for k in f.files})
-  with np.load(labels) as f:
-    targets = {k: f[k] for k in f.files}
-  losses = []  # each batch's loss on the weights it starts from
-
-  def record(batch, logs=None):
-    # Computed here, not read from the logs: those hold a running mean, of
-    # the loss tracker a custom train_step may leave at 0. Inference mode:
-    # no batch-norm update, so the training loss when there is no dropout.
-    part = slice(batch * batch_size, (batch + 1) * batch_size)
-    x = {k: v[part] for k, v in inputs.items()}
-    y = {k: v[part] for k, v in targets.items()}
-    losses.append(float(model.compute_loss(
-        x=x, y=y, y_pred=model(x, training=False), training=False)))
-
-  callbacks = [keras.callbacks.LambdaCallback(on_train_batch_begin=record)]
-  history = model.fit(inputs, targets, batch_size=batch_size, epochs=1,
-                      shuffle=False, verbose=0,
-                      callbacks=callbacks if record_losses else [])
-  with open(os.path.join(directory, 'spec.json')) as f:
-    names = module._variables_by_name(model, json.load(f))
-  np.savez(output, **{n: np.asarray(v.numpy()) for n, v in names.items()})
-  result.append([output, losses, history.history['loss'][-1]])
-"""
-
 
 @dataclasses.dataclass(frozen=True)
 class Parity:
@@ -117,9 +63,7 @@ def modern_predict(
       _save_features(features_path, features)
       output = os.path.join(scratch, f'predictions_{i}.npz')
       specs.append([os.path.abspath(directory), features_path, output])
-    outputs = modern.run(
-        modern.LOAD_EXPORT + _SCRIPT + modern.result_line(), json.dumps(specs)
-    )
+    outputs = modern.run_file('predict.py', json.dumps(specs))
     results = []
     for output in outputs:
       with np.load(output) as f:
@@ -215,10 +159,8 @@ def modern_fit(
               output,
           ]
       )
-    outputs = modern.run(
-        modern.LOAD_EXPORT + _CONTINUE + modern.result_line(),
-        json.dumps(specs),
-        json.dumps(record_losses),
+    outputs = modern.run_file(
+        'fit.py', json.dumps(specs), json.dumps(record_losses)
     )
     results = []
     for output, losses, reported in outputs:

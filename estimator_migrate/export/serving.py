@@ -15,21 +15,6 @@ from estimator_migrate.export import modern
 
 DIRECTORY = 'saved_model'
 
-_SCRIPT = """
-import shutil
-directories = json.loads(sys.argv[1])
-result = []
-for directory in directories:
-  module = load_export(directory, len(result))
-  model = module.load(directory)
-  target = os.path.join(directory, 'saved_model')
-  temporary = target + '.tmp'
-  shutil.rmtree(temporary, ignore_errors=True)
-  model.export(temporary, verbose=False)
-  os.rename(temporary, target)
-  result.append(target)
-"""
-
 
 def write_saved_models(directories: Sequence[str]) -> list[str]:
   """Writes `<directory>/saved_model` for each export directory.
@@ -44,8 +29,8 @@ def write_saved_models(directories: Sequence[str]) -> list[str]:
       line: its last error line, and what to do).
   """
   paths = [os.path.abspath(d) for d in directories]
-  return modern.run(
-      modern.LOAD_EXPORT + _SCRIPT + modern.result_line(),
+  return modern.run_file(
+      'save_serving.py',
       json.dumps(paths),
       what=f'writing {DIRECTORY}/',
       advice=(

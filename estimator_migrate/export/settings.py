@@ -29,10 +29,10 @@ import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
-from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import graph as graph_lib
 from estimator_migrate.export import optimizer_state
+from estimator_migrate.tables import optimizers
 
 FROM_GRAPH = optimizer_state.FROM_GRAPH
 FROM_KWARGS = optimizer_state.FROM_KWARGS

@@ -19,19 +19,19 @@ from typing import Any
 import libcst as cst
 import tensorflow as tf
 
-from estimator_migrate import canned
 from estimator_migrate import errors
-from estimator_migrate import estimators
-from estimator_migrate import heads
-from estimator_migrate import optimizers
 from estimator_migrate.rewrite import contrib_heads
 from estimator_migrate.rewrite import layout
 from estimator_migrate.rewrite import names
 from estimator_migrate.rewrite import report
 from estimator_migrate.rewrite import values
+from estimator_migrate.tables import estimators
+from estimator_migrate.tables import heads
+from estimator_migrate.tables import optimizers
+from estimator_migrate.tf2 import canned
 
-RUNTIME_CALL = 'estimator_migrate.canned.make_v2_estimator'
-TO_ESTIMATOR = 'estimator_migrate.keras_estimator.to_estimator'
+RUNTIME_CALL = 'estimator_migrate.tf2.canned.make_v2_estimator'
+TO_ESTIMATOR = 'estimator_migrate.tf2.keras_estimator.to_estimator'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -337,7 +337,7 @@ def _v2_head(ctx, node) -> tf.estimator.Head:
 
   Raises:
     values.NotVisible: Not a v2 head built in this file: a v1 head must be
-      translated with its attributes (`estimator_migrate.heads`), at run time.
+      translated with its attributes (`estimator_migrate.tables.heads`), at run time.
   """
   target = node.func if isinstance(node, cst.Call) else node
   qualified = ctx.qualified(target) or ''
@@ -350,7 +350,7 @@ def _v2_head(ctx, node) -> tf.estimator.Head:
   raise values.NotVisible(
       f'head `{ctx.code(node)}` is not a v2 head constructed here; a v1 head'
       ' is translated at run time (--runtime_translate, or'
-      ' estimator_migrate.heads.translate_head)'
+      ' estimator_migrate.tables.heads.translate_head)'
   )
 
 

@@ -3,7 +3,7 @@
 The `*Estimator` canned forms took their head from `tf.contrib.estimator`
 in TF 1.x; contrib is gone in TF 2 (tf_upgrade_v2 only says "Manual edit
 required"). Each factory has a v2 head that trains the same way
-(`estimator_migrate.heads.HEADS`): `regression_head` -> `RegressionHead`,
+(`estimator_migrate.tables.heads.HEADS`): `regression_head` -> `RegressionHead`,
 `binary_classification_head` -> `BinaryClassHead`, `multi_class_head` ->
 `MultiClassHead`, arguments carried by name. The loss reduction is always
 made explicit: contrib's factories defaulted it to SUM_OVER_BATCH_SIZE
@@ -16,9 +16,9 @@ import types
 import libcst as cst
 
 from estimator_migrate import errors
-from estimator_migrate import heads
 from estimator_migrate.rewrite import report
 from estimator_migrate.rewrite import values
+from estimator_migrate.tables import heads
 
 PREFIX = 'tensorflow.contrib.estimator.'
 # contrib factory: (v2 head class, the factory's arguments in order).
@@ -146,7 +146,7 @@ def translate(
       cst.Module([]).code_for_node(new),
       True,
       f'tf.contrib is gone in TF 2: the v2 head that trains as contrib.'
-      f'estimator.{name} did (estimator_migrate.heads.HEADS);'
+      f'estimator.{name} did (estimator_migrate.tables.heads.HEADS);'
       f' loss_reduction {v1_value!r} ({given}) made explicit as {v2_value!r}',
   )
   return new, edit

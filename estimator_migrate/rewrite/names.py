@@ -11,8 +11,8 @@ import importlib
 from typing import Any, Literal
 
 from estimator_migrate import errors
-from estimator_migrate import estimators
-from estimator_migrate import optimizers
+from estimator_migrate.tables import estimators
+from estimator_migrate.tables import optimizers
 
 # Modules whose canned estimators are v1 in TF 1.x code. `tf.estimator` meant
 # v1 in TF 1.x; under TF 2 the same text means v2, so a `tensorflow.estimator`

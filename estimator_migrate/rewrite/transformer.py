@@ -18,13 +18,13 @@ import libcst as cst
 from libcst import metadata
 
 from estimator_migrate import errors
-from estimator_migrate import estimators
 from estimator_migrate.rewrite import calls
 from estimator_migrate.rewrite import keras_exit
 from estimator_migrate.rewrite import names
 from estimator_migrate.rewrite import report
 from estimator_migrate.rewrite import upgrader
 from estimator_migrate.rewrite import values
+from estimator_migrate.tables import estimators
 
 _MARK = 'estimator-migrate:'
 _OPTIMIZER_ARGS = frozenset(
@@ -52,7 +52,7 @@ class Options:
 
   `exact`: use the compat optimizers (`RMSPropV1`, ...) where Keras' class
   differs from v1. `runtime_translate`: a construction whose values are not
-  in the source becomes `estimator_migrate.canned.make_v2_estimator(...)`,
+  in the source becomes `estimator_migrate.tf2.canned.make_v2_estimator(...)`,
   which translates them with the same tables when it runs; otherwise it is
   left as it is and reported. `to_keras`: after each canned construction
   bound to a name or returned, add its Keras 3 exit

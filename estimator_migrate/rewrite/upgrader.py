@@ -20,7 +20,7 @@ import re
 from tensorflow.tools.compatibility import ast_edits
 from tensorflow.tools.compatibility import tf_upgrade_v2
 
-from estimator_migrate import estimators
+from estimator_migrate.tables import estimators
 
 # The upgrader's names for the canned constructions this toolkit translates.
 _CANNED = frozenset(

@@ -15,9 +15,9 @@ import libcst as cst
 import tensorflow as tf
 
 from estimator_migrate import errors
-from estimator_migrate import estimators
-from estimator_migrate import optimizers
 from estimator_migrate.rewrite import names
+from estimator_migrate.tables import estimators
+from estimator_migrate.tables import optimizers
 
 MISSING = object()
 # tf_upgrade_v2 appends `loss_reduction=tf.keras.losses.Reduction.SUM` to

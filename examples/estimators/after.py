@@ -1,10 +1,10 @@
 r"""TF2 style: the translated v2 estimator under train_and_evaluate.
 
-estimator_migrate.canned.make_v2_estimator turns the v1 arguments into v2
+estimator_migrate.tf2.canned.make_v2_estimator turns the v1 arguments into v2
 ones (the Adagrad optimizer, loss_reduction=SUM made explicit), and
 tf.estimator.train_and_evaluate runs TrainSpec/EvalSpec over the same TFDS
-input_fns. See also examples/train_estimator.py (a Keras model as an
-Estimator), examples/canned_migration.py (the change table) and the
+input_fns. See also estimator_migrate/cli/train_estimator.py (a Keras model as an
+Estimator), estimator_migrate/cli/canned_migration.py (the change table) and the
 checkpoint converter (estimator_migrate/cli/convert_checkpoint.py).
 
 Example:
@@ -18,7 +18,7 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
-from estimator_migrate import canned
+from estimator_migrate.tf2 import canned
 from examples.estimators import before
 
 

@@ -11,7 +11,7 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
-from estimator_migrate import data
+from estimator_migrate.guide import data
 
 
 def v1_kwargs(learning_rate: float = 0.05) -> dict:

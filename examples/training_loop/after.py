@@ -1,6 +1,6 @@
 r"""TF2 style: a tf.GradientTape step in a tf.function, a Keras optimizer.
 
-The Keras optimizer comes from estimator_migrate.optimizers.translate_optimizer,
+The Keras optimizer comes from estimator_migrate.tables.optimizers.translate_optimizer,
 so v1's hyperparameters (Adam's epsilon 1e-8, where Keras defaults to 1e-7)
 carry over.
 
@@ -14,7 +14,7 @@ from absl import app
 import numpy as np
 import tensorflow as tf
 
-from estimator_migrate import optimizers
+from estimator_migrate.tables import optimizers
 from examples.training_loop import before
 
 

@@ -3,7 +3,7 @@
 import tensorflow as tf2
 import tensorflow.compat.v1 as tf
 
-import estimator_migrate.compat_optimizers
+import estimator_migrate.tables.compat_optimizers
 
 
 def build_estimator(model_dir, config=None, warm_start_from=None):
@@ -34,7 +34,7 @@ def build_stepped(columns):
   return tf2.estimator.DNNRegressor(
       hidden_units=[4],
       feature_columns=columns,
-      optimizer=lambda: estimator_migrate.compat_optimizers.MomentumV1(
+      optimizer=lambda: estimator_migrate.tables.compat_optimizers.MomentumV1(
           learning_rate=tf2.keras.optimizers.schedules.PiecewiseConstantDecay(
               boundaries=[10, 20],
               values=[0.1, 0.01, 0.001],

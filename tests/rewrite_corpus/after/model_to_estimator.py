@@ -2,11 +2,11 @@
 
 import tensorflow.compat.v1 as tf
 
-import estimator_migrate.keras_estimator
+import estimator_migrate.tf2.keras_estimator
 
 
 def build_estimator(model, model_dir):
   model.compile(tf.keras.optimizers.legacy.SGD(0.1), 'mse')
-  return estimator_migrate.keras_estimator.to_estimator(
+  return estimator_migrate.tf2.keras_estimator.to_estimator(
       keras_model=model, model_dir=model_dir, checkpoint_format='saver'
   )

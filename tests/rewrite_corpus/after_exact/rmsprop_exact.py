@@ -3,14 +3,14 @@
 import tensorflow as tf2
 import tensorflow.compat.v1 as tf
 
-import estimator_migrate.compat_optimizers
+import estimator_migrate.tables.compat_optimizers
 
 
 def build_estimator(model_dir, config=None, warm_start_from=None):
   return tf2.estimator.DNNRegressor(
       hidden_units=[4],
       feature_columns=[tf.feature_column.numeric_column('x', shape=[3])],
-      optimizer=lambda: estimator_migrate.compat_optimizers.RMSPropV1(
+      optimizer=lambda: estimator_migrate.tables.compat_optimizers.RMSPropV1(
           learning_rate=0.01,
           rho=0.9,
           momentum=0.5,

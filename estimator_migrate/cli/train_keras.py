@@ -8,7 +8,7 @@ the package, so no download is needed. Prints each epoch's metrics and a
 one-line summary; with --model_dir the trained weights are saved there.
 
 Example:
-  bazel run //examples:train_keras -- --loop=custom --epochs=3
+  bazel run //estimator_migrate/cli:train_keras -- --loop=custom --epochs=3
   estimator-migrate-train-keras --dataset=mnist --data_dir=/data/tfds
 """
 
@@ -16,15 +16,15 @@ from collections.abc import Sequence
 import os
 
 # First: it quiets TensorFlow, which must not be loaded yet.
-from estimator_migrate import console  # isort: split
+from estimator_migrate.cli import console  # isort: split
 
 from absl import app
 from absl import flags
 
-from estimator_migrate import data
 from estimator_migrate import errors
-from estimator_migrate import models
-from estimator_migrate import training
+from estimator_migrate.guide import data
+from estimator_migrate.guide import models
+from estimator_migrate.guide import training
 
 _DATASET = flags.DEFINE_string(
     'dataset',

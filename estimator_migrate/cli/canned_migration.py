@@ -8,7 +8,7 @@ argument that changed, why, and whether the v2 side computes the same
 numbers) and both sides' eval metrics and max weight difference.
 
 Example:
-  bazel run //examples:canned_migration -- --estimator=DNNClassifier \
+  bazel run //estimator_migrate/cli:canned_migration -- --estimator=DNNClassifier \
       --optimizer=RMSPropOptimizer --exact
   estimator-migrate-canned --estimator=LinearClassifier --steps=50
 """
@@ -17,17 +17,17 @@ from collections.abc import Sequence
 import tempfile
 
 # First: it quiets TensorFlow, which must not be loaded yet.
-from estimator_migrate import console  # isort: split
+from estimator_migrate.cli import console  # isort: split
 
 from absl import app
 from absl import flags
 import tensorflow as tf
 
-from estimator_migrate import data
 from estimator_migrate import errors
-from estimator_migrate import estimators
-from estimator_migrate import optimizers
-from estimator_migrate import side_by_side
+from estimator_migrate.guide import data
+from estimator_migrate.tables import estimators
+from estimator_migrate.tables import optimizers
+from estimator_migrate.tf2 import side_by_side
 
 _CLASSIFIERS = tuple(
     f'{family.class_prefix}Classifier'

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from estimator_migrate import canned
-from estimator_migrate import differences
-from estimator_migrate import estimators
+from estimator_migrate.tables import estimators
+from estimator_migrate.tf2 import canned
+from estimator_migrate.tf2 import differences
 
 InputFn = Callable[[], tf.data.Dataset]
 

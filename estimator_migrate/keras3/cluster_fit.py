@@ -1,7 +1,7 @@
 """An exported estimator's Keras 3 `fit` on a loopback multi-worker cluster.
 
 The task program `fit_export` runs in the modern environment (TensorFlow
-2.21, Keras 3; `cluster.LocalCluster(python=...)` starts it there). It loads
+2.21, Keras 3; `cluster.loopback.LocalCluster(python=...)` starts it there). It loads
 an export (`estimator_migrate.export`: `model.py`, `load(compile=True)`) in
 `tf.distribute.MultiWorkerMirroredStrategy` when `TF_CONFIG` names more than
 one task (synchronous data parallelism: every worker holds every variable,
@@ -14,12 +14,12 @@ was not carried over), so this is the strategy it supports; and Keras 3.15
 #20585): `_keras_multi_worker_fixes` works around its two faults (see
 docs/cluster.md).
 
-Each task prints `session` and `progress` lines in `cluster_trainers`'
+Each task prints `session` and `progress` lines in `cluster.trainers`'
 format (step = the optimizer's iteration count) and, at the end, writes
 `<out_dir>/<task>.json`: accuracy and loss on the test set, iterations.
 
 Example (the modern environment, one task; LocalCluster runs one per role):
-  cluster_keras.fit_export(
+  cluster_fit.fit_export(
       export_dir='/m/keras', data='/m/data.npz', out_dir='/m/out',
       backup_dir='/m/backup', epochs=4, batch_size=64)
 """
@@ -116,7 +116,7 @@ def fit_export(
     batch_size: The global batch (split over the workers).
     progress_every: Print a progress line every this many batches.
     step_limit_file: Holds training at the step it names (an integer;
-      absent: no limit), as in `cluster_trainers.set_step_limit`, so that
+      absent: no limit), as in `cluster.trainers.set_step_limit`, so that
       a test can kill a task mid-run without racing it.
   """
   # Imported here: the TF 2.15 side imports this module for TARGET only.

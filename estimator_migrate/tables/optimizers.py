@@ -20,9 +20,9 @@ from typing import Any
 
 import tensorflow as tf
 
-from estimator_migrate import compat_optimizers
 from estimator_migrate import errors
-from estimator_migrate import estimators
+from estimator_migrate.tables import compat_optimizers
+from estimator_migrate.tables import estimators
 
 
 @dataclasses.dataclass(frozen=True)
@@ -438,7 +438,7 @@ class OptimizerPlan:
   def qualified_class(self) -> str:
     """The class `build` uses, as source spells it (for rewritten code)."""
     if self.is_compat:
-      return f'estimator_migrate.compat_optimizers.{self.keras_class}'
+      return f'estimator_migrate.tables.compat_optimizers.{self.keras_class}'
     return f'tensorflow.keras.optimizers.legacy.{self.keras_class}'
 
   def build(self) -> tf.keras.optimizers.legacy.Optimizer:

@@ -15,7 +15,7 @@ life, so a task restarted after `kill` rejoins at the same address.
 
 Example:
   with cluster.LocalCluster(
-      'estimator_migrate.cluster_trainers:train_canned',
+      'estimator_migrate.cluster.trainers:train_canned',
       dict(model_dir='/tmp/m', version='v2', max_steps=500),  # its kwargs
       workdir='/tmp/run', workers=1, ps=2, evaluator=True) as c:
     c.start()
@@ -47,7 +47,9 @@ ROLES = ('chief', 'worker', 'ps', 'evaluator')
 DEFAULT_TASK_TIMEOUT_SECS = 900
 _PR_SET_PDEATHSIG = 1
 # The directory holding the estimator_migrate package (tasks import it).
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PACKAGE_ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 _LIVE: 'weakref.WeakSet[LocalCluster]' = weakref.WeakSet()
 
 
@@ -170,7 +172,7 @@ class LocalCluster(contextlib.AbstractContextManager):
     if ':' not in target:
       raise ClusterError(
           f"target={target!r} is not 'module:function'; e.g."
-          " 'estimator_migrate.cluster_trainers:train_canned'."
+          " 'estimator_migrate.cluster.trainers:train_canned'."
       )
     if workers < 0 or ps < 0:
       raise ClusterError(f'workers={workers}, ps={ps}: counts must be >= 0.')

@@ -28,10 +28,10 @@ from typing import Any
 import tensorflow as tf
 
 from estimator_migrate import errors
-from estimator_migrate import estimators
-from estimator_migrate import heads
-from estimator_migrate import optimizers
 from estimator_migrate import report
+from estimator_migrate.tables import estimators
+from estimator_migrate.tables import heads
+from estimator_migrate.tables import optimizers
 
 PARTITIONER_ADVICE = (
     'v2 estimators have no partitioner: partition variables with'

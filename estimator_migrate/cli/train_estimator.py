@@ -1,15 +1,15 @@
 r"""Trains the guide's CNN as an Estimator: model_to_estimator or a model_fn.
 
 --mode=model_to_estimator wraps the compiled Keras model with
-estimator_migrate.keras_estimator.to_estimator (its errors checked up front);
---mode=model_fn builds it per mode with estimator_migrate.model_fn.make_model_fn
+estimator_migrate.tf2.keras_estimator.to_estimator (its errors checked up front);
+--mode=model_fn builds it per mode with estimator_migrate.tf2.model_fn.make_model_fn
 (regularization losses and BatchNorm updates included). Either way
 tf.estimator.train_and_evaluate runs with a TrainSpec/EvalSpec over TFDS
 input_fns, a SavedModel is exported, and the final eval metrics are printed.
 The default data set is embedded; nothing is downloaded.
 
 Example:
-  bazel run //examples:train_estimator -- --mode=model_fn --train_steps=300
+  bazel run //estimator_migrate/cli:train_estimator -- --mode=model_fn --train_steps=300
   estimator-migrate-train-estimator --mode=model_to_estimator \
       --export_dir=/tmp/export
 """
@@ -18,17 +18,17 @@ from collections.abc import Sequence
 import tempfile
 
 # First: it quiets TensorFlow, which must not be loaded yet.
-from estimator_migrate import console  # isort: split
+from estimator_migrate.cli import console  # isort: split
 
 from absl import app
 from absl import flags
 import tensorflow as tf
 
-from estimator_migrate import data
 from estimator_migrate import errors
-from estimator_migrate import keras_estimator
-from estimator_migrate import model_fn
-from estimator_migrate import models
+from estimator_migrate.guide import data
+from estimator_migrate.guide import models
+from estimator_migrate.tf2 import keras_estimator
+from estimator_migrate.tf2 import model_fn
 
 _MODES = ('model_to_estimator', 'model_fn')
 _MODE = flags.DEFINE_enum(

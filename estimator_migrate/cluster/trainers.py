@@ -1,4 +1,4 @@
-"""Programs that `cluster.LocalCluster` tasks run, and how to read their logs.
+"""Programs that `loopback.LocalCluster` tasks run, and how to read their logs.
 
 `train_canned` is the TF1 story at cluster scale: a canned
 DNNLinearCombinedClassifier on the embedded digits, with an embedding column
@@ -13,7 +13,7 @@ tasks v1 splits it in two. `version='v1'` builds it with
 variable's device and size), which the parsers below read back.
 
 Example (one task; `LocalCluster` runs one per role):
-  cluster_trainers.train_canned(
+  trainers.train_canned(
       model_dir='/tmp/v1', version='v1', max_steps=40, data_dir=tfds_dir)
 """
 
@@ -28,9 +28,9 @@ from typing import Any
 
 import tensorflow as tf
 
-from estimator_migrate import canned
-from estimator_migrate import cluster
-from estimator_migrate import data
+from estimator_migrate.cluster import loopback
+from estimator_migrate.guide import data
+from estimator_migrate.tf2 import canned
 
 VOCABULARY = 1 << 20
 # 2**20 x 17 x 4 bytes = 71.3 MB > 64 MiB: two partitions (16 would be
@@ -305,10 +305,10 @@ def train_on_cluster(
   Every task is stopped on return.
 
   Raises:
-    cluster.ClusterError: A task failed, or the run outlived `timeout_secs`.
+    loopback.ClusterError: A task failed, or the run outlived `timeout_secs`.
   """
   began = time.monotonic()
-  with cluster.LocalCluster(
+  with loopback.LocalCluster(
       TRAINER,
       dict(
           model_dir=model_dir,

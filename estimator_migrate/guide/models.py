@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from estimator_migrate import uci_digits
+from estimator_migrate.guide import uci_digits
 
 
 def build_cnn(

@@ -22,8 +22,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from estimator_migrate import errors
-from estimator_migrate import palmer_penguins
-from estimator_migrate import uci_digits
+from estimator_migrate.guide import palmer_penguins
+from estimator_migrate.guide import uci_digits
 
 DEFAULT_DATASET = uci_digits.NAME
 # Data sets whose source ships with the package or its dependencies: prepared
