@@ -7,9 +7,7 @@ model's `fit` takes them. One subprocess serves every job.
 """
 
 from collections.abc import Mapping, Sequence
-import json
 import os
-import tempfile
 
 import numpy as np
 
@@ -32,28 +30,16 @@ def modern_run(
   Raises:
     MigrationError: No modern environment, or loading or training failed.
   """
-  with tempfile.TemporaryDirectory() as scratch:
-    specs = []
-    for i, (directory, features, labels, batch_size) in enumerate(jobs):
-      features_path = os.path.join(scratch, f'features_{i}.npz')
-      np.savez(features_path, **{k: np.asarray(v) for k, v in features.items()})
-      labels_path = None
-      if labels is not None:
-        labels_path = os.path.join(scratch, f'labels_{i}.npz')
-        np.savez(labels_path, labels=np.asarray(labels))
-      output = os.path.join(scratch, f'result_{i}.npz')
-      specs.append(
-          [
+  return modern.run_jobs(
+      'custom_run.py',
+      [
+          (
               os.path.abspath(directory),
-              features_path,
-              labels_path,
+              features,
+              None if labels is None else {'labels': labels},
               batch_size,
-              output,
-          ]
-      )
-    outputs = modern.run_file('custom_run.py', json.dumps(specs))
-    results = []
-    for output in outputs:
-      with np.load(output) as f:
-        results.append({k: f[k] for k in f.files})
-    return results
+              modern.OUTPUT,
+          )
+          for directory, features, labels, batch_size in jobs
+      ],
+  )

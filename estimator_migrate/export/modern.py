@@ -13,11 +13,16 @@ the parent is already gone; a killed export leaves no orphan writing into
 its temporary directory.
 """
 
+from collections.abc import Mapping, Sequence
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
+from typing import Any
+
+import numpy as np
 
 from estimator_migrate import errors
 from estimator_migrate import keras3
@@ -155,6 +160,54 @@ def run_file(name: str, *args: str, **kwargs) -> object:
       f"runpy.run_path({path!r}, run_name='__main__')\n"
   )
   return run(launcher, *args, **kwargs)
+
+
+# In a job given to `run_jobs`: the path of an .npz the script writes.
+OUTPUT = object()
+
+
+def run_jobs(name: str, jobs: Sequence[Sequence[Any]], *args: str, **kwargs):
+  """Runs script `name` over jobs whose arrays travel as .npz files.
+
+  Each job is a sequence of values passed to the script as one JSON list: a
+  mapping of arrays is written to a scratch .npz and passed as its path,
+  `OUTPUT` becomes the path of a scratch .npz for the script to write, and
+  any other value goes as it is. `args` and `kwargs` are `run_file`'s.
+
+  Returns:
+    The script's reply, where each output path it names is replaced by the
+    arrays that file holds (a dict).
+  """
+  with tempfile.TemporaryDirectory() as scratch:
+    outputs = set()
+
+    def place(value, where):
+      if value is OUTPUT:
+        outputs.add(where)
+        return where
+      if isinstance(value, Mapping):
+        np.savez(where, **{k: np.asarray(v) for k, v in value.items()})
+        return where
+      return value
+
+    specs = [
+        [
+            place(value, os.path.join(scratch, f'{i}_{j}.npz'))
+            for j, value in enumerate(job)
+        ]
+        for i, job in enumerate(jobs)
+    ]
+    reply = run_file(name, json.dumps(specs), *args, **kwargs)
+
+    def read(value):
+      if isinstance(value, list):
+        return [read(v) for v in value]
+      if isinstance(value, str) and value in outputs:
+        with np.load(value) as f:
+          return {k: f[k] for k in f.files}
+      return value
+
+    return read(reply)
 
 
 # Python source for a script given as text (tests): `load_export` and the

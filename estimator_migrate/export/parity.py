@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 import dataclasses
 import json
 import os
-import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -41,10 +40,6 @@ class Parity:
     )
 
 
-def _save_features(path: str, features: Mapping[str, np.ndarray]) -> None:
-  np.savez(path, **{k: np.asarray(v) for k, v in features.items()})
-
-
 def modern_predict(
     jobs: Sequence[tuple[str, Mapping[str, np.ndarray]]],
 ) -> list[dict[str, np.ndarray]]:
@@ -56,19 +51,13 @@ def modern_predict(
   Raises:
     MigrationError: No modern environment, or loading/predicting failed.
   """
-  with tempfile.TemporaryDirectory() as scratch:
-    specs = []
-    for i, (directory, features) in enumerate(jobs):
-      features_path = os.path.join(scratch, f'features_{i}.npz')
-      _save_features(features_path, features)
-      output = os.path.join(scratch, f'predictions_{i}.npz')
-      specs.append([os.path.abspath(directory), features_path, output])
-    outputs = modern.run_file('predict.py', json.dumps(specs))
-    results = []
-    for output in outputs:
-      with np.load(output) as f:
-        results.append({k: f[k] for k in f.files})
-    return results
+  return modern.run_jobs(
+      'predict.py',
+      [
+          (os.path.abspath(directory), features, modern.OUTPUT)
+          for directory, features in jobs
+      ],
+  )
 
 
 def estimator_predict(
@@ -142,31 +131,18 @@ def modern_fit(
   Raises:
     MigrationError: No modern environment, or training failed.
   """
-  with tempfile.TemporaryDirectory() as scratch:
-    specs = []
-    for i, (directory, features, labels, batch_size) in enumerate(jobs):
-      features_path = os.path.join(scratch, f'features_{i}.npz')
-      labels_path = os.path.join(scratch, f'labels_{i}.npz')
-      _save_features(features_path, features)
-      _save_features(labels_path, labels)
-      output = os.path.join(scratch, f'weights_{i}.npz')
-      specs.append(
-          [
-              os.path.abspath(directory),
-              features_path,
-              labels_path,
-              batch_size,
-              output,
-          ]
-      )
-    outputs = modern.run_file(
-        'fit.py', json.dumps(specs), json.dumps(record_losses)
-    )
-    results = []
-    for output, losses, reported in outputs:
-      with np.load(output) as f:
-        results.append(Fit({k: f[k] for k in f.files}, tuple(losses), reported))
-    return results
+  replies = modern.run_jobs(
+      'fit.py',
+      [
+          (os.path.abspath(directory), features, labels, batch, modern.OUTPUT)
+          for directory, features, labels, batch in jobs
+      ],
+      json.dumps(record_losses),
+  )
+  return [
+      Fit(weights, tuple(losses), reported)
+      for weights, losses, reported in replies
+  ]
 
 
 def modern_continue(
