@@ -8,6 +8,7 @@ once, at the user's line, naming the new path. CHANGELOG.md lists the moves.
 import importlib
 import os
 import sys
+import tomllib
 import warnings
 
 from absl.testing import absltest
@@ -90,6 +91,25 @@ class MovedTest(parameterized.TestCase):
 
     with self.assertRaises(AttributeError):
       _ = cluster.no_such_name
+
+  def test_the_wheel_holds_every_package(self):
+    with open(os.path.join(testing.REPO_ROOT, 'pyproject.toml'), 'rb') as f:
+      listed = set(tomllib.load(f)['tool']['setuptools']['packages'])
+    present = {
+        os.path.relpath(root, os.path.dirname(_PACKAGE)).replace(os.sep, '.')
+        for root, _, names in os.walk(_PACKAGE)
+        if '__init__.py' in names
+    }
+    self.assertEmpty(present - listed, 'packages pyproject.toml leaves out')
+    self.assertEmpty(
+        {
+            p
+            for p in listed - present
+            if not p.startswith(_SOURCE_TREE_ONLY[:-1])
+        }
+        - {'estimator_migrate.guide.datasets'},
+        'packages pyproject.toml lists that do not exist',
+    )
 
   def test_changelog_lists_every_move(self):
     with open(os.path.join(testing.REPO_ROOT, 'CHANGELOG.md')) as f:
