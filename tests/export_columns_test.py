@@ -12,6 +12,7 @@ from estimator_migrate import export
 from estimator_migrate.export import columns
 from estimator_migrate.export import exporter
 from estimator_migrate.export import families
+from estimator_migrate.export import spec as spec_lib
 from estimator_migrate.export import target as target_lib
 
 fc = tf.feature_column
@@ -57,12 +58,12 @@ class SpecTest(parameterized.TestCase):
         ),
     )
     spec = model.spec
-    self.assertEqual(spec['head']['logits_dimension'], 4)
+    self.assertEqual(spec.head.logits_dimension, 4)
     self.assertEqual(
-        spec['inputs'],
+        spec.inputs,
         {
-            'x': {'shape': [1], 'dtype': 'float32'},
-            'word': {'shape': [None], 'dtype': 'string'},
+            'x': spec_lib.Input((1,), 'float32'),
+            'word': spec_lib.Input((None,), 'string'),
         },
     )
     # Input width = embedding 2 + numeric 1.
@@ -94,9 +95,7 @@ class SpecTest(parameterized.TestCase):
       model = families.model_spec(
           'DNNClassifier', dict(hidden_units=[3], feature_columns=shared)
       )
-      self.assertEqual(
-          {c['weight'] for c in model.spec['dnn']['columns']}, {weight}
-      )
+      self.assertEqual({c.weight for c in model.spec.dnn.columns}, {weight})
       self.assertEqual(model.shapes[weight], (3, 2))
       self.assertEqual(model.shapes['dnn/hiddenlayer_0/kernel'], (4, 3))
 
@@ -116,10 +115,10 @@ class SpecTest(parameterized.TestCase):
         ),
     )
     self.assertEqual(
-        {k: v['kind'] for k, v in model.spec['categorical'].items()},
+        {k: v.TAG[1] for k, v in model.spec.categorical.items()},
         {'num': 'vocabulary', 'num.2': 'hash'},
     )
-    self.assertEqual(model.spec['categorical']['num']['num_buckets'], 4)
+    self.assertEqual(model.spec.categorical['num'].num_buckets, 4)
 
   def test_batch_norm_statistics_are_not_trained(self):
     model = families.model_spec(
@@ -128,8 +127,8 @@ class SpecTest(parameterized.TestCase):
     )
     norm = 'dnn/hiddenlayer_0/batchnorm_0'
     self.assertEqual(
-        model.spec['weights'][norm.replace('/', '.')],
-        [f'{norm}/{n}' for n in families.BATCH_NORM_WEIGHTS],
+        model.spec.weights[spec_lib.layer_name(norm)],
+        tuple(f'{norm}/{n}' for n in families.BATCH_NORM_WEIGHTS),
     )
     self.assertIn(f'{norm}/gamma', model.trained)
     self.assertNotIn(f'{norm}/moving_mean', model.trained)
@@ -142,9 +141,7 @@ class SpecTest(parameterized.TestCase):
     model = families.model_spec(
         'LinearRegressor', dict(feature_columns=[column])
     )
-    self.assertEqual(
-        model.spec['categorical']['word']['vocabulary'], ['b', 'a']
-    )
+    self.assertEqual(model.spec.categorical['word'].vocabulary, ('b', 'a'))
     self.assertEqual(model.shapes['linear/linear_model/word/weights'], (3, 1))
 
   @parameterized.named_parameters(
@@ -242,9 +239,9 @@ class CheckpointTest(parameterized.TestCase):
     np.testing.assert_array_equal(
         result.arrays['dnn/logits/kernel'], tensors['dnn/logits/kernel']
     )
-    self.assertIsNone(result.spec['optimizers'])
+    self.assertIsNone(result.spec.training.optimizers)
     self.assertIn(
-        'estimator-migrate-convert', result.spec['compile_unavailable']
+        'estimator-migrate-convert', result.spec.training.compile_unavailable
     )
     self.assertIn('estimator-migrate-convert', result.report())
 
@@ -286,6 +283,8 @@ class CheckpointTest(parameterized.TestCase):
             'integrity.json',
         ],
     )
+    with open(os.path.join(target, 'spec.json')) as f:
+      self.assertEqual(spec_lib.from_json(f.read()), result.spec)
     with self.assertRaisesRegex(errors.MigrationError, 'not empty'):
       result.save(target)
     # A failure while writing leaves nothing, not even a temporary.

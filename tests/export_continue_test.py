@@ -142,7 +142,7 @@ class ExportContinueTest(parameterized.TestCase):
       cls.specs[name] = result.spec
       cls.estimator[name] = {
           n: reader.get_tensor(n)
-          for names in result.spec['weights'].values()
+          for names in result.spec.model.weights.values()
           for n in names
       }
       if classes == 2:  # binary cross-entropy takes float labels
@@ -161,7 +161,7 @@ class ExportContinueTest(parameterized.TestCase):
     optimizers = _CASES[name][2]
     tolerance = max(TOLERANCE[o] for o in optimizers)
     self.assertEqual(
-        [e['class'] for e in self.specs[name]['optimizers']],
+        [o.keras_class for o in self.specs[name].training.optimizers],
         list(optimizers),
     )
     gap = max(

@@ -25,11 +25,9 @@ import tensorflow as tf
 from estimator_migrate import export
 from estimator_migrate.checkpoints import convert
 from estimator_migrate.export import parity
+from tests import export_cases
 from tests import export_testing
 
-fc = tf.feature_column
-fc1 = tf.compat.v1.feature_column
-v1 = tf.compat.v1.estimator
 # estimator.predict vs Keras 3, float32: measured at most 1.2e-7 (every
 # figure in docs/export.md).
 TOLERANCE = 1e-5
@@ -54,142 +52,11 @@ def _features(rng: np.random.Generator) -> dict:
   }
 
 
-def _v2_shared(word, tag):
-  # TF 2.15 builds v2 shared embeddings only in graph mode.
-  with tf.Graph().as_default():
-    return fc.shared_embeddings([word, tag], 2, combiner='sqrtn')
-
-
-def _v1_shared(word, tag):
-  with tf.Graph().as_default():
-    return fc1.shared_embedding_columns([word, tag], 3)
-
-
-def _kwargs() -> dict:
-  x = fc.numeric_column('x', shape=(2,))
-  word = fc.categorical_column_with_vocabulary_list('word', ['a', 'b', 'c'])
-  tag = fc.categorical_column_with_vocabulary_list(
-      'tag', ['a', 'b', 'c'], num_oov_buckets=1
-  )
-  tag3 = fc.categorical_column_with_vocabulary_list('tag', ['q', 'c', 'a'])
-  weighted = fc.weighted_categorical_column(word, 'wt')
-  num_oov = fc.categorical_column_with_vocabulary_list(
-      'num', [3, 5, 8], dtype=tf.int64, num_oov_buckets=3
-  )
-  num_default = fc.categorical_column_with_vocabulary_list(
-      'num', [8, 5, 1000], dtype=tf.int64, default_value=1
-  )
-  num_hash = fc.categorical_column_with_hash_bucket('num', 4, dtype=tf.int64)
-  partitioner = tf.compat.v1.fixed_size_partitioner(2)
-  return {
-      'baseline_multi_class': dict(n_classes=3, weight_column='weight'),
-      'baseline_binary_vocabulary': dict(label_vocabulary=['no', 'yes']),
-      'baseline_regressor_v1': dict(label_dimension=2),
-      'weighted_combined': dict(
-          dnn_hidden_units=[3],
-          dnn_feature_columns=[
-              fc.embedding_column(weighted, 2, combiner='mean'),
-              fc.indicator_column(weighted),
-          ],
-          linear_feature_columns=[weighted, x],
-          linear_sparse_combiner='sqrtn',
-      ),
-      'weighted_dnn_sqrtn_v1': dict(
-          hidden_units=[3],
-          n_classes=3,
-          feature_columns=[fc.embedding_column(weighted, 2, combiner='sqrtn')],
-      ),
-      'shared_v2': dict(
-          hidden_units=[3], feature_columns=[x, *_v2_shared(word, tag3)]
-      ),
-      'shared_v1': dict(
-          hidden_units=[3],
-          label_dimension=2,
-          feature_columns=[*_v1_shared(word, tag3), x],
-      ),
-      'int_vocabulary': dict(
-          n_classes=3,
-          dnn_hidden_units=[3],
-          dnn_feature_columns=[
-              fc.embedding_column(num_oov, 2),
-              fc.indicator_column(num_hash),
-          ],
-          linear_feature_columns=[num_default],
-      ),
-      'batch_norm': dict(
-          hidden_units=[4, 3],
-          batch_norm=True,
-          dropout=0.1,
-          activation_fn=tf.nn.elu,
-          feature_columns=[x, fc.embedding_column(tag, 2)],
-      ),
-      'batch_norm_v1': dict(
-          hidden_units=[3],
-          batch_norm=True,
-          feature_columns=[x],
-      ),
-      'partitioned_v1': dict(
-          input_layer_partitioner=partitioner,
-          dnn_hidden_units=[3],
-          dnn_feature_columns=[fc.embedding_column(tag, 4), x],
-          linear_feature_columns=[word, tag],
-      ),
-      'partitioned_linear_v1': dict(
-          partitioner=partitioner, feature_columns=[word, num_oov, x]
-      ),
-      'v1_dnn_direct': dict(
-          hidden_units=[3],
-          n_classes=3,
-          feature_columns=[fc.embedding_column(tag, 2), x],
-      ),
-      'v1_combined_direct': dict(
-          dnn_hidden_units=[3],
-          dnn_feature_columns=[fc.embedding_column(tag, 2), x],
-          linear_feature_columns=[word, tag],
-      ),
-      'v1_linear_converted': dict(
-          label_dimension=2,
-          optimizer=lambda: tf.compat.v1.train.AdamOptimizer(0.05),
-          feature_columns=[word, tag, x],
-      ),
-      'baseline_ftrl_v1': dict(n_classes=3),
-  }
-
-
-# name -> (estimator class, label kind, continue training?)
-_CASES = {
-    'baseline_multi_class': (tf.estimator.BaselineClassifier, 'classes3'),
-    'baseline_binary_vocabulary': (
-        tf.estimator.BaselineClassifier,
-        'vocabulary',
-    ),
-    'baseline_regressor_v1': (v1.BaselineRegressor, 'regression2'),
-    'weighted_combined': (
-        tf.estimator.DNNLinearCombinedRegressor,
-        'regression1',
-    ),
-    'weighted_dnn_sqrtn_v1': (v1.DNNClassifier, 'classes3'),
-    'shared_v2': (tf.estimator.DNNClassifier, 'classes2'),
-    'shared_v1': (v1.DNNRegressor, 'regression2'),
-    'int_vocabulary': (tf.estimator.DNNLinearCombinedClassifier, 'classes3'),
-    'batch_norm': (tf.estimator.DNNClassifier, 'classes2'),
-    'batch_norm_v1': (v1.DNNRegressor, 'regression1'),
-    # A partitioned bias of 3 classes breaks TF's own summary: binary.
-    'partitioned_v1': (v1.DNNLinearCombinedClassifier, 'classes2'),
-    'partitioned_linear_v1': (v1.LinearRegressor, 'regression1'),
-}
-# Continuation: a v1 estimator exported directly (optimizers from the graph)
-# or converted first; v1 defaults: Adagrad (DNN), Ftrl (linear, baseline).
-_CONTINUE = {
-    'v1_dnn_direct': (v1.DNNClassifier, 'classes3', ('Adagrad',)),
-    'v1_combined_direct': (
-        v1.DNNLinearCombinedClassifier,
-        'classes2',
-        ('Adagrad', 'Ftrl'),
-    ),
-    'v1_linear_converted': (v1.LinearRegressor, 'regression2', ('Adam',)),
-    'baseline_ftrl_v1': (v1.BaselineClassifier, 'classes3', ('Ftrl',)),
-}
+_kwargs = export_cases.coverage_kwargs
+# name -> (estimator class, label kind)
+_CASES = export_cases.COVERAGE_CASES
+# Continuation: (estimator class, label kind, optimizer classes).
+_CONTINUE = export_cases.COVERAGE_CONTINUE
 
 
 def _targets(kind: str, labels: np.ndarray) -> dict:
@@ -271,7 +138,7 @@ class ExportCoverageTest(parameterized.TestCase):
       cls.before[name] = result.arrays
       cls.after[name] = {
           n: reader.get_tensor(n)
-          for names in result.spec['weights'].values()
+          for names in result.spec.model.weights.values()
           for n in names
       }
       continue_jobs.append(
@@ -294,9 +161,10 @@ class ExportCoverageTest(parameterized.TestCase):
   @parameterized.named_parameters((n, n) for n in _CONTINUE)
   def test_v1_optimizer_state_carried(self, name):
     spec = self.results[name].spec
-    self.assertIsNone(spec['compile_unavailable'])
+    self.assertIsNone(spec.training.compile_unavailable)
     self.assertEqual(
-        [e['class'] for e in spec['optimizers']], list(_CONTINUE[name][2])
+        [o.keras_class for o in spec.training.optimizers],
+        list(_CONTINUE[name][2]),
     )
 
   @parameterized.named_parameters((n, n) for n in _CONTINUE)

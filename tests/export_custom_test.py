@@ -25,6 +25,7 @@ from estimator_migrate import export
 from estimator_migrate.export import custom_parity
 from estimator_migrate.export import integrity
 from estimator_migrate.export import modern
+from estimator_migrate.export import spec as spec_lib
 from estimator_migrate.tf2 import keras_estimator
 from estimator_migrate.tf2 import model_fn
 from tests import export_custom_builders
@@ -160,11 +161,11 @@ class ExportCustomTest(parameterized.TestCase):
       estimator.train(input_fn(split, _N), steps=_MORE)
       reader = tf.train.load_checkpoint(model_dir)
       suffix = ''
-      if result.spec['checkpoint_format'] == 'object-based':
+      if result.spec.model.checkpoint_format == 'object-based':
         suffix = '/.ATTRIBUTES/VARIABLE_VALUE'
       cls.trained[name] = {
           n: reader.get_tensor(n + suffix)
-          for n in result.spec['trainable'] + result.spec['non_trainable']
+          for n in result.spec.model.trainable + result.spec.model.non_trainable
       }
       cls.results[name] = result
       cls.model_dirs[name] = model_dir
@@ -194,10 +195,10 @@ class ExportCustomTest(parameterized.TestCase):
   @parameterized.named_parameters((name, name) for name in _CASES)
   def test_weights_agree_after_training_on(self, name):
     klass = _CASES[name][2]
-    (entry,) = self.results[name].spec['optimizers']
-    self.assertEqual(entry['class'], klass)
-    self.assertEqual(entry['iterations'], _STEPS)
-    moving = self.results[name].spec['non_trainable']
+    (entry,) = self.results[name].spec.training.optimizers
+    self.assertEqual(entry.keras_class, klass)
+    self.assertEqual(entry.iterations, _STEPS)
+    moving = self.results[name].spec.model.non_trainable
     gaps = {
         n: float(np.max(np.abs(self.keras_trained[name][n] - w)))
         for n, w in self.trained[name].items()
@@ -225,6 +226,14 @@ class ExportCustomTest(parameterized.TestCase):
         for n, w in self.trained[name].items()
     )
     self.assertGreater(moved, 1e-3)
+
+  @parameterized.named_parameters((name, name) for name in _CASES)
+  def test_spec_json_reads_back_as_the_spec(self, name):
+    path = os.path.join(self.root, name + '_keras', spec_lib.SPEC_FILE)
+    with open(path) as f:
+      spec = spec_lib.from_json(f.read())
+    self.assertIsInstance(spec, spec_lib.CustomSpec)
+    self.assertEqual(spec, self.results[name].spec)
 
   @parameterized.named_parameters(
       ('model_fn', 'model_fn_adam', 'dense/kernel'),

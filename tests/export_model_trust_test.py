@@ -29,6 +29,7 @@ from estimator_migrate.export import codegen
 from estimator_migrate.export import custom
 from estimator_migrate.export import integrity
 from estimator_migrate.export import modern
+from estimator_migrate.export import spec as spec_lib
 from estimator_migrate.export import target as target_lib
 from estimator_migrate.tf2 import model_fn
 from tests import export_custom_builders
@@ -131,13 +132,16 @@ def _flip_byte(path: str) -> None:
     f.write(bytes([byte[0] ^ 0x01]))
 
 
-def _edit_record(directory: str, edit) -> None:
-  path = os.path.join(directory, integrity.RECORD)
+def _edit_json(path: str, edit) -> None:
   with open(path) as f:
-    record = json.load(f)
-  edit(record)
+    data = json.load(f)
+  edit(data)
   with open(path, 'w') as f:
-    json.dump(record, f)
+    json.dump(data, f)
+
+
+def _edit_record(directory: str, edit) -> None:
+  _edit_json(os.path.join(directory, integrity.RECORD), edit)
 
 
 def _builder_to_evil(directory: str, evil_dir: str) -> None:
@@ -150,6 +154,12 @@ def _builder_to_evil(directory: str, evil_dir: str) -> None:
   text = text.replace(json.dumps(spec['builder_path']), json.dumps(evil_dir))
   with open(path, 'w') as f:
     f.write(text)
+
+
+def _spec_edited(directory: str, edit) -> None:
+  """spec.json edited, its record written again (as another version's)."""
+  _edit_json(os.path.join(directory, spec_lib.SPEC_FILE), edit)
+  integrity.write_record(directory)
 
 
 class ExportModelTrustTest(parameterized.TestCase):
@@ -266,6 +276,29 @@ class ExportModelTrustTest(parameterized.TestCase):
             cls.canned,
             lambda d: os.remove(os.path.join(d, 'weights.npz')),
         ),
+        # As estimator_migrate 0.1 wrote spec.json: no schema_version.
+        'canned_unversioned': (
+            cls.canned,
+            lambda d: _spec_edited(d, lambda s: s.pop('schema_version')),
+        ),
+        'custom_unversioned': (
+            cls.custom,
+            lambda d: _spec_edited(d, lambda s: s.pop('schema_version')),
+        ),
+        'canned_newer_version': (
+            cls.canned,
+            lambda d: _spec_edited(d, lambda s: s.update(schema_version=2)),
+        ),
+        'custom_newer_version': (
+            cls.custom,
+            lambda d: _spec_edited(d, lambda s: s.update(schema_version=2)),
+        ),
+        'canned_unversioned_other_keys': (
+            cls.canned,
+            lambda d: _spec_edited(
+                d, lambda s: (s.pop('schema_version'), s.update(serving={}))
+            ),
+        ),
     }
     loads = {}
     for name, (source, tamper) in cases.items():
@@ -314,9 +347,26 @@ class ExportModelTrustTest(parameterized.TestCase):
       ('canned', 'canned_untouched'),
       ('custom', 'custom_untouched'),
       ('files_added_later', 'canned_pycache_added'),
+      ('canned_unversioned', 'canned_unversioned'),
+      ('custom_unversioned', 'custom_unversioned'),
   )
   def test_untouched_export_loads(self, name):
     self.assertEqual(self.result['loads'][name], ['ok', ''])
+
+  @parameterized.named_parameters(
+      ('canned_newer', 'canned_newer_version', '2'),
+      ('custom_newer', 'custom_newer_version', '2'),
+      ('unversioned_other_keys', 'canned_unversioned_other_keys', 'unknown'),
+  )
+  def test_other_schema_version_is_refused(self, name, version):
+    kind, message = self.result['loads'][name]
+    self.assertEqual(kind, 'ValueError', message)
+    path = os.path.join(self.directories[name], spec_lib.SPEC_FILE)
+    self.assertIn(f'{path} is of spec schema version {version};', message)
+    self.assertIn(
+        'export the model again with a matching estimator_migrate', message
+    )
+    self.assertNotIn('\n', message)
 
   @parameterized.named_parameters(
       ('spec_vocabulary_entry', 'spec_vocabulary_entry', 'spec.json'),
@@ -383,7 +433,7 @@ class SealTest(absltest.TestCase):
     target = os.path.join(parent, 'keras')
     target_lib.write_directory(
         target,
-        {'model.py': '', 'spec.json': codegen.spec_json(self._SPEC)},
+        {'model.py': '', 'spec.json': spec_lib.dumps(self._SPEC)},
         self._ARRAYS,
         integrity.sealing(self._SPEC, self._ARRAYS, then=then),
         checkpoint_prefix=_ELSEWHERE,
@@ -412,7 +462,7 @@ class SealTest(absltest.TestCase):
     with self.assertRaisesRegex(errors.MigrationError, r'spec\.json'):
       target_lib.write_directory(
           target,
-          {'model.py': '', 'spec.json': codegen.spec_json(self._SPEC)},
+          {'model.py': '', 'spec.json': spec_lib.dumps(self._SPEC)},
           self._ARRAYS,
           lambda d: (corrupt(d), integrity.seal(d, self._SPEC, self._ARRAYS)),
           checkpoint_prefix=_ELSEWHERE,
@@ -427,7 +477,7 @@ class SealTest(absltest.TestCase):
     ):
       target_lib.write_directory(
           target,
-          {'model.py': '', 'spec.json': codegen.spec_json(self._SPEC)},
+          {'model.py': '', 'spec.json': spec_lib.dumps(self._SPEC)},
           self._ARRAYS,
           integrity.sealing(
               self._SPEC,
@@ -442,8 +492,15 @@ class SealTest(absltest.TestCase):
 class TemplatesTest(absltest.TestCase):
   """Both generated model.py files check the record integrity.py writes."""
 
-  _NAMES = ('INTEGRITY', 'INTEGRITY_FORMAT', 'INTEGRITY_REQUIRED')
-  _CHECK = ('IntegrityError', '_sha256', 'verify_integrity')
+  _NAMES = (
+      'INTEGRITY',
+      'INTEGRITY_FORMAT',
+      'INTEGRITY_REQUIRED',
+      'SCHEMA_VERSION',
+      'SPEC',
+      'WEIGHTS',
+  )
+  _CHECK = ('IntegrityError', '_sha256', 'verify_integrity', 'read_spec')
 
   def _definitions(self, path: str) -> dict:
     with open(path, encoding='utf-8') as f:

@@ -20,9 +20,9 @@ import tensorflow as tf
 from estimator_migrate import export
 from estimator_migrate.export import parity
 from estimator_migrate.export import serving
+from tests import export_cases
 from tests import export_testing
 
-fc = tf.feature_column
 # estimator.predict vs Keras 3 and saved_model/, float32: measured max 1.2e-7.
 TOLERANCE = 1e-5
 _N = 24
@@ -42,118 +42,8 @@ def _features(rng: np.random.Generator) -> dict:
   }
 
 
-def _columns(vocabulary_file: str) -> dict:
-  age = fc.numeric_column('age')
-  zeta = fc.numeric_column('zeta', shape=(2,))
-  word = fc.categorical_column_with_vocabulary_list(
-      'word', ['alpha', 'beta', 'gamma'], num_oov_buckets=2
-  )
-  word_file = fc.categorical_column_with_vocabulary_file(
-      'word', vocabulary_file, vocabulary_size=3, default_value=1
-  )
-  city = fc.categorical_column_with_hash_bucket('city', 7)
-  code = fc.categorical_column_with_identity('code', 4, default_value=0)
-  code_strict = fc.categorical_column_with_identity('code', 8)
-  item = fc.categorical_column_with_vocabulary_list(
-      'item', [5, 10, 20], dtype=tf.int64
-  )
-  item_hash = fc.categorical_column_with_hash_bucket('item', 6, dtype=tf.int64)
-  age_buckets = fc.bucketized_column(age, [-0.5, 0.0, 0.5])
-  zeta_buckets = fc.bucketized_column(zeta, [0.0])
-  return {
-      'dnn_binary': dict(
-          hidden_units=[5, 3],
-          activation_fn=tf.nn.tanh,
-          dropout=0.2,
-          feature_columns=[
-              zeta,
-              fc.indicator_column(city),
-              fc.embedding_column(word, 3, combiner='mean'),
-              age_buckets,
-          ],
-      ),
-      'dnn_multi_class': dict(
-          hidden_units=[4],
-          n_classes=3,
-          feature_columns=[
-              fc.embedding_column(code, 2, combiner='sum'),
-              fc.embedding_column(item_hash, 2, combiner='sqrtn'),
-              age,
-          ],
-      ),
-      'dnn_regressor': dict(
-          hidden_units=[4],
-          label_dimension=2,
-          feature_columns=[
-              fc.indicator_column(item),
-              fc.embedding_column(word_file, 2, combiner='sqrtn'),
-              zeta_buckets,
-          ],
-      ),
-      'linear_classifier': dict(
-          n_classes=4,
-          sparse_combiner='mean',
-          feature_columns=[zeta, word_file, item, code_strict, city],
-      ),
-      'linear_regressor': dict(
-          sparse_combiner='sqrtn',
-          weight_column='weight',
-          feature_columns=[age, zeta_buckets, item_hash, word],
-      ),
-      'combined_multi_class': dict(
-          n_classes=3,
-          dnn_hidden_units=[4],
-          dnn_feature_columns=[
-              fc.embedding_column(word, 2),
-              zeta,
-              fc.indicator_column(code),
-          ],
-          linear_feature_columns=[word, age_buckets, city, item],
-      ),
-      'combined_crossed': dict(
-          n_classes=3,
-          dnn_hidden_units=[3],
-          dnn_feature_columns=[
-              fc.embedding_column(fc.crossed_column(['word', code], 9), 2),
-              fc.indicator_column(fc.crossed_column(['city', age_buckets], 5)),
-          ],
-          linear_feature_columns=[
-              fc.crossed_column(['city', word], 11),
-              fc.crossed_column(
-                  [age_buckets, fc.crossed_column(['city', code], 3)],
-                  13,
-                  hash_key=7,
-              ),
-          ],
-      ),
-      'combined_binary_label_vocabulary': dict(
-          label_vocabulary=['no', 'yes'],
-          weight_column='weight',
-          dnn_hidden_units=[3],
-          dnn_feature_columns=[age, fc.embedding_column(city, 2)],
-          linear_feature_columns=[word, code, zeta],
-          linear_sparse_combiner='mean',
-      ),
-  }
-
-
-# case name -> (estimator class, kwargs key, label kind)
-_CASES = {
-    'dnn_binary': (tf.estimator.DNNClassifier, 'classes2'),
-    'dnn_multi_class': (tf.compat.v1.estimator.DNNClassifier, 'classes3'),
-    'dnn_regressor': (tf.estimator.DNNRegressor, 'regression2'),
-    'linear_classifier': (tf.estimator.LinearClassifier, 'classes4'),
-    'linear_regressor': (tf.compat.v1.estimator.LinearRegressor, 'regression1'),
-    'combined_multi_class': (
-        tf.estimator.DNNLinearCombinedClassifier,
-        'classes3',
-    ),
-    'combined_crossed': (tf.estimator.DNNLinearCombinedClassifier, 'classes3'),
-    'combined_binary_label_vocabulary': (
-        tf.compat.v1.estimator.DNNLinearCombinedClassifier,
-        'vocabulary',
-    ),
-}
+_columns = export_cases.parity_kwargs
+_CASES = export_cases.PARITY_CASES
 
 
 _FIRST = next(iter(_CASES))
@@ -227,7 +117,7 @@ class ExportParityTest(parameterized.TestCase):
 
   @parameterized.named_parameters((name, name) for name in _CASES)
   def test_prediction_keys(self, name):
-    head = self.exports[name].spec['head']['type']
+    head = self.exports[name].spec.model.head.type
     keys = {
         'binary': {'logits', 'logistic', 'probabilities', 'class_ids'},
         'multi_class': {'logits', 'probabilities', 'class_ids'},

@@ -198,7 +198,7 @@ def save_export(
       batch_size=batch_size,
       global_step=result.global_step or 0,
       weight_names=tuple(
-          n for ns in result.spec['weights'].values() for n in ns
+          n for ns in result.spec.model.weights.values() for n in ns
       ),
   )
 

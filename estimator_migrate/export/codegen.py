@@ -1,26 +1,42 @@
 """Writes the export directory: model.py, spec.json, weights.npz, report.md.
 
-`model.py` is `keras3/canned_model.py` of this package (linted with the
-project, importing nothing of it) under a header naming the estimator and the
-checkpoint. The directory is written under a temporary name and moved into
-place when complete: a failed run leaves nothing. Its last file is
-`integrity.json` (`integrity.seal`, given as `finish`).
+Canned (`exporter`) and custom (`custom`) exports are written alike by
+`write`: `model.py` is a template of `keras3/` (`canned_model.py` or
+`custom_model.py`, linted with the project, importing nothing of it) under a
+header naming the estimator or builder and the checkpoint; `spec.json` is
+the spec (`spec.py`); `weights.npz` the arrays. The directory is written
+under a temporary name and moved into place when complete: a failed run
+leaves nothing. Its last file is `integrity.json` (`integrity.seal`), after
+the optional `saved_model/` (`serving`).
 """
 
-import json
+from collections.abc import Callable, Mapping
 import os
 
+import numpy as np
+
 from estimator_migrate import keras3
+from estimator_migrate.export import integrity
+from estimator_migrate.export import serving
+from estimator_migrate.export import spec as spec_lib
+from estimator_migrate.export import target as target_lib
 
 TEMPLATE = keras3.path('canned_model.py')
-FILES = ('model.py', 'spec.json', 'weights.npz', 'report.md', 'integrity.json')
+CUSTOM_TEMPLATE = keras3.path('custom_model.py')
+FILES = (
+    'model.py',
+    spec_lib.SPEC_FILE,
+    spec_lib.WEIGHTS_FILE,
+    'report.md',
+    integrity.RECORD,
+)
 
 
-def model_source(estimator: str, prefix: str) -> str:
-  """The text of the generated model.py."""
-  with open(TEMPLATE, encoding='utf-8') as f:
+def model_source(template: str, source: str, prefix: str) -> str:
+  """The text of a generated model.py: `template` under its header."""
+  with open(template, encoding='utf-8') as f:
     text = f.read()
-  return header(estimator, prefix) + text
+  return header(source, prefix) + text
 
 
 def header(source: str, prefix: str) -> str:
@@ -33,5 +49,70 @@ def header(source: str, prefix: str) -> str:
   )
 
 
-def spec_json(spec: dict) -> str:
-  return json.dumps(spec, indent=2, sort_keys=True) + '\n'
+def optimizer_report(
+    training: spec_lib.Training,
+    carried: Callable[[tuple[spec_lib.Optimizer, ...]], str],
+    notes: tuple[str, ...],
+) -> list[str]:
+  """report.md's optimizer section: `carried(optimizers)` and the notes."""
+  lines = ['## Optimizer state (`load(compile=True)`)', '']
+  if training.compile_unavailable:
+    lines.append(
+        'Not carried: ' + training.compile_unavailable + '. `load()`'
+        ' gives the trained model; compile it yourself to train on.'
+    )
+  else:
+    lines.append(carried(training.optimizers))
+    lines.extend(['', *(f'- {note}' for note in notes)])
+  return lines
+
+
+def write(
+    target: str,
+    *,
+    template: str,
+    source: str,
+    prefix: str,
+    spec: spec_lib.Spec,
+    report: str,
+    arrays: Mapping[str, np.ndarray],
+    saved_model: bool = False,
+) -> str:
+  """Writes an export directory into `target`; returns `target`.
+
+  Written into a temporary directory beside `target` and renamed into
+  place when complete (`target.write_directory`: checked, locked, never
+  over anything this export did not create).
+
+  Args:
+    target: A new (or empty) directory outside the checkpoint's model_dir.
+    template: The model.py template (`TEMPLATE`, `CUSTOM_TEMPLATE`).
+    source: What model.py's header says it was generated from.
+    prefix: The checkpoint exported.
+    spec: Written as spec.json.
+    report: report.md's text.
+    arrays: Written as weights.npz.
+    saved_model: Also write `saved_model/` in the modern environment
+      (`serving.write_saved_models`).
+
+  Raises:
+    MigrationError: `target` is not allowed (see `target.check`), exists
+      and is not empty, is being written by another export or cannot be
+      written; a file reads back different; or, with `saved_model`, no
+      modern environment or a failure there. The target is left as it was.
+  """
+  data = spec.to_dict()
+  finish = None
+  if saved_model:
+    finish = lambda directory: serving.write_saved_models([directory])  # noqa: E731
+  return target_lib.write_directory(
+      target,
+      {
+          'model.py': model_source(template, source, prefix),
+          spec_lib.SPEC_FILE: spec_lib.dumps(data),
+          'report.md': report,
+      },
+      arrays,
+      integrity.sealing(data, arrays, then=finish),
+      checkpoint_prefix=prefix,
+  )

@@ -1,6 +1,7 @@
-"""Feature columns to the JSON spec of Keras 3 preprocessing layers.
+"""Feature columns to the spec of Keras 3 preprocessing layers.
 
-A column becomes plain data (`spec.json`) that the generated `model.py`
+A column becomes plain data (`spec.py`'s records, in `spec.json`) that the
+generated `model.py`
 turns into layers: categorical columns into `CategoricalIds` (`StringLookup`
 / `IntegerLookup` / `Hashing` / `Discretization` with the feature column's id
 numbering), embedding columns into `SparseCombiner`, indicator columns into
@@ -14,6 +15,7 @@ import dataclasses
 import tensorflow as tf
 
 from estimator_migrate import errors
+from estimator_migrate.export import spec as spec_lib
 
 
 class ColumnError(errors.MigrationError):
@@ -50,8 +52,10 @@ class Mapping:
 class Columns:
   """The inputs and categorical id layers shared by the model's towers."""
 
-  inputs: dict = dataclasses.field(default_factory=dict)
-  categorical: dict = dataclasses.field(default_factory=dict)
+  inputs: dict[str, spec_lib.Input] = dataclasses.field(default_factory=dict)
+  categorical: dict[str, spec_lib.Categorical] = dataclasses.field(
+      default_factory=dict
+  )
   mappings: list = dataclasses.field(default_factory=list)
 
 
@@ -68,25 +72,24 @@ def _dtype_name(dtype) -> str:
   return dtype.name
 
 
-def _add_input(columns: Columns, key: str, shape, dtype: str, owner: str):
-  spec = {'shape': list(shape), 'dtype': dtype}
+def _add_input(columns: Columns, key: str, spec: spec_lib.Input, owner: str):
   known = columns.inputs.setdefault(key, spec)
   if known != spec:
     raise ColumnError(
         f'feature {key!r} is read by two columns with different shapes or'
-        f' dtypes ({known} and {spec}, the second from {owner!r}); give each'
-        ' column its own feature key.'
+        f' dtypes ({known.to_dict()} and {spec.to_dict()}, the second from'
+        f' {owner!r}); give each column its own feature key.'
     )
 
 
-def _numeric(column, owner: str) -> dict:
+def _numeric(column, owner: str) -> spec_lib.Input:
   if column.normalizer_fn is not None:
     raise ColumnError(
         f'column {owner!r}: numeric_column {column.key!r} has a'
         ' normalizer_fn, which is Python code the exporter cannot carry. Drop'
         ' it from the column and apply it in the input pipeline.'
     )
-  return {'shape': [int(d) for d in column.shape], 'dtype': 'float32'}
+  return spec_lib.Input([int(d) for d in column.shape], 'float32')
 
 
 def _vocabulary_from_file(column) -> list:
@@ -99,21 +102,22 @@ def _vocabulary_from_file(column) -> list:
   return lines
 
 
-def _categorical(column, owner: str) -> tuple[dict, dict]:
+def _categorical(
+    column, owner: str
+) -> tuple[spec_lib.Categorical, spec_lib.Input]:
   """The id layer's spec and the input's spec of a categorical column."""
   kind = _kind(column)
   if kind == 'BucketizedColumn':
     source = _numeric(column.source_column, owner)
     width = len(column.boundaries) + 1
     size = 1
-    for d in source['shape']:
+    for d in source.shape:
       size *= d
-    spec = {
-        'kind': 'bucketized',
-        'key': column.source_column.key,
-        'boundaries': [float(b) for b in column.boundaries],
-        'num_buckets': width * size,
-    }
+    spec = spec_lib.Bucketized(
+        key=column.source_column.key,
+        boundaries=[float(b) for b in column.boundaries],
+        num_buckets=width * size,
+    )
     return spec, source
   if kind in (
       'VocabularyListCategoricalColumn',
@@ -130,34 +134,31 @@ def _categorical(column, owner: str) -> tuple[dict, dict]:
         else (v if dtype == 'string' else int(v))
         for v in vocabulary
     ]
-    spec = {
-        'kind': 'vocabulary',
-        'key': column.key,
-        'input_dtype': dtype,
-        'vocabulary': vocabulary,
-        'num_oov_buckets': int(column.num_oov_buckets),
-        'default_value': int(column.default_value),
-        'num_buckets': len(vocabulary) + int(column.num_oov_buckets),
-    }
-    return spec, {'shape': [None], 'dtype': dtype}
+    spec = spec_lib.Vocabulary(
+        key=column.key,
+        input_dtype=dtype,
+        vocabulary=vocabulary,
+        num_oov_buckets=int(column.num_oov_buckets),
+        default_value=int(column.default_value),
+        num_buckets=len(vocabulary) + int(column.num_oov_buckets),
+    )
+    return spec, spec_lib.Input([None], dtype)
   if kind == 'IdentityCategoricalColumn':
-    spec = {
-        'kind': 'identity',
-        'key': column.key,
-        'input_dtype': 'int64',
-        'num_buckets': int(column.num_buckets),
-        'default_value': column.default_value,
-    }
-    return spec, {'shape': [None], 'dtype': 'int64'}
+    spec = spec_lib.Identity(
+        key=column.key,
+        input_dtype='int64',
+        num_buckets=int(column.num_buckets),
+        default_value=column.default_value,
+    )
+    return spec, spec_lib.Input([None], 'int64')
   if kind == 'HashedCategoricalColumn':
     dtype = _dtype_name(column.dtype)
-    spec = {
-        'kind': 'hash',
-        'key': column.key,
-        'input_dtype': dtype,
-        'num_buckets': int(column.hash_bucket_size),
-    }
-    return spec, {'shape': [None], 'dtype': dtype}
+    spec = spec_lib.Hash(
+        key=column.key,
+        input_dtype=dtype,
+        num_buckets=int(column.hash_bucket_size),
+    )
+    return spec, spec_lib.Input([None], dtype)
   raise ColumnError(
       f'column {owner!r} ({type(column).__name__}) is not supported by the'
       f' exporter. Supported: {", ".join(SUPPORTED)}.'
@@ -190,17 +191,18 @@ def _register_crossed(columns: Columns, column, owner: str) -> str:
           ' its categorical_column instead.'
       )
     if isinstance(key, str):
-      dtype = columns.inputs.get(key, {}).get('dtype', 'string')
-      _add_input(columns, key, [None], dtype, owner)
-      sources.append({'raw': key})
+      known = columns.inputs.get(key)
+      dtype = known.dtype if known is not None else 'string'
+      _add_input(columns, key, spec_lib.Input([None], dtype), owner)
+      sources.append(spec_lib.CrossSource(raw=key))
     else:
-      sources.append({'ids': _register_categorical(columns, key, owner)})
-  spec = {
-      'kind': 'crossed',
-      'sources': sources,
-      'num_buckets': int(column.hash_bucket_size),
-      'hash_key': column.hash_key,
-  }
+      ids = _register_categorical(columns, key, owner)
+      sources.append(spec_lib.CrossSource(ids=ids))
+  spec = spec_lib.Crossed(
+      sources=sources,
+      num_buckets=int(column.hash_bucket_size),
+      hash_key=column.hash_key,
+  )
   return _unique(columns, column.name, spec)
 
 
@@ -217,13 +219,17 @@ def _register_weighted(columns: Columns, column, owner: str) -> str:
         f' {column.dtype!r}; only float weights are exported.'
     )
   ids = _register_categorical(columns, column.categorical_column, owner)
-  _add_input(columns, column.weight_feature_key, [None], 'float32', owner)
-  spec = {
-      'kind': 'weighted',
-      'ids': ids,
-      'weight_key': column.weight_feature_key,
-      'num_buckets': columns.categorical[ids]['num_buckets'],
-  }
+  _add_input(
+      columns,
+      column.weight_feature_key,
+      spec_lib.Input([None], 'float32'),
+      owner,
+  )
+  spec = spec_lib.Weighted(
+      ids=ids,
+      weight_key=column.weight_feature_key,
+      num_buckets=columns.categorical[ids].num_buckets,
+  )
   return _unique(columns, column.name, spec)
 
 
@@ -233,13 +239,11 @@ def _register_categorical(columns: Columns, column, owner: str) -> str:
   if _kind(column) == 'WeightedCategoricalColumn':
     return _register_weighted(columns, column, owner)
   spec, input_spec = _categorical(column, owner)
-  _add_input(
-      columns, spec['key'], input_spec['shape'], input_spec['dtype'], owner
-  )
+  _add_input(columns, spec.key, input_spec, owner)
   return _unique(columns, column.name, spec)
 
 
-def _unique(columns: Columns, name: str, spec: dict) -> str:
+def _unique(columns: Columns, name: str, spec: spec_lib.Categorical) -> str:
   """Registers `spec` under `name`, or `name.2`, ... if another has it.
 
   Categorical columns are named after their feature key, so two columns of
@@ -253,15 +257,18 @@ def _unique(columns: Columns, name: str, spec: dict) -> str:
   return unique
 
 
-def _numeric_column(columns: Columns, column, keras: str, **extra) -> dict:
+def _numeric_column(
+    columns: Columns, column, keras: str, weight: str | None = None
+) -> spec_lib.NumericColumn:
   """Registers a numeric column's input; its spec for either tower."""
-  spec = _numeric(column, column.name)
-  _add_input(columns, column.key, spec['shape'], spec['dtype'], column.name)
+  _add_input(columns, column.key, _numeric(column, column.name), column.name)
   columns.mappings.append(Mapping(column.name, 'numeric', keras, True))
-  return {'type': 'numeric', 'name': column.name, 'key': column.key, **extra}
+  return spec_lib.NumericColumn(column.name, column.key, weight)
 
 
-def _embedding(columns: Columns, column, scope: str) -> dict:
+def _embedding(
+    columns: Columns, column, scope: str
+) -> spec_lib.EmbeddingColumn:
   """An embedding column, or one of shared embeddings (one weight).
 
   v1 shared embeddings keep their table under the input layer's scope like
@@ -296,20 +303,19 @@ def _embedding(columns: Columns, column, scope: str) -> dict:
           True,
       )
   )
-  return {
-      'type': 'embedding',
-      'name': name,
-      'categorical': ids,
-      'num_buckets': columns.categorical[ids]['num_buckets'],
-      'dimension': int(dimension),
-      'combiner': column.combiner,
-      'weight': weight,
-  }
+  return spec_lib.EmbeddingColumn(
+      name=name,
+      categorical=ids,
+      num_buckets=columns.categorical[ids].num_buckets,
+      dimension=int(dimension),
+      combiner=column.combiner,
+      weight=weight,
+  )
 
 
 def dnn_columns(
     columns: Columns, feature_columns: Iterable, scope: str
-) -> list[dict]:
+) -> list[spec_lib.DnnColumn]:
   """Specs of the DNN input layer's columns (dense outputs)."""
   out = []
   for column in feature_columns:
@@ -325,12 +331,11 @@ def dnn_columns(
       )
       ids = _register_categorical(columns, source, name)
       out.append(
-          {
-              'type': 'indicator',
-              'name': name,
-              'categorical': ids,
-              'num_buckets': columns.categorical[ids]['num_buckets'],
-          }
+          spec_lib.IndicatorColumn(
+              name=name,
+              categorical=ids,
+              num_buckets=columns.categorical[ids].num_buckets,
+          )
       )
       columns.mappings.append(
           Mapping(name, kind, 'CategoricalIds + MultiHot', True)
@@ -347,7 +352,7 @@ def dnn_columns(
 
 def linear_columns(
     columns: Columns, feature_columns: Iterable, scope: str
-) -> list[dict]:
+) -> list[spec_lib.LinearColumn]:
   """Specs of the linear model's columns (each owns a weight variable)."""
   out = []
   for column in feature_columns:
@@ -361,13 +366,12 @@ def linear_columns(
       continue
     ids = _register_categorical(columns, column, name)
     out.append(
-        {
-            'type': 'categorical',
-            'name': name,
-            'categorical': ids,
-            'num_buckets': columns.categorical[ids]['num_buckets'],
-            'weight': weight,
-        }
+        spec_lib.CategoricalColumn(
+            name=name,
+            categorical=ids,
+            num_buckets=columns.categorical[ids].num_buckets,
+            weight=weight,
+        )
     )
     columns.mappings.append(
         Mapping(name, kind, 'CategoricalIds + SparseCombiner', True)

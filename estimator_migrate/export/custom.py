@@ -19,16 +19,13 @@ import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
-from estimator_migrate import keras3
 from estimator_migrate import report as report_lib
 from estimator_migrate.export import codegen
 from estimator_migrate.export import custom_checkpoint
-from estimator_migrate.export import integrity
 from estimator_migrate.export import optimizer_state
-from estimator_migrate.export import serving
-from estimator_migrate.export import target as target_lib
+from estimator_migrate.export import spec as spec_lib
 
-TEMPLATE = keras3.path('custom_model.py')
+TEMPLATE = codegen.CUSTOM_TEMPLATE
 # Keras 3 classes `keras3/custom_model.py` restores state into: the update
 # rule is Keras 2's for dense gradients (`optimizer_state.KERAS3` notes).
 COMPILABLE = ('Adam', 'Ftrl', 'SGD')
@@ -41,22 +38,26 @@ class CustomExportResult:
   builder: str
   prefix: str
   global_step: int | None
-  spec: dict
+  spec: spec_lib.CustomSpec
   arrays: dict
   optimizer_notes: tuple[str, ...] = ()
 
   def report(self) -> str:
     """Every weight: which checkpoint tensor fills it; the optimizer."""
+    model = self.spec.model
     rows = [
-        (kind, position, name, 'x'.join(map(str, self.spec['shapes'][name])))
-        for kind in ('trainable', 'non_trainable')
-        for position, name in enumerate(self.spec[kind])
+        (kind, position, name, 'x'.join(map(str, model.shapes[name])))
+        for kind, names in (
+            ('trainable', model.trainable),
+            ('non_trainable', model.non_trainable),
+        )
+        for position, name in enumerate(names)
     ]
     lines = [
         f'# Custom estimator exported to Keras 3: `{self.builder}`',
         '',
         f'Checkpoint: `{self.prefix}` (global step {self.global_step},'
-        f' {self.spec["checkpoint_format"]}).',
+        f' {model.checkpoint_format}).',
         '',
         '## Weights, matched by position',
         '',
@@ -64,29 +65,26 @@ class CustomExportResult:
             ('kind', 'position', 'checkpoint tensor', 'shape'), rows
         ),
         '',
-        '## Optimizer state (`load(compile=True)`)',
-        '',
+        *codegen.optimizer_report(
+            self.spec.training, self._optimizer_line, self.optimizer_notes
+        ),
     ]
-    if self.spec['compile_unavailable']:
-      lines.append(
-          'Not carried: ' + self.spec['compile_unavailable'] + '. `load()`'
-          ' gives the trained model; compile it yourself to train on.'
-      )
-    else:
-      (entry,) = self.spec['optimizers']
-      lines.append(
-          f'{entry["class"]} (Keras 3 `keras.optimizers.{entry["class"]}`),'
-          f' iterations {entry["iterations"]}, '
-          + ', '.join(f'{k}={v}' for k, v in entry['config'].items())
-          + f'; loss `{self.spec["loss"]}`.'
-      )
-      lines.extend(['', *(f'- {note}' for note in self.optimizer_notes)])
     return '\n'.join(lines) + '\n'
+
+  def _optimizer_line(self, optimizers: tuple[spec_lib.Optimizer, ...]) -> str:
+    (optimizer,) = optimizers
+    name = optimizer.keras_class
+    return (
+        f'{name} (Keras 3 `keras.optimizers.{name}`),'
+        f' iterations {optimizer.iterations}, '
+        + ', '.join(f'{k}={v}' for k, v in optimizer.config.items())
+        + f'; loss `{spec_lib.thaw(self.spec.loss)}`.'
+    )
 
   def save(self, target: str, saved_model: bool = False) -> str:
     """Writes model.py, spec.json, weights.npz and report.md into `target`.
 
-    Written as the canned export is (`target.write_directory`).
+    Written as the canned export is (`codegen.write`).
 
     Args:
       target: A new (or empty) directory outside the checkpoint's model_dir.
@@ -100,22 +98,15 @@ class CustomExportResult:
         being written by another export or cannot be written; or, with
         `saved_model`, no modern environment or the builder fails there.
     """
-    finish = None
-    if saved_model:
-      finish = lambda directory: serving.write_saved_models([directory])  # noqa: E731
-    finish = integrity.sealing(self.spec, self.arrays, then=finish)
-    with open(TEMPLATE, encoding='utf-8') as f:
-      source = f.read()
-    return target_lib.write_directory(
+    return codegen.write(
         target,
-        {
-            'model.py': codegen.header(self.builder, self.prefix) + source,
-            'spec.json': codegen.spec_json(self.spec),
-            'report.md': self.report(),
-        },
-        self.arrays,
-        finish,
-        checkpoint_prefix=self.prefix,
+        template=TEMPLATE,
+        source=self.builder,
+        prefix=self.prefix,
+        spec=self.spec,
+        report=self.report(),
+        arrays=self.arrays,
+        saved_model=saved_model,
     )
 
 
@@ -235,18 +226,19 @@ def keras_model_to_keras(
   reason = _compile_unavailable(state, found)
   if loss is None:
     loss = getattr(found.keras2_model, 'loss', None)
-  spec = {
-      'builder': reference,
-      'builder_path': root,
-      'params': params_json,
-      'checkpoint_format': 'object-based' if found.object_based else 'named',
-      'trainable': list(found.trainable),
-      'non_trainable': list(found.non_trainable),
-      'shapes': {k: list(v) for k, v in found.shapes.items()},
-      'loss': loss_config(loss),
-      'optimizers': None if reason else list(state.entries),
-      'compile_unavailable': reason,
-  }
+  spec = spec_lib.CustomSpec(
+      model=spec_lib.CustomModel(
+          builder=reference,
+          builder_path=root,
+          params=params_json,
+          checkpoint_format='object-based' if found.object_based else 'named',
+          trainable=found.trainable,
+          non_trainable=found.non_trainable,
+          shapes=found.shapes,
+      ),
+      training=spec_lib.Training.of(state.entries, reason),
+      loss=loss_config(loss),
+  )
   return CustomExportResult(
       builder=reference,
       prefix=found.prefix,

@@ -10,11 +10,9 @@ from estimator_migrate import report as report_lib
 from estimator_migrate.export import codegen
 from estimator_migrate.export import columns as columns_lib
 from estimator_migrate.export import families
-from estimator_migrate.export import integrity
 from estimator_migrate.export import optimizer_state
-from estimator_migrate.export import serving
 from estimator_migrate.export import settings as settings_lib
-from estimator_migrate.export import target as target_lib
+from estimator_migrate.export import spec as spec_lib
 from estimator_migrate.export import weights as weights_lib
 
 
@@ -25,7 +23,7 @@ class ExportResult:
   estimator: str
   prefix: str
   global_step: int | None
-  spec: dict
+  spec: spec_lib.CannedSpec
   mappings: tuple[columns_lib.Mapping, ...]
   arrays: dict
   optimizer_notes: tuple[str, ...] = ()
@@ -77,7 +75,7 @@ class ExportResult:
                     'x'.join(map(str, self.arrays[name].shape)),
                     'yes',
                 )
-                for layer, names in sorted(self.spec['weights'].items())
+                for layer, names in sorted(self.spec.model.weights.items())
                 for name in names
             ],
         ),
@@ -86,39 +84,17 @@ class ExportResult:
         ' `logistic` for binary classifiers), or `predictions` for'
         ' regressors.',
         '',
-        '## Optimizer state (`load(compile=True)`)',
-        '',
+        *codegen.optimizer_report(
+            self.spec.training, _optimizer_table, self.optimizer_notes
+        ),
     ]
-    if self.spec['compile_unavailable']:
-      lines.append(
-          'Not carried: ' + self.spec['compile_unavailable'] + '. `load()`'
-          ' gives the trained model; compile it yourself to train on.'
-      )
-    else:
-      lines.append(
-          report_lib.markdown_table(
-              ('optimizer', 'Keras 3', 'variables', 'iterations', 'config'),
-              [
-                  (
-                      e['name'],
-                      e['class'],
-                      len(e['variables']),
-                      e['iterations'],
-                      ', '.join(f'{k}={v}' for k, v in e['config'].items()),
-                  )
-                  for e in self.spec['optimizers']
-              ],
-          )
-      )
-      lines.extend(['', *(f'- {note}' for note in self.optimizer_notes)])
     return '\n'.join(lines) + '\n'
 
   def save(self, target: str, saved_model: bool = False) -> str:
     """Writes model.py, spec.json, weights.npz and report.md into `target`.
 
-    Written into a temporary directory beside `target` and renamed into
-    place when complete (`target.write_directory`: checked, locked, never
-    over anything this export did not create).
+    As `codegen.write` does: under a temporary name, renamed into place
+    when complete.
 
     Args:
       target: A new (or empty) directory outside the checkpoint's model_dir.
@@ -129,26 +105,34 @@ class ExportResult:
       `target`.
 
     Raises:
-      MigrationError: `target` is not allowed (see `target.check`), exists
-        and is not empty, is being written by another export or cannot be
-        written; or, with `saved_model`, no modern environment or a failure
-        there. The target is left as it was.
+      MigrationError: See `codegen.write`; the target is left as it was.
     """
-    finish = None
-    if saved_model:
-      finish = lambda directory: serving.write_saved_models([directory])  # noqa: E731
-    finish = integrity.sealing(self.spec, self.arrays, then=finish)
-    return target_lib.write_directory(
+    return codegen.write(
         target,
-        {
-            'model.py': codegen.model_source(self.estimator, self.prefix),
-            'spec.json': codegen.spec_json(self.spec),
-            'report.md': self.report(),
-        },
-        self.arrays,
-        finish,
-        checkpoint_prefix=self.prefix,
+        template=codegen.TEMPLATE,
+        source=self.estimator,
+        prefix=self.prefix,
+        spec=self.spec,
+        report=self.report(),
+        arrays=self.arrays,
+        saved_model=saved_model,
     )
+
+
+def _optimizer_table(optimizers: tuple[spec_lib.Optimizer, ...]) -> str:
+  return report_lib.markdown_table(
+      ('optimizer', 'Keras 3', 'variables', 'iterations', 'config'),
+      [
+          (
+              o.name,
+              o.keras_class,
+              len(o.variables),
+              o.iterations,
+              ', '.join(f'{k}={v}' for k, v in o.config.items()),
+          )
+          for o in optimizers
+      ],
+  )
 
 
 def canned_to_keras(
@@ -211,10 +195,11 @@ def canned_to_keras(
     weights.source.close()
     raise
   weights.reader.finish()  # checks what was read in part; closes the files
-  spec = dict(model.spec)
-  spec['optimizers'] = list(state.entries) if not state.reason else None
-  spec['compile_unavailable'] = state.reason
-  spec['loss_reduction'] = settings[0].value
+  spec = spec_lib.CannedSpec(
+      model=model.spec,
+      training=spec_lib.Training.of(state.entries, state.reason),
+      loss_reduction=settings[0].value,
+  )
   return ExportResult(
       estimator=model.row.name,
       prefix=weights.prefix,

@@ -4,7 +4,7 @@ Reads the family from `estimators.lookup` (the one table of canned
 estimators) and the constructor kwargs the estimator was built with; returns
 the spec `model.py` builds from (inputs, categorical id layers, DNN and
 linear towers, head) and, per Keras layer, the checkpoint variables that
-fill its weights. Variable names are tensorflow_estimator 2.15's, the same
+fill its weights, as `spec.CannedModel`. Variable names are tensorflow_estimator 2.15's, the same
 for v1 and v2 estimators: `dnn/hiddenlayer_N/{kernel,bias}`,
 `dnn/logits/...`, `dnn/input_from_feature_columns/input_layer/<col>/
 embedding_weights`, `linear/linear_model/<col>/weights`,
@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate.export import columns as columns_lib
+from estimator_migrate.export import spec as spec_lib
 from estimator_migrate.tables import estimators
 
 # Keras names of the activations a canned DNN accepts as `activation_fn`.
@@ -38,14 +39,13 @@ ACTIVATIONS = {
 # A batch-norm layer's weights in Keras order; the moving statistics are not
 # trained by an optimizer.
 BATCH_NORM_WEIGHTS = ('gamma', 'beta', 'moving_mean', 'moving_variance')
-BASELINE_INPUT = 'batch_size_of'  # keras3/canned_model.py's BATCH
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
   """What `model.py` builds, and how the exporter got there."""
 
-  spec: dict
+  spec: spec_lib.CannedModel
   mappings: tuple[columns_lib.Mapping, ...]
   row: estimators.EstimatorRow
   # Checkpoint name -> the shape the Keras layer gives that weight.
@@ -67,110 +67,108 @@ def _activation(fn) -> str:
   return ACTIVATIONS[name]
 
 
-def _head(row: estimators.EstimatorRow, kwargs: dict) -> dict:
+def _head(row: estimators.EstimatorRow, kwargs: dict) -> spec_lib.Head:
   if row.kind == 'Regressor':
     dimension = int(kwargs.get('label_dimension', 1))
-    return {'type': 'regression', 'logits_dimension': dimension}
+    return spec_lib.Head('regression', dimension)
   if row.kind == 'Classifier':
     n_classes = int(kwargs.get('n_classes', 2))
     if n_classes == 2:
-      return {'type': 'binary', 'logits_dimension': 1, 'n_classes': 2}
-    return {
-        'type': 'multi_class',
-        'logits_dimension': n_classes,
-        'n_classes': n_classes,
-    }
+      return spec_lib.Head('binary', 1, n_classes=2)
+    return spec_lib.Head('multi_class', n_classes, n_classes=n_classes)
   raise errors.TranslationError(
       f'{row.name} takes a head object, which the exporter does not read.'
       ' Export the matching *Classifier or *Regressor instead.'
   )
 
 
-def _dnn(row, kwargs, columns, prefix) -> dict:
+def _dnn(row, kwargs, columns, prefix) -> spec_lib.Dnn:
   hidden_units = kwargs.get(f'{prefix}hidden_units')
   if not hidden_units:
     raise errors.TranslationError(
         f'{row.name} needs {prefix}hidden_units (received'
         f' {hidden_units!r}): pass the kwargs the estimator was built with.'
     )
-  return {
-      'scope': 'dnn',
-      'hidden_units': [int(u) for u in hidden_units],
-      'activation': _activation(
-          kwargs.get(f'{prefix}activation_fn', tf.nn.relu)
-      ),
-      'dropout': float(kwargs.get(f'{prefix}dropout') or 0.0),
-      'batch_norm': bool(kwargs.get('batch_norm')),
-      'columns': columns_lib.dnn_columns(
+  return spec_lib.Dnn(
+      scope='dnn',
+      hidden_units=[int(u) for u in hidden_units],
+      activation=_activation(kwargs.get(f'{prefix}activation_fn', tf.nn.relu)),
+      dropout=float(kwargs.get(f'{prefix}dropout') or 0.0),
+      batch_norm=bool(kwargs.get('batch_norm')),
+      columns=columns_lib.dnn_columns(
           columns, kwargs.get(f'{prefix}feature_columns') or (), 'dnn'
       ),
-  }
+  )
 
 
-def _linear(kwargs, columns, prefix) -> dict:
+def _linear(kwargs, columns, prefix) -> spec_lib.Linear:
   feature_columns = kwargs.get(f'{prefix}feature_columns') or ()
   combiner = kwargs.get(
       'linear_sparse_combiner' if prefix else 'sparse_combiner', 'sum'
   )
-  return {
-      'scope': 'linear',
-      'sparse_combiner': combiner,
-      'bias': 'linear/linear_model/bias_weights',
-      'columns': columns_lib.linear_columns(columns, feature_columns, 'linear'),
-  }
+  return spec_lib.Linear(
+      scope='linear',
+      sparse_combiner=combiner,
+      bias='linear/linear_model/bias_weights',
+      columns=columns_lib.linear_columns(columns, feature_columns, 'linear'),
+  )
 
 
-def _width(column: dict, spec: dict) -> int:
+def _width(column: spec_lib.DnnColumn, inputs: dict) -> int:
   """Width of one DNN input column (the input layer concatenates them)."""
-  if column['type'] == 'numeric':
-    return math.prod(spec['inputs'][column['key']]['shape'])
-  if column['type'] == 'embedding':
-    return column['dimension']
-  return column['num_buckets']
+  if isinstance(column, spec_lib.NumericColumn):
+    return math.prod(inputs[column.key].shape)
+  if isinstance(column, spec_lib.EmbeddingColumn):
+    return column.dimension
+  return column.num_buckets
 
 
-def _weights(spec: dict) -> tuple[dict, dict]:
+def _weights(
+    head: spec_lib.Head,
+    inputs: dict,
+    baseline: spec_lib.Baseline | None,
+    dnn: spec_lib.Dnn | None,
+    linear: spec_lib.Linear | None,
+) -> tuple[dict, dict]:
   """Keras layer name -> checkpoint names of its weights, in order; shapes."""
   out, shapes = {}, {}
-  units = spec['head']['logits_dimension']
+  units = head.logits_dimension
 
   def add(layer, names_and_shapes):
-    out[layer.replace('/', '.')] = [name for name, _ in names_and_shapes]
+    out[spec_lib.layer_name(layer)] = [name for name, _ in names_and_shapes]
     shapes.update(names_and_shapes)
 
-  if spec.get('baseline'):
-    bias = spec['baseline']['bias']
-    add(spec['baseline']['scope'], [(bias, (units,))])
-  if spec.get('dnn'):
-    dnn = spec['dnn']
-    for column in dnn['columns']:
-      if column['type'] == 'embedding':
-        shape = (column['num_buckets'], column['dimension'])
-        add(column['weight'], [(column['weight'], shape)])
-    width = sum(_width(c, spec) for c in dnn['columns'])
-    for i, size in enumerate([*dnn['hidden_units'], units]):
+  if baseline:
+    add(baseline.scope, [(baseline.bias, (units,))])
+  if dnn:
+    for column in dnn.columns:
+      if isinstance(column, spec_lib.EmbeddingColumn):
+        shape = (column.num_buckets, column.dimension)
+        add(column.weight, [(column.weight, shape)])
+    width = sum(_width(c, inputs) for c in dnn.columns)
+    for i, size in enumerate([*dnn.hidden_units, units]):
+      hidden = i < len(dnn.hidden_units)
       scope = (
-          f'dnn/hiddenlayer_{i}'
-          if i < len(dnn['hidden_units'])
-          else ('dnn/logits')
+          spec_lib.hidden_layer_scope(dnn.scope, i)
+          if hidden
+          else spec_lib.logits_scope(dnn.scope)
       )
       add(
           scope,
           [(f'{scope}/kernel', (width, size)), (f'{scope}/bias', (size,))],
       )
-      if dnn['batch_norm'] and i < len(dnn['hidden_units']):
-        norm = f'{scope}/batchnorm_{i}'
+      if dnn.batch_norm and hidden:
+        norm = spec_lib.batch_norm_scope(dnn.scope, i)
         add(norm, [(f'{norm}/{n}', (size,)) for n in BATCH_NORM_WEIGHTS])
       width = size
-  if spec.get('linear'):
-    linear = spec['linear']
-    for column in linear['columns']:
-      if column['type'] == 'numeric':
-        rows = math.prod(spec['inputs'][column['key']]['shape'])
+  if linear:
+    for column in linear.columns:
+      if isinstance(column, spec_lib.NumericColumn):
+        rows = math.prod(inputs[column.key].shape)
       else:
-        rows = column['num_buckets']
-      add(column['weight'], [(column['weight'], (rows, units))])
-    add(linear['bias'], [(linear['bias'], (units,))])
+        rows = column.num_buckets
+      add(column.weight, [(column.weight, (rows, units))])
+    add(linear.bias, [(linear.bias, (units,))])
   return out, shapes
 
 
@@ -231,22 +229,31 @@ def model_spec(estimator, kwargs: dict) -> ModelSpec:
   row = estimators.lookup(estimator)
   family = row.family.family
   columns = columns_lib.Columns()
-  spec = {'estimator': row.name, 'head': _head(row, kwargs)}
+  head = _head(row, kwargs)
+  baseline = dnn = linear = None
   if family == 'baseline':
     # Only a bias: the model reads the batch size from any feature.
-    spec['baseline'] = {'scope': 'baseline', 'bias': 'baseline/bias'}
-    columns.inputs[BASELINE_INPUT] = {'shape': [1], 'dtype': 'float32'}
+    baseline = spec_lib.Baseline(scope='baseline', bias='baseline/bias')
+    columns.inputs[spec_lib.BASELINE_INPUT] = spec_lib.Input([1], 'float32')
   elif family == 'dnn':
-    spec['dnn'] = _dnn(row, kwargs, columns, '')
+    dnn = _dnn(row, kwargs, columns, '')
   elif family == 'linear':
-    spec['linear'] = _linear(kwargs, columns, '')
+    linear = _linear(kwargs, columns, '')
   else:
     if kwargs.get('dnn_feature_columns'):
-      spec['dnn'] = _dnn(row, kwargs, columns, 'dnn_')
+      dnn = _dnn(row, kwargs, columns, 'dnn_')
     if kwargs.get('linear_feature_columns'):
-      spec['linear'] = _linear(kwargs, columns, 'linear_')
-  spec['inputs'] = columns.inputs
-  spec['categorical'] = columns.categorical
-  spec['weights'], shapes = _weights(spec)
+      linear = _linear(kwargs, columns, 'linear_')
+  weights, shapes = _weights(head, columns.inputs, baseline, dnn, linear)
   check_kwargs(estimator, kwargs)  # after the columns: their errors first
+  spec = spec_lib.CannedModel(
+      estimator=row.name,
+      head=head,
+      inputs=columns.inputs,
+      categorical=columns.categorical,
+      weights=weights,
+      baseline=baseline,
+      dnn=dnn,
+      linear=linear,
+  )
   return ModelSpec(spec, tuple(columns.mappings), row, shapes)

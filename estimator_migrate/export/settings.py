@@ -32,6 +32,7 @@ from estimator_migrate import errors
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import graph as graph_lib
 from estimator_migrate.export import optimizer_state
+from estimator_migrate.export import spec as spec_lib
 from estimator_migrate.tables import optimizers
 
 FROM_GRAPH = optimizer_state.FROM_GRAPH
@@ -362,18 +363,25 @@ def optimizer_settings(family, state) -> list[Setting]:
   return rows
 
 
-def _logits_bias(spec: Mapping) -> str:
+def _logits_bias(spec: spec_lib.CannedModel) -> str:
   """The variable whose width is the head's logits dimension."""
-  if spec.get('dnn'):
-    return 'dnn/logits/bias'  # families._weights: the last DNN layer
-  return (spec.get('linear') or spec['baseline'])['bias']
+  if spec.dnn:
+    return spec_lib.logits_scope(spec.dnn.scope) + '/bias'
+  return (spec.linear or spec.baseline).bias
 
 
-def _head_argument(head: Mapping) -> str:
-  return 'label_dimension' if head['type'] == 'regression' else 'n_classes'
+def _head_argument(head: spec_lib.Head) -> str:
+  return 'label_dimension' if head.type == 'regression' else 'n_classes'
 
 
-def head_check(spec: Mapping, kwargs: Mapping) -> Callable[[Mapping], None]:
+def _head_value(head: spec_lib.Head) -> int:
+  """The head's `n_classes` or `label_dimension`."""
+  return head.n_classes or head.logits_dimension
+
+
+def head_check(
+    spec: spec_lib.CannedModel, kwargs: Mapping
+) -> Callable[[Mapping], None]:
   """A `weights.read_weights` check: the kwargs' head is the checkpoint's.
 
   Raises (when called):
@@ -382,40 +390,40 @@ def head_check(spec: Mapping, kwargs: Mapping) -> Callable[[Mapping], None]:
   """
 
   def check(variables: Mapping) -> None:
-    head, name = spec['head'], _logits_bias(spec)
+    head, name = spec.head, _logits_bias(spec)
     variable = variables.get(name)
     if variable is None or len(variable.shape) != 1:
       return  # the missing-variable check names it
     width = int(variable.shape[0])
-    if width == head['logits_dimension']:
+    if width == head.logits_dimension:
       return
     key = _head_argument(head)
     recorded = width if key == 'label_dimension' or width > 1 else 2
-    given = head.get(key, head['logits_dimension'])
+    given = _head_value(head)
     shown = f'{given}' if key in kwargs else f'{given} (the default)'
     _refuse(
         key,
         shown,
         f'{key}={recorded}',
         f'its head ({name} is [{width}], expected'
-        f' [{head["logits_dimension"]}])',
+        f' [{head.logits_dimension}])',
         f'Give {key}={recorded}, the value the estimator was trained with.',
     )
 
   return check
 
 
-def head_settings(spec: Mapping, kwargs: Mapping) -> list[Setting]:
+def head_settings(spec: spec_lib.CannedModel, kwargs: Mapping) -> list[Setting]:
   """The head: its type and width, from kwargs, checked against the shape."""
-  head = spec['head']
+  head = spec.head
   key = _head_argument(head)
-  value = head.get(key, head['logits_dimension'])
+  value = _head_value(head)
   source = FROM_KWARGS if key in kwargs else 'v1/v2 default'
   agrees = (
       f'{source}; the checkpoint agrees (`{_logits_bias(spec)}`:'
-      f' {head["logits_dimension"]} logits)'
+      f' {head.logits_dimension} logits)'
   )
   return [
-      Setting('head', head['type'], agrees),
+      Setting('head', head.type, agrees),
       Setting(key, str(value), agrees),
   ]

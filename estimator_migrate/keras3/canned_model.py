@@ -31,7 +31,10 @@ import tensorflow as tf
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = 'estimator_migrate'
 # The input of a Baseline model, which reads no feature but the batch size
-# (`select_features` fills it from any feature).
+# (`select_features` fills it from any feature): estimator_migrate's
+# `export/spec.py` BASELINE_INPUT, as are the layer names below its
+# `layer_name`, `hidden_layer_scope`, `batch_norm_scope` and `logits_scope`
+# (tests/export_spec_test.py holds them equal).
 BATCH = 'batch_size_of'
 INTEGRITY = 'integrity.json'
 # The layout of the integrity record this file reads (estimator_migrate's
@@ -39,6 +42,25 @@ INTEGRITY = 'integrity.json'
 INTEGRITY_FORMAT = 1
 # Files every export has: a record that does not list them is refused.
 INTEGRITY_REQUIRED = ('model.py', 'spec.json', 'weights.npz')
+# The layout of spec.json this file reads: estimator_migrate's
+# `export/spec.py` writes it (SCHEMA_VERSION there). A spec.json without
+# `schema_version` was written by estimator_migrate 0.1, whose keys are
+# version 1's.
+SCHEMA_VERSION = 1
+SPEC = 'spec.json'
+WEIGHTS = 'weights.npz'
+# spec.json's keys (SPEC_SECTIONS: those it may lack).
+SPEC_KEYS = (
+    'categorical',
+    'compile_unavailable',
+    'estimator',
+    'head',
+    'inputs',
+    'loss_reduction',
+    'optimizers',
+    'weights',
+)
+SPEC_SECTIONS = ('baseline', 'dnn', 'linear')
 
 
 class IntegrityError(ValueError):
@@ -115,6 +137,32 @@ def verify_integrity(directory):
           f' {INTEGRITY} records {expected}): it was changed or corrupted'
           f' after the export. {redo}'
       )
+
+
+def read_spec(directory):
+  """The directory's `spec.json`, if of the layout this file reads.
+
+  Raises:
+    ValueError: Another `schema_version`, or none and keys other than
+      version 1's (one line: export again with a matching
+      estimator_migrate).
+  """
+  path = os.path.join(directory, SPEC)
+  with open(path, encoding='utf-8') as f:
+    spec = json.load(f)
+  version = spec.get('schema_version')
+  keys = set(spec) - {'schema_version'}
+  known = {*SPEC_KEYS, *SPEC_SECTIONS}
+  if version is None and set(SPEC_KEYS) <= keys <= known:
+    version = 1  # written by estimator_migrate 0.1
+  if version != SCHEMA_VERSION:
+    shown = 'unknown' if version is None else version
+    raise ValueError(
+        f'{path} is of spec schema version {shown}; this model.py reads'
+        f' version {SCHEMA_VERSION}: export the model again with a matching'
+        ' estimator_migrate.'
+    )
+  return spec
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -496,7 +544,23 @@ class SquaredError(keras.losses.Loss):
 
 
 def _layer_name(checkpoint_name):
+  """The Keras layer named after a checkpoint scope (Keras forbids `/`)."""
   return checkpoint_name.replace('/', '.')
+
+
+def _hidden_layer_scope(scope, index):
+  """The checkpoint scope of a DNN's hidden layer `index`."""
+  return f'{scope}/hiddenlayer_{index}'
+
+
+def _batch_norm_scope(scope, index):
+  """The checkpoint scope of the batch norm after hidden layer `index`."""
+  return f'{scope}/hiddenlayer_{index}/batchnorm_{index}'
+
+
+def _logits_scope(scope):
+  """The checkpoint scope of a DNN's logits layer."""
+  return f'{scope}/logits'
 
 
 def _inputs(spec):
@@ -561,7 +625,7 @@ def _dnn_logits(spec, inputs, ids):
     net = keras.layers.Dense(
         units,
         activation=dnn['activation'],
-        name=_layer_name(f'{dnn["scope"]}/hiddenlayer_{index}'),
+        name=_layer_name(_hidden_layer_scope(dnn['scope'], index)),
     )(net)
     if dnn['dropout']:
       net = keras.layers.Dropout(dnn['dropout'])(net)
@@ -570,13 +634,11 @@ def _dnn_logits(spec, inputs, ids):
       net = keras.layers.BatchNormalization(
           momentum=0.999,
           epsilon=0.001,
-          name=_layer_name(
-              f'{dnn["scope"]}/hiddenlayer_{index}/batchnorm_{index}'
-          ),
+          name=_layer_name(_batch_norm_scope(dnn['scope'], index)),
       )(net)
   return keras.layers.Dense(
       spec['head']['logits_dimension'],
-      name=_layer_name(f'{dnn["scope"]}/logits'),
+      name=_layer_name(_logits_scope(dnn['scope'])),
   )(net)
 
 
@@ -714,10 +776,9 @@ def load(directory=None, compile=False):  # noqa: A002 (Keras' own name)
   """
   directory = directory or HERE
   verify_integrity(directory)
-  with open(os.path.join(directory, 'spec.json'), encoding='utf-8') as f:
-    spec = json.load(f)
+  spec = read_spec(directory)
   model = build_model(spec)
-  with np.load(os.path.join(directory, 'weights.npz')) as weights:
+  with np.load(os.path.join(directory, WEIGHTS)) as weights:
     for layer_name, names in spec['weights'].items():
       model.get_layer(layer_name).set_weights([weights[n] for n in names])
     if compile:

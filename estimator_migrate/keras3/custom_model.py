@@ -43,6 +43,27 @@ INTEGRITY = 'integrity.json'
 INTEGRITY_FORMAT = 1
 # Files every export has: a record that does not list them is refused.
 INTEGRITY_REQUIRED = ('model.py', 'spec.json', 'weights.npz')
+# The layout of spec.json this file reads: estimator_migrate's
+# `export/spec.py` writes it (SCHEMA_VERSION there). A spec.json without
+# `schema_version` was written by estimator_migrate 0.1, whose keys are
+# version 1's.
+SCHEMA_VERSION = 1
+SPEC = 'spec.json'
+WEIGHTS = 'weights.npz'
+# spec.json's keys (SPEC_SECTIONS: those it may lack).
+SPEC_KEYS = (
+    'builder',
+    'builder_path',
+    'checkpoint_format',
+    'compile_unavailable',
+    'loss',
+    'non_trainable',
+    'optimizers',
+    'params',
+    'shapes',
+    'trainable',
+)
+SPEC_SECTIONS = ()
 
 
 class IntegrityError(ValueError):
@@ -119,6 +140,32 @@ def verify_integrity(directory):
           f' {INTEGRITY} records {expected}): it was changed or corrupted'
           f' after the export. {redo}'
       )
+
+
+def read_spec(directory):
+  """The directory's `spec.json`, if of the layout this file reads.
+
+  Raises:
+    ValueError: Another `schema_version`, or none and keys other than
+      version 1's (one line: export again with a matching
+      estimator_migrate).
+  """
+  path = os.path.join(directory, SPEC)
+  with open(path, encoding='utf-8') as f:
+    spec = json.load(f)
+  version = spec.get('schema_version')
+  keys = set(spec) - {'schema_version'}
+  known = {*SPEC_KEYS, *SPEC_SECTIONS}
+  if version is None and set(SPEC_KEYS) <= keys <= known:
+    version = 1  # written by estimator_migrate 0.1
+  if version != SCHEMA_VERSION:
+    shown = 'unknown' if version is None else version
+    raise ValueError(
+        f'{path} is of spec schema version {shown}; this model.py reads'
+        f' version {SCHEMA_VERSION}: export the model again with a matching'
+        ' estimator_migrate.'
+    )
+  return spec
 
 
 def _builder(spec):
@@ -250,11 +297,10 @@ def load(directory=None, compile=False):  # noqa: A002 (Keras' own name)
   """
   directory = directory or HERE
   verify_integrity(directory)
-  with open(os.path.join(directory, 'spec.json'), encoding='utf-8') as f:
-    spec = json.load(f)
+  spec = read_spec(directory)
   model = build_model(spec)
   variables = _variables_by_name(model, spec)
-  with np.load(os.path.join(directory, 'weights.npz')) as weights:
+  with np.load(os.path.join(directory, WEIGHTS)) as weights:
     for name, variable in variables.items():
       variable.assign(weights[name])
     if compile:
