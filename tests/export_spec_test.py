@@ -159,6 +159,15 @@ class RoundTripTest(parameterized.TestCase):
       self.assertEqual(spec_lib.from_json(text).to_json(), text)
       self.assertIsInstance(spec_lib.from_json(text), spec_lib.CustomSpec)
 
+  def test_01s_dict_reads_still_work_and_warn(self):
+    model = self.models['coverage_weighted_combined']
+    spec = spec_lib.CannedSpec(model, _TRAINING[0], 'sum')
+    with self.assertWarnsRegex(DeprecationWarning, "spec\\['weights'\\]"):
+      weights = spec['weights']
+    self.assertEqual(weights, spec.to_dict()['weights'])
+    with self.assertWarns(DeprecationWarning), self.assertRaises(KeyError):
+      _ = spec['no_such_key']
+
   def test_spec_is_frozen(self):
     model = self.models['coverage_weighted_combined']
     with self.assertRaises(dataclasses.FrozenInstanceError):

@@ -39,6 +39,7 @@ import json
 import types
 import typing
 from typing import ClassVar, NewType
+import warnings
 
 from estimator_migrate import errors
 
@@ -382,6 +383,21 @@ class _Spec(_Record):
   def to_json(self) -> str:
     """spec.json's text."""
     return dumps(self.to_dict())
+
+  def __getitem__(self, key: str):
+    """spec.json's value at `key`: the dict API of 0.1, kept with a warning.
+
+    In 0.1 an export result's `spec` was spec.json's dict; code reading
+    `result.spec['weights']` keeps working (use the fields, e.g.
+    `result.spec.model.weights`, or `to_dict()`).
+    """
+    warnings.warn(
+        "an export result's spec is a frozen dataclass since 0.2:"
+        f' spec[{key!r}] reads its to_dict(); use its fields instead.',
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return self.to_dict()[key]
 
   @classmethod
   def from_dict(cls, data, *, unversioned: bool = False):
