@@ -499,8 +499,16 @@ class TemplatesTest(absltest.TestCase):
       'SCHEMA_VERSION',
       'SPEC',
       'WEIGHTS',
+      'RESTORE_BLOCK_BYTES',
   )
-  _CHECK = ('IntegrityError', '_sha256', 'verify_integrity', 'read_spec')
+  _CHECK = (
+      'IntegrityError',
+      '_sha256',
+      'verify_integrity',
+      'read_spec',
+      '_array_header',
+      '_restore',
+  )
 
   def _definitions(self, path: str) -> dict:
     with open(path, encoding='utf-8') as f:

@@ -23,6 +23,7 @@ them as id `-1`, which every consumer skips.
 import hashlib
 import json
 import os
+import zipfile
 
 import keras
 import numpy as np
@@ -49,6 +50,8 @@ INTEGRITY_REQUIRED = ('model.py', 'spec.json', 'weights.npz')
 SCHEMA_VERSION = 1
 SPEC = 'spec.json'
 WEIGHTS = 'weights.npz'
+# Bytes of weights.npz read at a time when a large variable is restored.
+RESTORE_BLOCK_BYTES = 16 << 20
 # spec.json's keys (SPEC_SECTIONS: those it may lack).
 SPEC_KEYS = (
     'categorical',
@@ -136,6 +139,57 @@ def verify_integrity(directory):
           f'{path} differs from what the export wrote (sha256 {actual},'
           f' {INTEGRITY} records {expected}): it was changed or corrupted'
           f' after the export. {redo}'
+      )
+
+
+def _array_header(f):
+  """The shape and dtype of the .npy member `f`, read up to its data."""
+  major, _ = np.lib.format.read_magic(f)
+  read = (
+      np.lib.format.read_array_header_1_0
+      if major == 1
+      else np.lib.format.read_array_header_2_0
+  )
+  shape, fortran_order, dtype = read(f)
+  if fortran_order:
+    raise ValueError('weights.npz holds a Fortran-ordered array')
+  return tuple(shape), dtype
+
+
+def _restore(variable, archive, key):
+  """Restores `variable` from `key` of weights.npz, one block at a time.
+
+  Memory holds one block of the array beside the variable, never the whole
+  array: a large one is read and written into the variable in place, rows
+  by rows (TensorFlow's scatter update).
+  """
+  with archive.open(key + '.npy') as f:
+    shape, dtype = _array_header(f)
+    if shape != tuple(variable.shape):
+      raise ValueError(
+          f'{WEIGHTS} holds {key!r} of shape {shape}; the model needs'
+          f' {tuple(variable.shape)}'
+      )
+    size = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+    target = getattr(variable, 'value', variable)
+    if not shape or size <= RESTORE_BLOCK_BYTES:
+      variable.assign(np.frombuffer(f.read(size), dtype).reshape(shape))
+      return
+    if not hasattr(target, 'scatter_update'):  # not TensorFlow's variable
+      variable.assign(np.frombuffer(f.read(size), dtype).reshape(shape))
+      return
+    import tensorflow  # only a large variable needs it
+
+    row = size // shape[0]
+    step = max(1, RESTORE_BLOCK_BYTES // max(row, 1))
+    for start in range(0, shape[0], step):
+      stop = min(shape[0], start + step)
+      block = np.frombuffer(f.read((stop - start) * row), dtype)
+      target.scatter_update(
+          tensorflow.IndexedSlices(
+              block.reshape((stop - start, *shape[1:])),
+              tensorflow.range(start, stop, dtype=tensorflow.int64),
+          )
       )
 
 
@@ -299,17 +353,23 @@ class SparseCombiner(keras.layers.Layer):
   weights]` for a weighted column. Ids `-1` and weights `<= 0` are skipped;
   an example with no id gets zeros. `mean` divides by the sum of the
   weights, `sqrtn` by the square root of the sum of their squares.
+  `initializer` starts the table (load() restores it over zeros).
   """
 
-  def __init__(self, num_buckets, units, combiner, **kwargs):
+  def __init__(
+      self, num_buckets, units, combiner, initializer='glorot_uniform', **kwargs
+  ):
     super().__init__(**kwargs)
     self.num_buckets = num_buckets
     self.units = units
     self.combiner = combiner
+    self.initializer = initializer
 
   def build(self, input_shape):
     self.embeddings = self.add_weight(
-        shape=(self.num_buckets, self.units), name='embeddings'
+        shape=(self.num_buckets, self.units),
+        initializer=self.initializer,
+        name='embeddings',
     )
 
   def call(self, inputs):
@@ -332,6 +392,7 @@ class SparseCombiner(keras.layers.Layer):
         'num_buckets': self.num_buckets,
         'units': self.units,
         'combiner': self.combiner,
+        'initializer': self.initializer,
     }
 
 
@@ -589,7 +650,7 @@ def _ids(spec, inputs):
   return ids
 
 
-def _dense_input(column, inputs, ids, embeddings):
+def _dense_input(column, inputs, ids, embeddings, initializer):
   """One column of the DNN's input layer, flattened to [batch, width].
 
   `embeddings` holds the embedding layers by weight name: shared embedding
@@ -606,6 +667,7 @@ def _dense_input(column, inputs, ids, embeddings):
           column['num_buckets'],
           column['dimension'],
           column['combiner'],
+          initializer,
           name=_layer_name(weight),
       )
     return embeddings[weight](ids[column['categorical']])
@@ -614,12 +676,14 @@ def _dense_input(column, inputs, ids, embeddings):
   )
 
 
-def _dnn_logits(spec, inputs, ids):
+def _dnn_logits(spec, inputs, ids, initializer):
   dnn = spec['dnn']
   # The input layer concatenates columns sorted by name, as feature columns do.
   columns = sorted(dnn['columns'], key=lambda c: c['name'])
   embeddings = {}
-  parts = [_dense_input(c, inputs, ids, embeddings) for c in columns]
+  parts = [
+      _dense_input(c, inputs, ids, embeddings, initializer) for c in columns
+  ]
   net = parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
   for index, units in enumerate(dnn['hidden_units']):
     net = keras.layers.Dense(
@@ -642,7 +706,7 @@ def _dnn_logits(spec, inputs, ids):
   )(net)
 
 
-def _linear_logits(spec, inputs, ids):
+def _linear_logits(spec, inputs, ids, initializer):
   linear = spec['linear']
   units = spec['head']['logits_dimension']
   parts = []
@@ -657,6 +721,7 @@ def _linear_logits(spec, inputs, ids):
               column['num_buckets'],
               units,
               linear['sparse_combiner'],
+              initializer,
               name=name,
           )(ids[column['categorical']])
       )
@@ -664,10 +729,17 @@ def _linear_logits(spec, inputs, ids):
   return BiasAdd(name=_layer_name(linear['bias']))(total)
 
 
-def build_model(spec):
-  """The estimator's model with fresh weights: feature dict to predictions."""
+def build_model(spec, restoring=False):
+  """The estimator's model with fresh weights: feature dict to predictions.
+
+  `restoring=True` (load()) starts the tables of sparse columns at zeros,
+  to be overwritten: a random initializer would take several times a
+  large table's memory for values never used.
+  """
   inputs = _inputs(spec)
   ids = _ids(spec, inputs)
+  initializer = 'zeros' if restoring else 'glorot_uniform'
+
   logits = []
   if spec.get('baseline'):
     logits.append(
@@ -677,9 +749,9 @@ def build_model(spec):
         )(inputs[BATCH])
     )
   if spec.get('dnn'):
-    logits.append(_dnn_logits(spec, inputs, ids))
+    logits.append(_dnn_logits(spec, inputs, ids, initializer))
   if spec.get('linear'):
-    logits.append(_linear_logits(spec, inputs, ids))
+    logits.append(_linear_logits(spec, inputs, ids, initializer))
   total = logits[0] if len(logits) == 1 else keras.layers.Add()(logits)
   outputs = Predictions(spec['head'], name='predictions')(total)
   return EstimatorModel(inputs, outputs, name=spec['estimator'])
@@ -729,7 +801,7 @@ def _compile(model, spec, weights):
     for attribute, keys in entry['slots'].items():
       for variable, key in zip(group, keys, strict=True):
         index = optimizer._get_variable_index(variable)  # noqa: SLF001
-        getattr(optimizer, attribute)[index].assign(weights[key])
+        _restore(getattr(optimizer, attribute)[index], weights, key)
     groups.append((optimizer, group))
   # XLA cannot compile the string lookups; the first optimizer is Keras'
   # own, the others are applied by EstimatorModel.train_step.
@@ -777,10 +849,10 @@ def load(directory=None, compile=False):  # noqa: A002 (Keras' own name)
   directory = directory or HERE
   verify_integrity(directory)
   spec = read_spec(directory)
-  model = build_model(spec)
-  with np.load(os.path.join(directory, WEIGHTS)) as weights:
-    for layer_name, names in spec['weights'].items():
-      model.get_layer(layer_name).set_weights([weights[n] for n in names])
-    if compile:
+  model = build_model(spec, restoring=True)
+  with zipfile.ZipFile(os.path.join(directory, WEIGHTS)) as weights:
+    for name, variable in _variables_by_name(model, spec).items():
+      _restore(variable, weights, name)
+    if compile:  # optimizer slots are read only here
       _compile(model, spec, weights)
   return model

@@ -27,6 +27,7 @@ import inspect
 import json
 import os
 import sys
+import zipfile
 
 import keras
 import numpy as np
@@ -50,6 +51,8 @@ INTEGRITY_REQUIRED = ('model.py', 'spec.json', 'weights.npz')
 SCHEMA_VERSION = 1
 SPEC = 'spec.json'
 WEIGHTS = 'weights.npz'
+# Bytes of weights.npz read at a time when a large variable is restored.
+RESTORE_BLOCK_BYTES = 16 << 20
 # spec.json's keys (SPEC_SECTIONS: those it may lack).
 SPEC_KEYS = (
     'builder',
@@ -139,6 +142,57 @@ def verify_integrity(directory):
           f'{path} differs from what the export wrote (sha256 {actual},'
           f' {INTEGRITY} records {expected}): it was changed or corrupted'
           f' after the export. {redo}'
+      )
+
+
+def _array_header(f):
+  """The shape and dtype of the .npy member `f`, read up to its data."""
+  major, _ = np.lib.format.read_magic(f)
+  read = (
+      np.lib.format.read_array_header_1_0
+      if major == 1
+      else np.lib.format.read_array_header_2_0
+  )
+  shape, fortran_order, dtype = read(f)
+  if fortran_order:
+    raise ValueError('weights.npz holds a Fortran-ordered array')
+  return tuple(shape), dtype
+
+
+def _restore(variable, archive, key):
+  """Restores `variable` from `key` of weights.npz, one block at a time.
+
+  Memory holds one block of the array beside the variable, never the whole
+  array: a large one is read and written into the variable in place, rows
+  by rows (TensorFlow's scatter update).
+  """
+  with archive.open(key + '.npy') as f:
+    shape, dtype = _array_header(f)
+    if shape != tuple(variable.shape):
+      raise ValueError(
+          f'{WEIGHTS} holds {key!r} of shape {shape}; the model needs'
+          f' {tuple(variable.shape)}'
+      )
+    size = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+    target = getattr(variable, 'value', variable)
+    if not shape or size <= RESTORE_BLOCK_BYTES:
+      variable.assign(np.frombuffer(f.read(size), dtype).reshape(shape))
+      return
+    if not hasattr(target, 'scatter_update'):  # not TensorFlow's variable
+      variable.assign(np.frombuffer(f.read(size), dtype).reshape(shape))
+      return
+    import tensorflow  # only a large variable needs it
+
+    row = size // shape[0]
+    step = max(1, RESTORE_BLOCK_BYTES // max(row, 1))
+    for start in range(0, shape[0], step):
+      stop = min(shape[0], start + step)
+      block = np.frombuffer(f.read((stop - start) * row), dtype)
+      target.scatter_update(
+          tensorflow.IndexedSlices(
+              block.reshape((stop - start, *shape[1:])),
+              tensorflow.range(start, stop, dtype=tensorflow.int64),
+          )
       )
 
 
@@ -258,7 +312,7 @@ def _compile(model, spec, weights, variables):
   for attribute, keys in entry['slots'].items():
     for name, key in zip(entry['variables'], keys, strict=True):
       index = optimizer._get_variable_index(variables[name])  # noqa: SLF001
-      getattr(optimizer, attribute)[index].assign(weights[key])
+      _restore(getattr(optimizer, attribute)[index], weights, key)
   model.compile(optimizer=optimizer, loss=_loss(spec, model))
 
 
@@ -300,9 +354,9 @@ def load(directory=None, compile=False):  # noqa: A002 (Keras' own name)
   spec = read_spec(directory)
   model = build_model(spec)
   variables = _variables_by_name(model, spec)
-  with np.load(os.path.join(directory, WEIGHTS)) as weights:
+  with zipfile.ZipFile(os.path.join(directory, WEIGHTS)) as weights:
     for name, variable in variables.items():
-      variable.assign(weights[name])
-    if compile:
+      _restore(variable, weights, name)
+    if compile:  # optimizer slots are read only here
       _compile(model, spec, weights, variables)
   return model
