@@ -294,7 +294,7 @@ class CheckpointTest(parameterized.TestCase):
           failing,
           {'a.txt': 'a'},
           {},
-          finish=lambda _: 1 / 0,
+          finish=lambda *_: 1 / 0,
           checkpoint_prefix=os.path.join(os.sep, 'no-model-dir', 'm.ckpt-1'),
       )
     self.assertEqual(os.listdir(parent), ['keras'])

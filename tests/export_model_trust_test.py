@@ -435,7 +435,7 @@ class SealTest(absltest.TestCase):
         target,
         {'model.py': '', 'spec.json': spec_lib.dumps(self._SPEC)},
         self._ARRAYS,
-        integrity.sealing(self._SPEC, self._ARRAYS, then=then),
+        integrity.sealing(self._SPEC, then=then),
         checkpoint_prefix=_ELSEWHERE,
     )
     return target
@@ -464,7 +464,30 @@ class SealTest(absltest.TestCase):
           target,
           {'model.py': '', 'spec.json': spec_lib.dumps(self._SPEC)},
           self._ARRAYS,
-          lambda d: (corrupt(d), integrity.seal(d, self._SPEC, self._ARRAYS)),
+          lambda d, written: (
+              corrupt(d),
+              integrity.seal(d, self._SPEC, written),
+          ),
+          checkpoint_prefix=_ELSEWHERE,
+      )
+    self.assertEqual(os.listdir(parent), [])
+
+  def test_weights_read_back_different_is_refused(self):
+    parent = self.create_tempdir().full_path
+    target = os.path.join(parent, 'keras')
+    with self.assertRaisesRegex(errors.MigrationError, r'weights\.npz: '):
+      target_lib.write_directory(
+          target,
+          {'model.py': '', 'spec.json': spec_lib.dumps(self._SPEC)},
+          self._ARRAYS,
+          lambda d, written: (
+              _flip(
+                  os.path.join(d, 'weights.npz'),
+                  self._ARRAYS['w'].tobytes()[:8],
+                  b'\x00' * 8,
+              ),
+              integrity.seal(d, self._SPEC, written),
+          ),
           checkpoint_prefix=_ELSEWHERE,
       )
     self.assertEqual(os.listdir(parent), [])
@@ -481,7 +504,6 @@ class SealTest(absltest.TestCase):
           self._ARRAYS,
           integrity.sealing(
               self._SPEC,
-              self._ARRAYS,
               then=lambda d: _flip_byte(os.path.join(d, 'weights.npz')),
           ),
           checkpoint_prefix=_ELSEWHERE,

@@ -17,6 +17,7 @@ import numpy as np
 
 from estimator_migrate import keras3
 from estimator_migrate.export import integrity
+from estimator_migrate.export import npz_stream
 from estimator_migrate.export import serving
 from estimator_migrate.export import spec as spec_lib
 from estimator_migrate.export import target as target_lib
@@ -75,7 +76,7 @@ def write(
     prefix: str,
     spec: spec_lib.Spec,
     report: str,
-    arrays: Mapping[str, np.ndarray],
+    arrays: Mapping[str, np.ndarray | npz_stream.Blocks],
     saved_model: bool = False,
 ) -> str:
   """Writes an export directory into `target`; returns `target`.
@@ -113,6 +114,6 @@ def write(
           'report.md': report,
       },
       arrays,
-      integrity.sealing(data, arrays, then=finish),
+      integrity.sealing(data, then=finish),
       checkpoint_prefix=prefix,
   )

@@ -17,14 +17,14 @@ the directory is moved into place.
 
 from collections.abc import Callable, Mapping
 import hashlib
-import io
 import json
 import os
+import zipfile
 
-import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
+from estimator_migrate.export import npz_stream
 
 RECORD = 'integrity.json'
 # The record's layout; `model.py` refuses any other (INTEGRITY_FORMAT there).
@@ -83,11 +83,16 @@ def _unreadable(path: str, what: str) -> errors.MigrationError:
   )
 
 
-def check_written(directory: str, spec: Mapping, arrays: Mapping) -> None:
+def check_written(
+    directory: str, spec: Mapping, written: Mapping[str, str]
+) -> None:
   """Reads `spec.json` and `weights.npz` back: they must hold what was meant.
 
+  `weights.npz` is read one block at a time: each array's sha256 must be
+  the one `npz_stream.write` computed from the bytes it wrote (`written`).
+
   Raises:
-    MigrationError: Either file differs from `spec` / `arrays` or cannot
+    MigrationError: Either file differs from `spec` / `written` or cannot
       be read, naming the file.
   """
   path = os.path.join(directory, 'spec.json')
@@ -100,18 +105,13 @@ def check_written(directory: str, spec: Mapping, arrays: Mapping) -> None:
     raise _unreadable(path, 'reads back different from the spec')
   path = os.path.join(directory, 'weights.npz')
   try:
-    with tf.io.gfile.GFile(path, 'rb') as f:
-      data = f.read()
-    with np.load(io.BytesIO(data), allow_pickle=False) as weights:
-      back = {name: weights[name] for name in weights.files}
-  except (tf.errors.OpError, ValueError, OSError, KeyError) as e:
+    back = npz_stream.digests(path)
+  except (tf.errors.OpError, ValueError, OSError, zipfile.BadZipFile) as e:
     raise _unreadable(path, f'cannot be read back ({e})') from e
-  if sorted(back) != sorted(arrays):
+  if sorted(back) != sorted(written):
     raise _unreadable(path, 'reads back with other arrays')
-  for name, want in arrays.items():
-    want = np.asarray(want)
-    got = back[name]
-    if got.dtype != want.dtype or not np.array_equal(got, want):
+  for name, want in written.items():
+    if back[name] != want:
       raise _unreadable(path, f'reads back {name!r} different')
 
 
@@ -148,28 +148,28 @@ def check_record(directory: str) -> None:
 def seal(
     directory: str,
     spec: Mapping,
-    arrays: Mapping,
+    written: Mapping[str, str],
     then: Callable[[str], object] | None = None,
 ) -> None:
   """Checks what was written into `directory` and writes its record last.
 
   `spec.json` and `weights.npz` are read back and compared with `spec` and
-  `arrays`; the record is written; `then(directory)` (the serving
-  SavedModel, written by the export's own `load()`, which checks the
-  record) may add files, which a second record then covers, keeping the
-  first one's digests; finally every digest is recomputed from disk and
-  compared with the record.
+  the arrays' digests `written`; the record is written; `then(directory)`
+  (the serving SavedModel, written by the export's own `load()`, which
+  checks the record) may add files, which a second record then covers,
+  keeping the first one's digests; finally every digest is recomputed from
+  disk and compared with the record.
 
   Args:
     directory: The export's temporary directory, every file written.
     spec: What `spec.json` must hold.
-    arrays: What `weights.npz` must hold.
+    written: The sha256 of each array of `weights.npz`, as written.
     then: Adds to the directory before the final record, if given.
 
   Raises:
     MigrationError: A file reads back different, naming it.
   """
-  check_written(directory, spec, arrays)
+  check_written(directory, spec, written)
   record = write_record(directory)
   if then is not None:
     then(directory)
@@ -179,14 +179,13 @@ def seal(
 
 def sealing(
     spec: Mapping,
-    arrays: Mapping,
     then: Callable[[str], object] | None = None,
-) -> Callable[[str], None]:
+) -> Callable[[str, Mapping[str, str]], None]:
   """`seal` as the `finish` step of `target.write_directory`.
 
   Example:
     target.write_directory(directory, files, arrays,
-                           integrity.sealing(spec, arrays, finish),
+                           integrity.sealing(spec, finish),
                            checkpoint_prefix=prefix)
   """
-  return lambda directory: seal(directory, spec, arrays, then)
+  return lambda directory, written: seal(directory, spec, written, then)

@@ -23,7 +23,6 @@ temporary directory renamed into place; leftovers are never removed.
 from collections.abc import Callable, Iterator, Mapping
 import contextlib
 import errno
-import io
 import os
 import uuid
 
@@ -34,6 +33,7 @@ import tensorflow as tf
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import staging
+from estimator_migrate.export import npz_stream
 
 _WHAT = 'exporting a model'
 
@@ -88,8 +88,8 @@ def check(target: str, checkpoint_prefix: str) -> str:
 def write_directory(
     target: str,
     texts: Mapping[str, str],
-    arrays: Mapping[str, np.ndarray],
-    finish: Callable[[str], object] | None = None,
+    arrays: Mapping[str, np.ndarray | npz_stream.Blocks],
+    finish: Callable[[str, Mapping[str, str]], object] | None = None,
     *,
     checkpoint_prefix: str,
 ) -> str:
@@ -98,9 +98,11 @@ def write_directory(
   Args:
     target: A new (or empty) directory, outside the checkpoint's model_dir.
     texts: File name -> text.
-    arrays: Stored in `weights.npz`.
-    finish: Called with the temporary directory when the files are in it,
-      to add more (e.g. `saved_model/`).
+    arrays: Stored in `weights.npz`, one at a time (a `Blocks` one block
+      at a time): memory never holds them all.
+    finish: Called with the temporary directory when the files are in it
+      and the sha256 of each array as written, to check them and add more
+      (e.g. `saved_model/`; `integrity.sealing`).
     checkpoint_prefix: The checkpoint exported (see `check`).
 
   Returns:
@@ -119,9 +121,9 @@ def write_directory(
         parent, f'.{os.path.basename(target)}.tmp-{uuid.uuid4().hex}'
     )
     try:
-      _write_files(temporary, target, texts, arrays)
+      written = _write_files(temporary, target, texts, arrays)
       if finish is not None:
-        finish(temporary)
+        finish(temporary, written)
       # Everything is in `temporary` now: the last writes into it (and any
       # re-read of what was written) go here, before the rename.
       _rename_into_place(temporary, target)
@@ -191,17 +193,14 @@ def _write_files(
     temporary: str,
     target: str,
     texts: Mapping[str, str],
-    arrays: Mapping[str, np.ndarray],
-) -> None:
+    arrays: Mapping[str, np.ndarray | npz_stream.Blocks],
+) -> dict[str, str]:
   try:
     tf.io.gfile.makedirs(temporary)
     for name, text in texts.items():
       with tf.io.gfile.GFile(os.path.join(temporary, name), 'w') as f:
         f.write(text)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    with tf.io.gfile.GFile(os.path.join(temporary, 'weights.npz'), 'wb') as f:
-      f.write(buffer.getvalue())
+    return npz_stream.write(os.path.join(temporary, 'weights.npz'), arrays)
   except (OSError, tf.errors.OpError) as e:
     raise _unwritable(target, e) from e
 
