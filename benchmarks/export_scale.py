@@ -43,6 +43,9 @@ _SIZES = flags.DEFINE_list(
 _WORKDIR = flags.DEFINE_string(
     'workdir', None, 'Where cases are built (default: a temp dir).'
 )
+_KEEP = flags.DEFINE_bool(
+    'keep', False, 'Keep each case (model_dir and export) in --workdir.'
+)
 _WITH_20GB = flags.DEFINE_bool(
     'with_20gb',
     False,
@@ -295,7 +298,8 @@ def _case(workdir: str, size: str, modern_python: str, first: bool) -> tuple:
             f'{measured["rows_per_s_1024"]:,.0f}'
         )
   finally:
-    shutil.rmtree(case, ignore_errors=True)
+    if not _KEEP.value:
+      shutil.rmtree(case, ignore_errors=True)
   return (
       f'{nbytes / 1e9:.2f} GB',
       f'{largest / 1e6:,.0f} MB',

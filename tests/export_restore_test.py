@@ -1,10 +1,9 @@
 """load() restores large variables block by block, exactly (issue #26).
 
-Each generated model.py restores a variable larger than
-`RESTORE_BLOCK_BYTES` rows-block by rows-block, in place; here that bound is
-lowered to a few rows so that every table of a small trained estimator, and
-every optimizer slot, takes the block path, and the result must equal the
-one-piece restore bit for bit. `load(compile=False)` must not read an
+The canned model.py restores a sparse column's table larger than
+`RESTORE_BLOCK_BYTES` block by block, in place; here that bound is lowered
+to a few rows so that every table of a small trained estimator takes the
+block path, and the result must equal the one-piece restore bit for bit. `load(compile=False)` must not read an
 optimizer slot at all.
 """
 
@@ -33,9 +32,9 @@ for name, block, compile in (('whole', None, True), ('blocks', 40, True),
     module.RESTORE_BLOCK_BYTES = block
   read = []
   restore = module._restore
-  def recording(variable, archive, key, restore=restore, read=read):
+  def recording(variable, archive, key, restore=restore, read=read, **kw):
     read.append(key)
-    return restore(variable, archive, key)
+    return restore(variable, archive, key, **kw)
   module._restore = recording
   model = module.load(directory, compile=compile)
   values = {v.path: np.asarray(v.numpy()).tolist() for v in model.weights}

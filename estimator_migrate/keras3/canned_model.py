@@ -156,12 +156,14 @@ def _array_header(f):
   return tuple(shape), dtype
 
 
-def _restore(variable, archive, key):
-  """Restores `variable` from `key` of weights.npz, one block at a time.
+def _restore(variable, archive, key, in_place=False):
+  """Restores `variable` from `key` of weights.npz.
 
-  Memory holds one block of the array beside the variable, never the whole
-  array: a large one is read and written into the variable in place, rows
-  by rows (TensorFlow's scatter update).
+  With `in_place`, for a variable read only by gathers (a sparse column's
+  table), a large array is read and written into the variable one block at
+  a time (TensorFlow's scatter update): memory holds one block beside the
+  variable, never the whole array. Scatter updates leave the variable
+  copied on every dense read, so other variables are assigned whole.
   """
   with archive.open(key + '.npy') as f:
     shape, dtype = _array_header(f)
@@ -172,13 +174,15 @@ def _restore(variable, archive, key):
       )
     size = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
     target = getattr(variable, 'value', variable)
-    if not shape or size <= RESTORE_BLOCK_BYTES:
+    if (
+        not in_place
+        or not shape
+        or size <= RESTORE_BLOCK_BYTES
+        or not hasattr(target, 'scatter_update')  # not TensorFlow's
+    ):
       variable.assign(np.frombuffer(f.read(size), dtype).reshape(shape))
       return
-    if not hasattr(target, 'scatter_update'):  # not TensorFlow's variable
-      variable.assign(np.frombuffer(f.read(size), dtype).reshape(shape))
-      return
-    import tensorflow  # only a large variable needs it
+    import tensorflow  # only a large table needs it
 
     row = size // shape[0]
     step = max(1, RESTORE_BLOCK_BYTES // max(row, 1))
@@ -376,7 +380,9 @@ class SparseCombiner(keras.layers.Layer):
     ids, weights = _ids_and_weights(inputs, self.embeddings.dtype)
     keep = (ids >= 0) & (weights > 0)
     weights = tf.where(keep, weights, tf.zeros_like(weights))
-    rows = tf.gather(self.embeddings, tf.maximum(ids, 0))
+    # Gathered from the variable itself (a sparse read): never a copy of
+    # the whole table, however load() restored it.
+    rows = tf.gather(self.embeddings.value, tf.maximum(ids, 0))
     total = tf.reduce_sum(rows * weights[..., None], axis=-2)
     if self.combiner == 'mean':
       count = tf.reduce_sum(weights, axis=-1, keepdims=True)
@@ -851,8 +857,13 @@ def load(directory=None, compile=False):  # noqa: A002 (Keras' own name)
   spec = read_spec(directory)
   model = build_model(spec, restoring=True)
   with zipfile.ZipFile(os.path.join(directory, WEIGHTS)) as weights:
+    tables = {
+        id(layer.embeddings)
+        for layer in model.layers
+        if isinstance(layer, SparseCombiner)
+    }
     for name, variable in _variables_by_name(model, spec).items():
-      _restore(variable, weights, name)
+      _restore(variable, weights, name, in_place=id(variable) in tables)
     if compile:  # optimizer slots are read only here
       _compile(model, spec, weights)
   return model

@@ -159,12 +159,14 @@ def _array_header(f):
   return tuple(shape), dtype
 
 
-def _restore(variable, archive, key):
-  """Restores `variable` from `key` of weights.npz, one block at a time.
+def _restore(variable, archive, key, in_place=False):
+  """Restores `variable` from `key` of weights.npz.
 
-  Memory holds one block of the array beside the variable, never the whole
-  array: a large one is read and written into the variable in place, rows
-  by rows (TensorFlow's scatter update).
+  With `in_place`, for a variable read only by gathers (a sparse column's
+  table), a large array is read and written into the variable one block at
+  a time (TensorFlow's scatter update): memory holds one block beside the
+  variable, never the whole array. Scatter updates leave the variable
+  copied on every dense read, so other variables are assigned whole.
   """
   with archive.open(key + '.npy') as f:
     shape, dtype = _array_header(f)
@@ -175,13 +177,15 @@ def _restore(variable, archive, key):
       )
     size = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
     target = getattr(variable, 'value', variable)
-    if not shape or size <= RESTORE_BLOCK_BYTES:
+    if (
+        not in_place
+        or not shape
+        or size <= RESTORE_BLOCK_BYTES
+        or not hasattr(target, 'scatter_update')  # not TensorFlow's
+    ):
       variable.assign(np.frombuffer(f.read(size), dtype).reshape(shape))
       return
-    if not hasattr(target, 'scatter_update'):  # not TensorFlow's variable
-      variable.assign(np.frombuffer(f.read(size), dtype).reshape(shape))
-      return
-    import tensorflow  # only a large variable needs it
+    import tensorflow  # only a large table needs it
 
     row = size // shape[0]
     step = max(1, RESTORE_BLOCK_BYTES // max(row, 1))
