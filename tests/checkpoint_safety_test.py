@@ -14,9 +14,9 @@ import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import convert
-from estimator_migrate.checkpoints import ranges
 from estimator_migrate.checkpoints import transfer
 from estimator_migrate.checkpoints import writer
+from estimator_migrate.checkpoints.bundle import ranges
 from tests import canned_harness
 from tests import conversion_paths
 from tests import testing

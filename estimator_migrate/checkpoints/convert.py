@@ -32,13 +32,13 @@ from estimator_migrate import optimizers
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import graph as graph_lib
 from estimator_migrate.checkpoints import mapping
-from estimator_migrate.checkpoints import ranges
 from estimator_migrate.checkpoints import roles
 from estimator_migrate.checkpoints import source as source_lib
 from estimator_migrate.checkpoints import staging
 from estimator_migrate.checkpoints import verify as verify_lib
 from estimator_migrate.checkpoints import writer
 from estimator_migrate.checkpoints import zero_copy
+from estimator_migrate.checkpoints.bundle import ranges
 
 PATHS = ('auto', 'zero_copy', 'stream')
 # Auto takes the zero-copy path when at least this share of the source's data

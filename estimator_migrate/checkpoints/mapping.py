@@ -17,9 +17,9 @@ import tensorflow as tf
 from estimator_migrate import errors
 from estimator_migrate import estimators
 from estimator_migrate import optimizers
-from estimator_migrate.checkpoints import index as index_lib
 from estimator_migrate.checkpoints import roles
 from estimator_migrate.checkpoints import source as source_lib
+from estimator_migrate.checkpoints.bundle import index as index_lib
 
 Kind = Literal['model', 'step', 'slot', 'hyper', 'iter']
 

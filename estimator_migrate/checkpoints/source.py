@@ -17,8 +17,9 @@ import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import files
-from estimator_migrate.checkpoints import index as index_lib
-from estimator_migrate.checkpoints import ranges
+from estimator_migrate.checkpoints.bundle import format as bundle_format
+from estimator_migrate.checkpoints.bundle import index as index_lib
+from estimator_migrate.checkpoints.bundle import ranges
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,11 +50,7 @@ class Source:
 
   def data_files(self) -> list[str]:
     """`<prefix>.data-<shard>-of-<N>` for every shard the index names."""
-    shards = max(self.index.header.num_shards, 1)
-    return [
-        f'{self.prefix}.data-{shard:05d}-of-{shards:05d}'
-        for shard in range(shards)
-    ]
+    return bundle_format.data_files(self.prefix, self.index.header.num_shards)
 
   @property
   def nbytes(self) -> int:

@@ -24,8 +24,8 @@ import numpy as np
 
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import mapping
-from estimator_migrate.checkpoints import ranges
 from estimator_migrate.checkpoints import writer
+from estimator_migrate.checkpoints.bundle import ranges
 
 
 def _fail(name: str, spec: str) -> errors.CheckpointError:

@@ -23,7 +23,7 @@ import tensorflow as tf
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import mapping
-from estimator_migrate.checkpoints import ranges
+from estimator_migrate.checkpoints.bundle import ranges
 
 DEFAULT_CHUNK_BYTES = 64 << 20
 Progress = Callable[[int, int], None]

@@ -33,12 +33,13 @@ import tensorflow as tf
 from tensorflow.core.protobuf import tensor_bundle_pb2
 
 from estimator_migrate import errors
-from estimator_migrate.checkpoints import index as index_lib
-from estimator_migrate.checkpoints import index_writer
 from estimator_migrate.checkpoints import mapping
 from estimator_migrate.checkpoints import source as source_lib
 from estimator_migrate.checkpoints import transfer
 from estimator_migrate.checkpoints import writer
+from estimator_migrate.checkpoints.bundle import format as bundle_format
+from estimator_migrate.checkpoints.bundle import index as index_lib
+from estimator_migrate.checkpoints.bundle import index_writer
 
 _NEW = 'new'  # prefix of the changed tensors inside the staging directory
 _Entry = tensor_bundle_pb2.BundleEntryProto
@@ -284,7 +285,7 @@ def write(
   shards = len(source_files) + new_files
 
   def data_file(shard: int) -> str:
-    return f'{staged_prefix}.data-{shard:05d}-of-{shards:05d}'
+    return bundle_format.data_file(staged_prefix, shard, shards)
 
   transfers = []
   for shard, path in enumerate(source_files):
@@ -295,7 +296,7 @@ def write(
   try:
     for shard in range(new_files):
       tf.io.gfile.rename(
-          f'{new_prefix}.data-{shard:05d}-of-{new_files:05d}',
+          bundle_format.data_file(new_prefix, shard, new_files),
           data_file(len(source_files) + shard),
       )
     if new_index is not None:
