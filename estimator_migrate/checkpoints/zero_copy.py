@@ -33,6 +33,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import tensor_bundle_pb2
 
 from estimator_migrate import errors
+from estimator_migrate.checkpoints import blocks
 from estimator_migrate.checkpoints import mapping
 from estimator_migrate.checkpoints import source as source_lib
 from estimator_migrate.checkpoints import transfer
@@ -71,13 +72,13 @@ class Written:
 
   Attributes:
     index: The staged checkpoint's index, as written.
-    digests: (name, block spec) -> digest of every block written anew.
+    digests: The digest of every block written anew.
     transfers: How each source data file came over.
     new_files: Data files written by the streaming writer.
   """
 
   index: index_lib.Index
-  digests: dict[tuple[str, str], str]
+  digests: blocks.Digests
   transfers: tuple[transfer.Transfer, ...]
   new_files: int
 
@@ -263,7 +264,7 @@ def write(
   done = 0
 
   # The changed and new tensors first: their file count sets -of-<N+K>.
-  digests: dict[tuple[str, str], str] = {}
+  digests = blocks.Digests()
   new_index = None
   new_prefix = os.path.join(staging_dir, _NEW)
   if zero_copy_plan.written:
