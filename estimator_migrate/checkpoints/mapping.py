@@ -170,7 +170,6 @@ def plan_targets(
     layout: roles.Layout,
     estimator_type: roles.EstimatorType,
     plans: Mapping[str, optimizers.OptimizerPlan],
-    index: index_lib.Index,
 ) -> Plan:
   """Lists every target tensor of the v2 checkpoint.
 
@@ -178,7 +177,7 @@ def plan_targets(
     CheckpointError: A variable's slots do not match its optimizer, or the
       global step is missing where an `iter` counter needs it.
   """
-  variables = source.variables
+  variables, index = source.variables, source.index
   targets = [
       Target.copy(name, variables[name], 'model') for name in layout.model
   ]

@@ -48,6 +48,12 @@ class Source:
     """Closes the data files the reader opened (reopened on the next read)."""
     self.reader.close()
 
+  def __enter__(self) -> 'Source':
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    self.close()
+
   def data_files(self) -> list[str]:
     """`<prefix>.data-<shard>-of-<N>` for every shard the index names."""
     return bundle_format.data_files(self.prefix, self.index.header.num_shards)

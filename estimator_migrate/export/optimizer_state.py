@@ -480,8 +480,8 @@ def read_v1_state(
   # What the converter decides from names and the graph alone is a reason;
   # what reading the bytes finds (below, in read_state) is an error.
   try:
-    layout, kind, plans = convert.optimizer_plans(source)
-    plan = mapping.plan_targets(source, layout, kind, plans, source.index)
+    layout, estimator_type, plans = convert.optimizer_plans(source)
+    plan = mapping.plan_targets(source, layout, estimator_type, plans)
   except errors.MigrationError as e:
     return State((), {}, (), reason=f'{V1_REASON} ({e})')
   converted = _ConvertedReader(source, plan)
