@@ -7,7 +7,8 @@ conversion reads goes through them. The data files are opened on first
 read and closed by `close()`.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+import contextlib
 import dataclasses
 import os
 import types
@@ -53,6 +54,18 @@ class Source:
 
   def __exit__(self, *exc_info) -> None:
     self.close()
+
+  @contextlib.contextmanager
+  def closed_on_error(self) -> Iterator['Source']:
+    """Yields the source; closes it if the block raises, else keeps it open.
+
+    For a function that opens a source and hands it on to its caller.
+    """
+    try:
+      yield self
+    except BaseException:
+      self.close()
+      raise
 
   def data_files(self) -> list[str]:
     """`<prefix>.data-<shard>-of-<N>` for every shard the index names."""
