@@ -43,6 +43,18 @@ MOVED = {
     'estimator_migrate.export.custom_keras3_model': (
         'estimator_migrate.keras3.custom_model'
     ),
+    'estimator_migrate.checkpoints.bundle_format': (
+        'estimator_migrate.checkpoints.bundle.format'
+    ),
+    'estimator_migrate.checkpoints.index': (
+        'estimator_migrate.checkpoints.bundle.index'
+    ),
+    'estimator_migrate.checkpoints.index_writer': (
+        'estimator_migrate.checkpoints.bundle.index_writer'
+    ),
+    'estimator_migrate.checkpoints.ranges': (
+        'estimator_migrate.checkpoints.bundle.ranges'
+    ),
     'estimator_migrate.examples.train_keras': (
         'estimator_migrate.cli.train_keras'
     ),

@@ -17,9 +17,9 @@ import tensorflow as tf
 from tensorflow.core.protobuf import tensor_bundle_pb2
 
 from estimator_migrate import errors
-from estimator_migrate.checkpoints import bundle_format
-from estimator_migrate.checkpoints import index
-from estimator_migrate.checkpoints import index_writer
+from estimator_migrate.checkpoints.bundle import format as bundle_format
+from estimator_migrate.checkpoints.bundle import index
+from estimator_migrate.checkpoints.bundle import index_writer
 from tests import canned_harness
 
 # Every dtype SaveV2 stores as raw bytes, and strings (lengths + bytes).

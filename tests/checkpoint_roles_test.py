@@ -7,10 +7,10 @@ import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
-from estimator_migrate.checkpoints import index
-from estimator_migrate.checkpoints import ranges
 from estimator_migrate.checkpoints import roles
 from estimator_migrate.checkpoints import source
+from estimator_migrate.checkpoints.bundle import index
+from estimator_migrate.checkpoints.bundle import ranges
 
 
 def _variables(spec):

@@ -13,10 +13,11 @@ import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
+from estimator_migrate.checkpoints import blocks
 from estimator_migrate.checkpoints import convert
-from estimator_migrate.checkpoints import ranges
 from estimator_migrate.checkpoints import transfer
 from estimator_migrate.checkpoints import writer
+from estimator_migrate.checkpoints.bundle import ranges
 from tests import canned_harness
 from tests import conversion_paths
 from tests import testing
@@ -176,7 +177,7 @@ convert.convert_optimizer_checkpoint({self.source_dir!r}, {self.target!r},
 
   @parameterized.named_parameters(*conversion_paths.PATHS)
   def test_failed_verification_removes_the_target(self, path):
-    real_digest = writer.digest
+    real_digest = blocks.digest
     seen = set()
 
     def digest_that_changes(values):
@@ -186,7 +187,7 @@ convert.convert_optimizer_checkpoint({self.source_dir!r}, {self.target!r},
       seen.add(key)
       return key
 
-    writer.digest = digest_that_changes
+    blocks.digest = digest_that_changes
     try:
       with self.assertRaisesRegex(
           errors.CheckpointError, 'verification failed'
@@ -195,7 +196,7 @@ convert.convert_optimizer_checkpoint({self.source_dir!r}, {self.target!r},
             self.source_dir, self.target, path=path
         )
     finally:
-      writer.digest = real_digest
+      blocks.digest = real_digest
     self.assertFalse(tf.io.gfile.exists(self.target + '.index'))
     self.assertEqual(tf.io.gfile.glob(self.target + '.*'), [])
 

@@ -26,8 +26,8 @@ import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import convert
-from estimator_migrate.checkpoints import index as index_lib
 from estimator_migrate.checkpoints import zero_copy
+from estimator_migrate.checkpoints.bundle import index as index_lib
 from tests import canned_harness
 from tests import testing
 

@@ -22,7 +22,7 @@ from absl.testing import parameterized
 import tensorflow as tf
 
 from estimator_migrate import errors
-from estimator_migrate.checkpoints import index as index_lib
+from estimator_migrate.checkpoints.bundle import index as index_lib
 from estimator_migrate.export import exporter
 from estimator_migrate.export import modern
 from tests import canned_harness

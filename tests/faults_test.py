@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from estimator_migrate.checkpoints import convert
-from estimator_migrate.checkpoints import index as index_lib
+from estimator_migrate.checkpoints.bundle import index as index_lib
 from tests import canned_harness
 from tests import conversion_paths
 from tests import fault_harness

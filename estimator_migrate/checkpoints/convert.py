@@ -31,13 +31,13 @@ from estimator_migrate import errors
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import graph as graph_lib
 from estimator_migrate.checkpoints import mapping
-from estimator_migrate.checkpoints import ranges
 from estimator_migrate.checkpoints import roles
 from estimator_migrate.checkpoints import source as source_lib
 from estimator_migrate.checkpoints import staging
 from estimator_migrate.checkpoints import verify as verify_lib
 from estimator_migrate.checkpoints import writer
 from estimator_migrate.checkpoints import zero_copy
+from estimator_migrate.checkpoints.bundle import ranges
 from estimator_migrate.tables import optimizers
 
 PATHS = ('auto', 'zero_copy', 'stream')
@@ -99,6 +99,26 @@ class ConversionReport:
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertOptions:
+  """How to convert: every choice `convert_optimizer_checkpoint` takes.
+
+  The attributes are its keyword arguments, documented there;
+  `convert_checkpoint` takes them as one value.
+  """
+
+  estimator_type: str = 'auto'
+  optimizers: Mapping[str, Any] | None = None
+  source_graph: str | None = None
+  exact: bool = False
+  chunk_bytes: int = writer.DEFAULT_CHUNK_BYTES
+  overwrite: bool = False
+  verify: bool = True
+  progress: writer.Progress | None = None
+  path: str = 'auto'
+  link: bool = False
 
 
 def _size(nbytes: int) -> str:
@@ -171,17 +191,16 @@ def _check_layout(
   return estimator_type
 
 
-def _part_plans(
+def _part_optimizers(
     source: source_lib.Source,
     layout: roles.Layout,
     estimator_type: roles.EstimatorType,
-    given: Mapping[str, Any] | None,
-    source_graph: str | None,
-    exact: bool,
+    options: ConvertOptions,
 ) -> dict[str, optimizers.OptimizerPlan]:
   """Each part's optimizer: given, else rebuilt from the v1 graph."""
   parts = mapping.creation_order(estimator_type)
-  given = dict(given or {})
+  given = dict(options.optimizers or {})
+  exact = options.exact
   unknown = sorted(set(given) - set(parts))
   if unknown:
     raise errors.CheckpointError(
@@ -189,23 +208,29 @@ def _part_plans(
         f' has parts {parts}.'
     )
   found_graph = None
-  plans = {}
+  part_optimizers = {}
   for part in parts:
     slot_name = layout.slot_optimizer(part)
     if part in given:
-      plans[part] = optimizers.plan_optimizer(given[part], exact=exact)
-      expected = plans[part].row.v1_name if plans[part].v1_slots else None
+      part_optimizers[part] = optimizers.plan_optimizer(
+          given[part], exact=exact
+      )
+      expected = (
+          part_optimizers[part].row.v1_name
+          if part_optimizers[part].v1_slots
+          else None
+      )
       if slot_name != expected:
         found = f'slots named {slot_name!r}' if slot_name else 'no slots'
         raise errors.CheckpointError(
             f'the optimizer given for {part}/ in optimizers= is'
-            f' {plans[part].row.v1_class}, but the'
+            f' {part_optimizers[part].row.v1_class}, but the'
             f' checkpoint has {found} under {part}/. Give the optimizer that'
             ' trained it, or leave it out to read it from the graph.'
         )
       continue
     if found_graph is None:
-      path = graph_lib.graph_path(source.prefix, source_graph)
+      path = graph_lib.graph_path(source.prefix, options.source_graph)
       if path is None:
         raise errors.CheckpointError(
             f'no graph next to {source.prefix} (.meta or graph.pbtxt) to read'
@@ -224,10 +249,10 @@ def _part_plans(
           f'{part}/ slots are named {slot_name!r} but the graph trains it with'
           f' {matches[0].scope}; pass optimizers={{"{part}": ...}}.'
       )
-    plans[part] = optimizers.plan_optimizer(
+    part_optimizers[part] = optimizers.plan_optimizer(
         graph_lib.v1_optimizer(matches[0]), exact=exact
     )
-  return plans
+  return part_optimizers
 
 
 def optimizer_plans(
@@ -248,11 +273,16 @@ def optimizer_plans(
     TranslationError: An optimizer without a v2 translation.
   """
   layout = roles.classify(source.variables)
-  kind = _check_layout(layout, estimator_type)
+  checked_type = _check_layout(layout, estimator_type)
   return (
       layout,
-      kind,
-      _part_plans(source, layout, kind, None, source_graph, exact=False),
+      checked_type,
+      _part_optimizers(
+          source,
+          layout,
+          checked_type,
+          ConvertOptions(source_graph=source_graph),
+      ),
   )
 
 
@@ -352,63 +382,67 @@ def convert_optimizer_checkpoint(
       directory, an optimizer that cannot be determined or does not match
       the slots; the target is left as it was.
   """
+  return convert_checkpoint(
+      source,
+      target,
+      ConvertOptions(
+          estimator_type=estimator_type,
+          optimizers=optimizers,
+          source_graph=os.fspath(source_graph) if source_graph else None,
+          exact=exact,
+          chunk_bytes=chunk_bytes,
+          overwrite=overwrite,
+          verify=verify,
+          progress=progress,
+          path=path,
+          link=link,
+      ),
+  )
+
+
+def convert_checkpoint(
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    options: ConvertOptions | None = None,
+) -> ConversionReport:
+  """`convert_optimizer_checkpoint` with its choices as one value.
+
+  Raises:
+    CheckpointError: As `convert_optimizer_checkpoint`.
+  """
   began = time.perf_counter()
-  chunk_bytes = _check_chunk_bytes(chunk_bytes)
+  options = options or ConvertOptions()
+  options = dataclasses.replace(
+      options, chunk_bytes=_check_chunk_bytes(options.chunk_bytes)
+  )
   source = os.fspath(source)
   target = os.fspath(target)
-  src = source_lib.open_source(source)
-  _check_target(src, target)
-  layout = roles.classify(src.variables)
-  kind = _check_layout(layout, estimator_type)
-  plans = _part_plans(
-      src,
-      layout,
-      kind,
-      optimizers,
-      os.fspath(source_graph) if source_graph else None,
-      exact,
-  )
-  try:
+  with source_lib.open_source(source) as src:
+    _check_target(src, target)
+    layout = roles.classify(src.variables)
+    estimator_type = _check_layout(layout, options.estimator_type)
+    part_optimizers = _part_optimizers(src, layout, estimator_type, options)
+    mapped = mapping.plan_targets(src, layout, estimator_type, part_optimizers)
     return _convert(
-        src,
-        target,
-        layout,
-        kind,
-        plans,
-        began=began,
-        chunk_bytes=chunk_bytes,
-        overwrite=overwrite,
-        verify=verify,
-        progress=progress,
-        path=path,
-        link=link,
+        src, target, estimator_type, part_optimizers, mapped, options, began
     )
-  finally:
-    src.close()
 
 
 def _convert(
     src: source_lib.Source,
     target: str,
-    layout: roles.Layout,
-    kind: roles.EstimatorType,
-    plans: Mapping[str, optimizers.OptimizerPlan],
-    *,
+    estimator_type: roles.EstimatorType,
+    part_optimizers: Mapping[str, optimizers.OptimizerPlan],
+    mapped: mapping.Plan,
+    options: ConvertOptions,
     began: float,
-    chunk_bytes: int,
-    overwrite: bool,
-    verify: bool,
-    progress: writer.Progress | None,
-    path: str,
-    link: bool,
 ) -> ConversionReport:
   """Writes, verifies and swaps in the target by the chosen path."""
-  plan = mapping.plan_targets(src, layout, kind, plans, src.index)
-  zero_copy_plan = zero_copy.plan(src, plan.targets)
-  chosen, why = choose_path(path, zero_copy_plan, link)
+  zero_copy_plan = zero_copy.plan(src, mapped.targets)
+  chosen, why = choose_path(options.path, zero_copy_plan, options.link)
   transfers: tuple = ()
   with staging.staged(target) as staged:
-    if tf.io.gfile.exists(target + '.index') and not overwrite:
+    if tf.io.gfile.exists(target + '.index') and not options.overwrite:
       raise errors.CheckpointError(
           f'{target}.index exists. Pass overwrite=True to'
           ' replace it, or choose another target.'
@@ -418,9 +452,9 @@ def _convert(
           src,
           zero_copy_plan,
           staged,
-          link=link,
-          chunk_bytes=chunk_bytes,
-          progress=progress,
+          link=options.link,
+          chunk_bytes=options.chunk_bytes,
+          progress=options.progress,
       )
       digests, staged_index = written.digests, written.index
       transfers = written.transfers
@@ -428,18 +462,20 @@ def _convert(
     else:
       digests = writer.write(
           src.reader,
-          plan.targets,
+          mapped.targets,
           staged,
-          chunk_bytes=chunk_bytes,
-          progress=progress,
+          chunk_bytes=options.chunk_bytes,
+          progress=options.progress,
       )
       staged_index = None
-      written_targets = plan.targets
+      written_targets = mapped.targets
     staged_reader = ranges.RangeReader(staged, staged_index)
     try:
-      if verify:
+      if options.verify:
         try:
-          verify_lib.verify(staged_reader, plan.targets, digests, chunk_bytes)
+          verify_lib.verify(
+              staged_reader, mapped.targets, digests, options.chunk_bytes
+          )
         except errors.CheckpointError:
           if chosen == 'zero_copy':  # name the source's file if it is corrupt
             zero_copy.check_source(src, zero_copy_plan)
@@ -460,18 +496,18 @@ def _convert(
   return ConversionReport(
       source=src.prefix,
       target=target,
-      estimator_type=kind,
+      estimator_type=estimator_type,
       optimizers={
-          part: f'training/{plan.keras_names[part]}: {p.describe()}'
-          for part, p in plans.items()
+          part: f'training/{mapped.keras_names[part]}: {p.describe()}'
+          for part, p in part_optimizers.items()
       },
-      exact={part: p.exact for part, p in plans.items()},
-      tensors=len(plan.targets),
-      bytes=sum(t.nbytes for t in plan.targets),
+      exact={part: p.exact for part, p in part_optimizers.items()},
+      tensors=len(mapped.targets),
+      bytes=sum(t.nbytes for t in mapped.targets),
       seconds=time.perf_counter() - began,
-      verified=verify,
-      dropped=plan.dropped,
-      mapping=tuple((t.name, t.describe()) for t in plan.targets),
+      verified=options.verify,
+      dropped=mapped.dropped,
+      mapping=tuple((t.name, t.describe()) for t in mapped.targets),
       path=chosen,
       path_reason=why,
       transfer=', '.join(methods),

@@ -15,9 +15,9 @@ import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
-from estimator_migrate.checkpoints import index as index_lib
 from estimator_migrate.checkpoints import roles
 from estimator_migrate.checkpoints import source as source_lib
+from estimator_migrate.checkpoints.bundle import index as index_lib
 from estimator_migrate.tables import estimators
 from estimator_migrate.tables import optimizers
 
@@ -170,7 +170,6 @@ def plan_targets(
     layout: roles.Layout,
     estimator_type: roles.EstimatorType,
     plans: Mapping[str, optimizers.OptimizerPlan],
-    index: index_lib.Index,
 ) -> Plan:
   """Lists every target tensor of the v2 checkpoint.
 
@@ -178,7 +177,7 @@ def plan_targets(
     CheckpointError: A variable's slots do not match its optimizer, or the
       global step is missing where an `iter` counter needs it.
   """
-  variables = source.variables
+  variables, index = source.variables, source.index
   targets = [
       Target.copy(name, variables[name], 'model') for name in layout.model
   ]

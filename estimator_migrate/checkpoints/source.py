@@ -7,7 +7,8 @@ conversion reads goes through them. The data files are opened on first
 read and closed by `close()`.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+import contextlib
 import dataclasses
 import os
 import types
@@ -17,8 +18,9 @@ import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import files
-from estimator_migrate.checkpoints import index as index_lib
-from estimator_migrate.checkpoints import ranges
+from estimator_migrate.checkpoints.bundle import format as bundle_format
+from estimator_migrate.checkpoints.bundle import index as index_lib
+from estimator_migrate.checkpoints.bundle import ranges
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,13 +49,27 @@ class Source:
     """Closes the data files the reader opened (reopened on the next read)."""
     self.reader.close()
 
+  def __enter__(self) -> 'Source':
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    self.close()
+
+  @contextlib.contextmanager
+  def closed_on_error(self) -> Iterator['Source']:
+    """Yields the source; closes it if the block raises, else keeps it open.
+
+    For a function that opens a source and hands it on to its caller.
+    """
+    try:
+      yield self
+    except BaseException:
+      self.close()
+      raise
+
   def data_files(self) -> list[str]:
     """`<prefix>.data-<shard>-of-<N>` for every shard the index names."""
-    shards = max(self.index.header.num_shards, 1)
-    return [
-        f'{self.prefix}.data-{shard:05d}-of-{shards:05d}'
-        for shard in range(shards)
-    ]
+    return bundle_format.data_files(self.prefix, self.index.header.num_shards)
 
   @property
   def nbytes(self) -> int:

@@ -18,14 +18,12 @@ unchanged have no digest; their CRC-32C in the new index is the source's,
 so the check proves they are the source's bytes.
 """
 
-from collections.abc import Mapping
-
 import numpy as np
 
 from estimator_migrate import errors
+from estimator_migrate.checkpoints import blocks as blocks_lib
 from estimator_migrate.checkpoints import mapping
-from estimator_migrate.checkpoints import ranges
-from estimator_migrate.checkpoints import writer
+from estimator_migrate.checkpoints.bundle import ranges
 
 
 def _fail(name: str, spec: str) -> errors.CheckpointError:
@@ -37,24 +35,22 @@ def _fail(name: str, spec: str) -> errors.CheckpointError:
 
 
 def _compare(
-    target: mapping.Target,
-    block: writer.Block,
+    block: blocks_lib.Block,
     values: np.ndarray,
-    digests: Mapping[tuple[str, str], str],
+    digests: blocks_lib.Digests,
 ) -> None:
-  expected = digests.get((target.name, block.spec()))
-  if expected is not None and writer.digest(values) != expected:
-    raise _fail(target.name, block.spec())
+  if not digests.matches(block, values):
+    raise _fail(block.target.name, block.spec())
 
 
-def _rows(value: np.ndarray, block: writer.Block) -> np.ndarray:
+def _rows(value: np.ndarray, block: blocks_lib.Block) -> np.ndarray:
   return value[block.start : block.stop] if block.target.shape else value
 
 
 def verify(
     reader: ranges.RangeReader,
     targets: tuple[mapping.Target, ...],
-    digests: Mapping[tuple[str, str], str],
+    digests: blocks_lib.Digests,
     chunk_bytes: int,
 ) -> int:
   """Reads every target back through `reader` (the staged checkpoint).
@@ -62,7 +58,7 @@ def verify(
   Args:
     reader: A reader of the staged checkpoint, with its new index.
     targets: What it should hold.
-    digests: (name, block spec) -> digest, for the blocks a writer wrote.
+    digests: The digests of the blocks a writer wrote.
     chunk_bytes: Tensors up to this size are restored by TF whole; larger
       ones are read by ranges, a block at a time.
 
@@ -89,8 +85,8 @@ def verify(
     for target, value in zip(batch, values, strict=True):
       if value.shape != target.shape:
         raise _fail(target.name, '')
-      for block in writer.blocks(target, chunk_bytes):
-        _compare(target, block, _rows(value, block), digests)
+      for block in blocks_lib.split(target, chunk_bytes):
+        _compare(block, _rows(value, block), digests)
     batch, batch_bytes = [], 0
 
   for target in small:
@@ -100,15 +96,13 @@ def verify(
     batch_bytes += target.nbytes
   restore_batch()
   for target in large:
-    for block in writer.blocks(target, chunk_bytes):
-      if (target.name, block.spec()) not in digests and reader.can_read(
-          target.name, target.dtype
-      ):
+    for block in blocks_lib.split(target, chunk_bytes):
+      if block not in digests and reader.can_read(target.name, target.dtype):
         reader.check(target.name, target.shape)
         break  # brought over unchanged: its CRC-32C is the whole check
       values = reader.read(
           target.name, target.dtype, target.shape, block.start, block.stop
       )
-      _compare(target, block, values, digests)
+      _compare(block, values, digests)
   reader.finish()
   return len(small)

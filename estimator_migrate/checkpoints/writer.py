@@ -12,85 +12,25 @@ target itself. The streaming conversion writes every target this way; the
 zero-copy one (`zero_copy`) only the targets whose bytes change.
 """
 
-from collections.abc import Callable, Iterator
-import dataclasses
+from collections.abc import Callable
 import os
-import zlib
 
 import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
+from estimator_migrate.checkpoints import blocks as blocks_lib
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import mapping
-from estimator_migrate.checkpoints import ranges
+from estimator_migrate.checkpoints.bundle import ranges
 
 DEFAULT_CHUNK_BYTES = 64 << 20
 Progress = Callable[[int, int], None]
 
 
-@dataclasses.dataclass(frozen=True)
-class Block:
-  """Rows [start, stop) of a target (all of a scalar), and where they are."""
-
-  target: mapping.Target
-  start: int
-  stop: int
-  source: str | None = None
-
-  @property
-  def whole(self) -> bool:
-    return not self.target.shape or (
-        self.start == 0 and self.stop == self.target.shape[0]
-    )
-
-  def spec(self) -> str:
-    """TF's shape-and-slice spec: `dims start,length:-:...` ('' = whole)."""
-    return ranges.spec(self.target.shape, self.start, self.stop)
-
-  @property
-  def nbytes(self) -> int:
-    if not self.target.shape:
-      return self.target.dtype.size
-    row = self.target.nbytes // max(self.target.shape[0], 1)
-    return row * (self.stop - self.start)
-
-
-def blocks(target: mapping.Target, chunk_bytes: int) -> Iterator[Block]:
-  """Splits a target's pieces by rows into blocks of <= chunk_bytes."""
-  if not target.pieces:
-    yield Block(target, 0, target.shape[0] if target.shape else 0)
-    return
-  rows = target.shape[0] if target.shape else 0
-  row_bytes = max(target.nbytes // rows, 1) if rows else target.nbytes
-  step = max(1, chunk_bytes // max(row_bytes, 1))
-  for piece in target.pieces:
-    if not target.shape or rows == 0:
-      yield Block(target, 0, 0, piece.source)
-      continue
-    for start in range(piece.start, piece.stop, step):
-      yield Block(target, start, min(piece.stop, start + step), piece.source)
-
-
-def block_values(reader: ranges.RangeReader, block: Block) -> np.ndarray:
-  """The target values of one block, from the source or the constant."""
-  target = block.target
-  if block.source is None:
-    return np.asarray(target.value, dtype=target.dtype.as_numpy_dtype)
-  return target.transform(
-      reader.read(
-          block.source, target.dtype, target.shape, block.start, block.stop
-      )
-  )
-
-
-def digest(values: np.ndarray) -> str:
-  """CRC-32 and length of the block's bytes, read in place (no copy)."""
-  array = np.ascontiguousarray(values)
-  return f'{zlib.crc32(memoryview(array).cast("B")):08x}-{array.nbytes}'
-
-
-def _save(prefix: str, batch: list[tuple[Block, np.ndarray]]) -> None:
+def _save(
+    prefix: str, batch: list[tuple[blocks_lib.Block, np.ndarray]]
+) -> None:
   tf.raw_ops.SaveV2(
       prefix=prefix,
       tensor_names=[b.target.name for b, _ in batch],
@@ -106,12 +46,11 @@ def write(
     *,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     progress: Progress | None = None,
-) -> dict[tuple[str, str], str]:
+) -> blocks_lib.Digests:
   """Writes `targets`, read through `reader`, to `staged_prefix`.
 
-  Returns each block's digest, keyed by (target name, block spec), for
-  `verify`. Shards go to `staged_prefix`'s directory, which the caller owns and
-  removes (`staging.staged`).
+  Returns each block's digest, for `verify`. Shards go to `staged_prefix`'s
+  directory, which the caller owns and removes (`staging.staged`).
 
   Raises:
     CheckpointError: Reading the source failed (missing, truncated, or a
@@ -120,10 +59,10 @@ def write(
   staging_dir = os.path.dirname(staged_prefix) or '.'
   total = sum(t.nbytes for t in targets)
   done = 0
-  digests = {}
+  digests = blocks_lib.Digests()
   shards: list[str] = []
   try:
-    batch: list[tuple[Block, np.ndarray]] = []
+    batch: list[tuple[blocks_lib.Block, np.ndarray]] = []
     batch_bytes = 0
 
     def flush():
@@ -135,9 +74,9 @@ def write(
         batch, batch_bytes = [], 0
 
     for target in targets:
-      for block in blocks(target, chunk_bytes):
-        values = block_values(reader, block)
-        digests[(target.name, block.spec())] = digest(values)
+      for block in blocks_lib.split(target, chunk_bytes):
+        values = blocks_lib.read(reader, block)
+        digests.record(block, values)
         if block.whole and batch_bytes + block.nbytes <= chunk_bytes:
           batch.append((block, values))
           batch_bytes += block.nbytes

@@ -33,16 +33,33 @@ import tensorflow as tf
 from tensorflow.core.protobuf import tensor_bundle_pb2
 
 from estimator_migrate import errors
-from estimator_migrate.checkpoints import index as index_lib
-from estimator_migrate.checkpoints import index_writer
+from estimator_migrate.checkpoints import blocks
 from estimator_migrate.checkpoints import mapping
 from estimator_migrate.checkpoints import source as source_lib
 from estimator_migrate.checkpoints import transfer
 from estimator_migrate.checkpoints import writer
+from estimator_migrate.checkpoints.bundle import format as bundle_format
+from estimator_migrate.checkpoints.bundle import index as index_lib
+from estimator_migrate.checkpoints.bundle import index_writer
 
 _NEW = 'new'  # prefix of the changed tensors inside the staging directory
 _Entry = tensor_bundle_pb2.BundleEntryProto
-_Slices = list[tuple[bytes, _Entry]]  # (slice key, stored entry)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reuse:
+  """A target that points at source bytes, and the index entries that do.
+
+  Attributes:
+    target: The target.
+    entry: Its entry in the new index: the source's (a joined target's with
+      the slices of its pieces), in the source's shards.
+    stored: Its stored slices' entries in slice-key order (none unsliced).
+  """
+
+  target: mapping.Target
+  entry: _Entry
+  stored: tuple[_Entry, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,14 +67,15 @@ class Plan:
   """Which targets point at source bytes and which are written anew.
 
   Attributes:
-    reused: Targets whose entry (and stored slices) come from the source.
+    reused: Targets whose entry (and stored slices) come from the source,
+      each with the entries `write` puts in the new index.
     written: Targets the streaming writer writes into the new data file(s).
     reused_bytes: Bytes of the reused targets.
     source_bytes: Bytes of the source's data files (what is brought over).
     refused: Why the zero-copy path cannot run at all ('' when it can).
   """
 
-  reused: tuple[mapping.Target, ...]
+  reused: tuple[Reuse, ...]
   written: tuple[mapping.Target, ...]
   reused_bytes: int
   source_bytes: int
@@ -70,13 +88,13 @@ class Written:
 
   Attributes:
     index: The staged checkpoint's index, as written.
-    digests: (name, block spec) -> digest of every block written anew.
+    digests: The digest of every block written anew.
     transfers: How each source data file came over.
     new_files: Data files written by the streaming writer.
   """
 
   index: index_lib.Index
-  digests: dict[tuple[str, str], str]
+  digests: blocks.Digests
   transfers: tuple[transfer.Transfer, ...]
   new_files: int
 
@@ -143,14 +161,34 @@ def _refusal(source: source_lib.Source) -> str:
   return ''
 
 
+def _reuse(target: mapping.Target, source: source_lib.Source) -> Reuse | None:
+  """How `target` points at the source's bytes, or None if it cannot."""
+  name = _whole_source(target, source)
+  if name is not None:
+    entry = source.index.entries[name]
+    stored = source.index.slice_entries.get(name, []) if entry.slices else []
+    return Reuse(
+        target, _entry_in(entry, 0), tuple(_stored_in(e, 0) for e in stored)
+    )
+  pairs = _joined_slices(target, source)
+  if not pairs:
+    return None
+  slices, stored = _sorted_slices(target.name, pairs)
+  entry = _entry_in(source.index.entries[target.pieces[0].source], 0)
+  del entry.slices[:]
+  entry.slices.extend(slices)
+  return Reuse(target, entry, tuple(_stored_in(e, 0) for e in stored))
+
+
 def plan(
     source: source_lib.Source, targets: tuple[mapping.Target, ...]
 ) -> Plan:
-  """Splits `targets` into reused and written ones."""
+  """Splits `targets` into reused (with their new entries) and written."""
   reused, written = [], []
   for target in targets:
-    if _whole_source(target, source) or _joined_slices(target, source):
-      reused.append(target)
+    reuse = _reuse(target, source)
+    if reuse is not None:
+      reused.append(reuse)
     else:
       written.append(target)
   refused = _refusal(source)
@@ -162,7 +200,7 @@ def plan(
   return Plan(
       tuple(reused),
       tuple(written),
-      sum(t.nbytes for t in reused),
+      sum(r.target.nbytes for r in reused),
       source_bytes,
       refused,
   )
@@ -198,8 +236,8 @@ def check_source(source: source_lib.Source, zero_copy_plan: Plan) -> None:
   Raises:
     CheckpointError: A reused source tensor does not match its checksum.
   """
-  for target in zero_copy_plan.reused:
-    for name in {piece.source for piece in target.pieces}:
+  for reuse in zero_copy_plan.reused:
+    for name in {piece.source for piece in reuse.target.pieces}:
       source.reader.check(name, source.variables[name].shape)
 
 
@@ -262,7 +300,7 @@ def write(
   done = 0
 
   # The changed and new tensors first: their file count sets -of-<N+K>.
-  digests: dict[tuple[str, str], str] = {}
+  digests = blocks.Digests()
   new_index = None
   new_prefix = os.path.join(staging_dir, _NEW)
   if zero_copy_plan.written:
@@ -284,7 +322,7 @@ def write(
   shards = len(source_files) + new_files
 
   def data_file(shard: int) -> str:
-    return f'{staged_prefix}.data-{shard:05d}-of-{shards:05d}'
+    return bundle_format.data_file(staged_prefix, shard, shards)
 
   transfers = []
   for shard, path in enumerate(source_files):
@@ -295,7 +333,7 @@ def write(
   try:
     for shard in range(new_files):
       tf.io.gfile.rename(
-          f'{new_prefix}.data-{shard:05d}-of-{new_files:05d}',
+          bundle_format.data_file(new_prefix, shard, new_files),
           data_file(len(source_files) + shard),
       )
     if new_index is not None:
@@ -312,21 +350,10 @@ def write(
   header.num_shards = shards
   entries: dict[str, _Entry] = {}
   slice_entries: dict[str, list[_Entry]] = {}
-  for target in zero_copy_plan.reused:
-    name = _whole_source(target, source)
-    if name is not None:
-      entries[target.name] = _entry_in(source.index.entries[name], 0)
-      if source.index.entries[name].slices:
-        slice_entries[target.name] = [
-            _stored_in(e, 0) for e in source.index.slice_entries[name]
-        ]
-      continue
-    slices, stored = _sorted_slices(target.name, _joined_slices(target, source))
-    entry = _entry_in(source.index.entries[target.pieces[0].source], 0)
-    del entry.slices[:]
-    entry.slices.extend(slices)
-    entries[target.name] = entry
-    slice_entries[target.name] = [_stored_in(e, 0) for e in stored]
+  for reuse in zero_copy_plan.reused:
+    entries[reuse.target.name] = reuse.entry
+    if reuse.entry.slices:
+      slice_entries[reuse.target.name] = list(reuse.stored)
   if new_index is not None:
     offset = len(source_files)
     for name, entry in new_index.entries.items():

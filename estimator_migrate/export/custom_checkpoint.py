@@ -101,6 +101,13 @@ def match(model_dir: str, builder: Callable, params, optimizer=None) -> Matched:
     ModelError: The builder returns no built Keras model.
   """
   source = source_lib.open_source(model_dir)
+  with source.closed_on_error():
+    return _match(source, builder, params, optimizer)
+
+
+def _match(
+    source: source_lib.Source, builder: Callable, params, optimizer
+) -> Matched:
   reader = weights_lib.CheckedReader(source)
   if _OBJECT_GRAPH in source.variables:
     model = _build(builder, params, graph=False)

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
+from estimator_migrate.checkpoints import blocks
 from estimator_migrate.checkpoints import convert
 from estimator_migrate.checkpoints import files
 from estimator_migrate.checkpoints import graph as graph_lib
@@ -425,7 +426,7 @@ class _ConvertedReader:
   """The tensors a conversion of the source would write, computed in memory.
 
   Each is made from the source as the converter's writer makes it
-  (`writer.block_values`: read through the source's checked reader, then
+  (`blocks.read`: read through the source's checked reader, then
   transformed), so every byte read is checked against its CRC-32C.
   """
 
@@ -436,8 +437,8 @@ class _ConvertedReader:
   def get_tensor(self, name: str) -> np.ndarray:
     target = self.targets[name]
     values = [
-        writer.block_values(self._source.reader, block)
-        for block in writer.blocks(target, writer.DEFAULT_CHUNK_BYTES)
+        blocks.read(self._source.reader, block)
+        for block in blocks.split(target, writer.DEFAULT_CHUNK_BYTES)
     ]
     return values[0] if len(values) == 1 else np.concatenate(values)
 
@@ -479,8 +480,8 @@ def read_v1_state(
   # What the converter decides from names and the graph alone is a reason;
   # what reading the bytes finds (below, in read_state) is an error.
   try:
-    layout, kind, plans = convert.optimizer_plans(source)
-    plan = mapping.plan_targets(source, layout, kind, plans, source.index)
+    layout, estimator_type, plans = convert.optimizer_plans(source)
+    plan = mapping.plan_targets(source, layout, estimator_type, plans)
   except errors.MigrationError as e:
     return State((), {}, (), reason=f'{V1_REASON} ({e})')
   converted = _ConvertedReader(source, plan)

@@ -85,8 +85,17 @@ def read_weights(
     CheckpointError: No checkpoint there, a variable missing, a shape
       other than the estimator kwargs imply, or corrupt or truncated data.
   """
-  names = list(shapes)
   source = source_lib.open_source(model_dir)
+  with source.closed_on_error():
+    return _read(source, shapes, check)
+
+
+def _read(
+    source: source_lib.Source,
+    shapes: Mapping[str, tuple],
+    check: Callable[[Mapping], None] | None,
+) -> Weights:
+  names = list(shapes)
   missing = [n for n in names if n not in source.variables]
   if missing:
     raise errors.CheckpointError(
@@ -96,11 +105,7 @@ def read_weights(
         f' {sorted(source.variables)[:20]}.'
     )
   if check is not None:
-    try:
-      check(source.variables)
-    except BaseException:
-      source.close()
-      raise
+    check(source.variables)
   wrong = [
       f'{n} is {list(source.variables[n].shape)}, expected {list(shapes[n])}'
       for n in names

@@ -1,5 +1,7 @@
 """The on-disk facts of TF's tensor bundle shared by its reader and writer.
 
+A bundle at `<prefix>` is `<prefix>.index` and the data files
+`<prefix>.data-<shard>-of-<N>` (`data_file`), each number five digits.
 A bundle's `.index` is a LevelDB-format table (tsl/lib/io: table_builder.cc,
 block_builder.cc, format.cc) written with TF's `table::Options` and no
 compression (tensor_bundle.cc). Blocks end in a 5-byte trailer (type byte,
@@ -26,6 +28,17 @@ HANDLES = 40  # the two handles' space in the footer, zero-padded
 
 _MASK_DELTA = 0xA282EAD8  # crc32c.h kMaskDelta
 _U32 = 0xFFFFFFFF
+
+
+def data_file(prefix: str, shard: int, shards: int) -> str:
+  """`<prefix>.data-<shard>-of-<shards>`: one data file of a bundle."""
+  return f'{prefix}.data-{shard:05d}-of-{shards:05d}'
+
+
+def data_files(prefix: str, num_shards: int) -> list[str]:
+  """Every data file of a bundle whose header says `num_shards` (0 as 1)."""
+  shards = max(num_shards, 1)
+  return [data_file(prefix, shard, shards) for shard in range(shards)]
 
 
 def crc32c(data: bytes | memoryview | np.ndarray, crc: int = 0) -> int:

@@ -24,8 +24,8 @@ import tensorflow as tf
 from tensorflow.core.protobuf import tensor_bundle_pb2
 
 from estimator_migrate import errors
-from estimator_migrate.checkpoints import bundle_format
-from estimator_migrate.checkpoints import index as index_lib
+from estimator_migrate.checkpoints.bundle import format as bundle_format
+from estimator_migrate.checkpoints.bundle import index as index_lib
 
 _CHECK_BYTES = 16 << 20  # block size of finish()'s re-reads
 
@@ -68,7 +68,7 @@ class RangeReader:
   def _file(self, shard: int):
     """(handle, path, local?) of a data file, opened once."""
     if shard not in self._files:
-      path = f'{self._prefix}.data-{shard:05d}-of-{self._shards:05d}'
+      path = bundle_format.data_file(self._prefix, shard, self._shards)
       local = '://' not in path
       try:
         # Local files: plain readinto() into the output buffer, at page-cache

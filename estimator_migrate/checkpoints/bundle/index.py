@@ -17,7 +17,7 @@ from tensorflow.core.framework import tensor_slice_pb2
 from tensorflow.core.protobuf import tensor_bundle_pb2
 
 from estimator_migrate import errors
-from estimator_migrate.checkpoints import bundle_format
+from estimator_migrate.checkpoints.bundle import format as bundle_format
 
 # The table format's facts live in bundle_format, shared with index_writer.
 _MAGIC = bundle_format.MAGIC

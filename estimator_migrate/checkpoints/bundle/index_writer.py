@@ -37,8 +37,8 @@ from tensorflow.core.framework import tensor_slice_pb2
 from tensorflow.core.protobuf import tensor_bundle_pb2
 
 from estimator_migrate import errors
-from estimator_migrate.checkpoints import bundle_format
-from estimator_migrate.checkpoints import index as index_lib
+from estimator_migrate.checkpoints.bundle import format as bundle_format
+from estimator_migrate.checkpoints.bundle import index as index_lib
 
 HEADER_KEY = b''  # kHeaderEntryKey: the header sorts before every tensor
 
