@@ -7,16 +7,22 @@ block path, and the result must equal the one-piece restore bit for bit. `load(c
 optimizer slot at all.
 """
 
+import functools
 import json
 import os
+import shutil
 import tempfile
+from unittest import mock
 
 from absl.testing import absltest
 import numpy as np
 import tensorflow as tf
 
+from estimator_migrate import errors
 from estimator_migrate import export
 from estimator_migrate.export import modern
+from estimator_migrate.export import npz_stream
+from estimator_migrate.export import weights as weights_lib
 
 fc = tf.feature_column
 
@@ -46,40 +52,50 @@ for name, block, compile in (('whole', None, True), ('blocks', 40, True),
 """
 
 
+@functools.cache
+def _trained_model() -> tuple[str, dict]:
+  """A small wide & deep classifier trained 3 steps: (model_dir, kwargs)."""
+  words = fc.categorical_column_with_hash_bucket('word', 50)
+  kwargs = dict(
+      linear_feature_columns=[words, fc.numeric_column('x', shape=(3,))],
+      dnn_feature_columns=[fc.embedding_column(words, 6)],
+      dnn_hidden_units=[5],
+      n_classes=3,
+      dnn_optimizer='Adagrad',
+      linear_optimizer='Ftrl',
+  )
+  model_dir = os.path.join(
+      tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value), 'model'
+  )
+  estimator = tf.estimator.DNNLinearCombinedClassifier(
+      model_dir=model_dir, **kwargs
+  )
+  rng = np.random.default_rng(0)
+
+  def input_fn():
+    features = {
+        'word': np.array([[f'w{i}'] for i in rng.integers(0, 99, 16)]),
+        'x': rng.normal(size=(16, 3)).astype(np.float32),
+    }
+    labels = rng.integers(0, 3, (16, 1))
+    return tf.data.Dataset.from_tensors((features, labels)).repeat(3)
+
+  estimator.train(input_fn)
+  return model_dir, kwargs
+
+
 class RestoreTest(absltest.TestCase):
   maxDiff = None
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    root = tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value)
-    words = fc.categorical_column_with_hash_bucket('word', 50)
-    kwargs = dict(
-        linear_feature_columns=[words, fc.numeric_column('x', shape=(3,))],
-        dnn_feature_columns=[fc.embedding_column(words, 6)],
-        dnn_hidden_units=[5],
-        n_classes=3,
-        dnn_optimizer='Adagrad',
-        linear_optimizer='Ftrl',
+    cls.model_dir, cls.kwargs = _trained_model()
+    cls.target = os.path.join(
+        tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value), 'restore_export'
     )
-    model_dir = os.path.join(root, 'restore_model')
-    estimator = tf.estimator.DNNLinearCombinedClassifier(
-        model_dir=model_dir, **kwargs
-    )
-    rng = np.random.default_rng(0)
-
-    def input_fn():
-      features = {
-          'word': np.array([[f'w{i}'] for i in rng.integers(0, 99, 16)]),
-          'x': rng.normal(size=(16, 3)).astype(np.float32),
-      }
-      labels = rng.integers(0, 3, (16, 1))
-      return tf.data.Dataset.from_tensors((features, labels)).repeat(3)
-
-    estimator.train(input_fn)
-    cls.target = os.path.join(root, 'restore_export')
     export.canned_to_keras(
-        'DNNLinearCombinedClassifier', model_dir=model_dir, **kwargs
+        'DNNLinearCombinedClassifier', model_dir=cls.model_dir, **cls.kwargs
     ).save(cls.target)
     cls.result = modern.run(
         modern.LOAD_EXPORT + _SCRIPT + modern.result_line(), cls.target
@@ -115,6 +131,75 @@ class RestoreTest(absltest.TestCase):
     table = 'dnn/input_from_feature_columns/input_layer/word_embedding/embedding_weights'
     (restored,) = [v for k, v in values.items() if 'word_embedding' in k]
     np.testing.assert_array_equal(np.asarray(restored), self.members[table])
+
+
+class LazyExportTest(absltest.TestCase):
+  """Tensors above weights.LAZY_BYTES are read while weights.npz is written.
+
+  The bound is lowered to 16 bytes so that every tensor of a small
+  estimator takes that path; the file must equal the one-piece export.
+  """
+
+  def test_lazy_tensors_write_the_same_weights(self):
+    model_dir, kwargs = _trained_model()
+    whole = os.path.join(self.create_tempdir().full_path, 'whole')
+    export.canned_to_keras(
+        'DNNLinearCombinedClassifier', model_dir=model_dir, **kwargs
+    ).save(whole)
+    with np.load(os.path.join(whole, 'weights.npz')) as f:
+      members = {k: f[k] for k in f.files}
+    with mock.patch.object(weights_lib, 'LAZY_BYTES', 16):
+      result = export.canned_to_keras(
+          'DNNLinearCombinedClassifier', model_dir=model_dir, **kwargs
+      )
+      lazy = [
+          k
+          for k, v in result.arrays.items()
+          if isinstance(v, npz_stream.Blocks)
+      ]
+      self.assertGreater(len(lazy), 5)  # weights and optimizer slots
+      target = os.path.join(self.create_tempdir().full_path, 'lazy')
+      result.save(target)
+    with np.load(os.path.join(target, 'weights.npz')) as f:
+      written = {k: f[k] for k in f.files}
+    self.assertCountEqual(written, members)
+    for name, value in members.items():
+      np.testing.assert_array_equal(written[name], value, err_msg=name)
+    # The 0.1 API: a lazy array still reads whole where code asks for one.
+    name = lazy[0]
+    np.testing.assert_array_equal(
+        np.asarray(result.arrays[name]), members[name]
+    )
+
+  def test_corrupt_lazy_tensor_fails_the_save_and_writes_nothing(self):
+    model_dir = os.path.join(self.create_tempdir().full_path, 'model')
+    source, kwargs = _trained_model()
+    shutil.copytree(source, model_dir)
+    prefix = tf.train.latest_checkpoint(model_dir)
+    table = (
+        'dnn/input_from_feature_columns/input_layer/word_embedding/'
+        'embedding_weights'
+    )
+    value = tf.train.load_checkpoint(prefix).get_tensor(table)
+    (data,) = tf.io.gfile.glob(prefix + '.data-*')
+    with open(data, 'rb') as f:
+      blob = f.read()
+    at = blob.index(value.tobytes()[:64]) + 40
+    with open(data, 'r+b') as f:
+      f.seek(at)
+      f.write(bytes([blob[at] ^ 0x01]))
+    parent = self.create_tempdir().full_path
+    with mock.patch.object(weights_lib, 'LAZY_BYTES', 16):
+      result = export.canned_to_keras(
+          'DNNLinearCombinedClassifier',
+          model_dir=model_dir,
+          **kwargs,
+      )
+      with self.assertRaisesRegex(
+          errors.CheckpointError, 'CRC|checksum|corrupt'
+      ):
+        result.save(os.path.join(parent, 'keras'))
+    self.assertEqual(os.listdir(parent), [])
 
 
 if __name__ == '__main__':

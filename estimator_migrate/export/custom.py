@@ -208,7 +208,7 @@ def keras_model_to_keras(
   reader = found.reader  # every byte checked against its CRC-32C
   try:
     arrays = {
-        name: np.asarray(reader.get_tensor(found.keys[name]))
+        name: reader.get_array(found.keys[name])
         for name in found.trainable + found.non_trainable
     }
     compiled = getattr(found.keras2_model, 'optimizer', None)
@@ -258,6 +258,9 @@ class _ViewReader:
 
   def get_tensor(self, name: str):
     return self._reader.get_tensor(self._view[name])
+
+  def get_array(self, name: str):
+    return self._reader.get_array(self._view[name])
 
 
 def _compile_unavailable(state, found) -> str | None:

@@ -39,6 +39,16 @@ class Blocks:
   shape: tuple[int, ...]
   read: Callable[[int, int], np.ndarray]
 
+  def __array__(self, dtype=None, copy=None) -> np.ndarray:
+    """The whole array, read now (for code that needs it in memory)."""
+    del copy
+    whole = (
+        np.concatenate(list(self.row_blocks(BLOCK_BYTES)))
+        if self.shape
+        else self.read(0, 1)
+    )
+    return np.asarray(whole, dtype=dtype).reshape(self.shape)
+
   def row_blocks(self, block_bytes: int) -> Iterator[np.ndarray]:
     if not self.shape or not self.shape[0]:
       yield self.read(0, self.shape[0] if self.shape else 1)

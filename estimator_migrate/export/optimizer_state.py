@@ -370,7 +370,7 @@ def read_state(
       keys = []
       for var in trained:
         key = f'optimizer/{opt}/{var}/{slot}'
-        arrays[key] = np.asarray(reader.get_tensor(by_var[var]))
+        arrays[key] = reader.get_array(by_var[var])
         keys.append(key)
       slots[row.slots[slot]] = keys
     entries.append(
@@ -441,6 +441,9 @@ class _ConvertedReader:
         for block in blocks.split(target, writer.DEFAULT_CHUNK_BYTES)
     ]
     return values[0] if len(values) == 1 else np.concatenate(values)
+
+  # v1 state is computed whole (a transformed slot), not read as it is.
+  get_array = get_tensor
 
 
 def read_v1_state(

@@ -14,9 +14,15 @@ from collections.abc import Callable, Mapping
 import dataclasses
 
 import numpy as np
+import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate.checkpoints import source as source_lib
+from estimator_migrate.export import npz_stream
+
+# Tensors above this many bytes are read into weights.npz block by block
+# when it is written (`CheckedReader.get_array`), never whole.
+LAZY_BYTES = npz_stream.BLOCK_BYTES
 
 
 class CheckedReader:
@@ -45,6 +51,37 @@ class CheckedReader:
         self.source.reader.read(name, variable.dtype, variable.shape, 0, rows)
     )
 
+  def get_array(self, name: str) -> np.ndarray | npz_stream.Blocks:
+    """`name`'s value, or, above `LAZY_BYTES`, its rows read when written.
+
+    A large tensor is not read here: `npz_stream.write` reads it one block
+    at a time into weights.npz, through this reader (its data files are
+    opened again if closed), and its last block checks what was read in
+    part against the CRC-32C and closes the files again.
+
+    Raises:
+      CheckpointError: No such tensor, or (small ones) missing, truncated
+        or corrupt data.
+    """
+    variable = self.source.variables.get(name)
+    if variable is None or not variable.shape or variable.dtype == tf.string:
+      return self.get_tensor(name)
+    dtype = np.dtype(variable.dtype.as_numpy_dtype)
+    rows = variable.shape[0]
+    if dtype.itemsize * int(np.prod(variable.shape)) <= LAZY_BYTES:
+      return self.get_tensor(name)
+    reader = self.source.reader
+
+    def read(start: int, stop: int) -> np.ndarray:
+      block = np.asarray(
+          reader.read(name, variable.dtype, variable.shape, start, stop)
+      )
+      if stop == rows:
+        self.finish()
+      return block
+
+    return npz_stream.Blocks(dtype.name, tuple(variable.shape), read)
+
   def finish(self) -> None:
     """Checks what was read only in part; closes the data files.
 
@@ -62,7 +99,7 @@ class Weights:
   """The tensors read, by checkpoint name, and where they came from."""
 
   prefix: str
-  arrays: Mapping[str, np.ndarray]
+  arrays: Mapping[str, np.ndarray | npz_stream.Blocks]
   global_step: int | None
   source: source_lib.Source
   reader: CheckedReader
@@ -118,7 +155,7 @@ def _read(
         ' with (n_classes, label_dimension, hidden units, feature columns).'
     )
   reader = CheckedReader(source)
-  arrays = {n: np.asarray(reader.get_tensor(n)) for n in names}
+  arrays = {n: reader.get_array(n) for n in names}
   step = None
   if 'global_step' in source.variables:
     step = int(reader.get_tensor('global_step'))
