@@ -15,7 +15,6 @@ import importlib
 import json
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from estimator_migrate import errors
