@@ -171,6 +171,25 @@ class UpgraderWithoutPastaTest(parameterized.TestCase):
         self.assertEqual((text, notes), (full.text, full.notes))
     self.assertGreaterEqual(kept, 3)
 
+  def test_follows_this_tensorflows_visitor(self):
+    # Else its own visit_Attribute is used (slower, the same notes).
+    self.assertTrue(upgrader_lib._follows_visit_attribute())
+
+  def test_the_same_with_tensorflows_own_visit_attribute(self):
+    path = os.path.join(_SITE, _UPGRADER_SAMPLE[0])
+    text = _read(path)
+    follows = upgrader_lib.unchanged_notes(ast.parse(text), path)
+    with mock.patch.object(
+        upgrader_lib, '_follows_visit_attribute', return_value=False
+    ):
+      own = upgrader_lib.unchanged_notes(ast.parse(text), path)
+      deprecated = 'import tensorflow as tf\nf = tf.contrib.foo\n'
+      self.assertIsNone(
+          upgrader_lib.unchanged_notes(ast.parse(deprecated), 'x')
+      )
+    self.assertEqual(own, follows)
+    self.assertTrue(own)
+
   @parameterized.named_parameters(
       ('nothing', 'import tensorflow as tf\nx = tf.constant(1)\n', 0),
       ('save_warning', 'import tensorflow as tf\nmodel.save(p)\n', 1),

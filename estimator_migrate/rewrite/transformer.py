@@ -654,25 +654,6 @@ def _parse(source: str, path: str) -> cst.Module:
     ) from e
 
 
-def _tensorflow_bound(tree: ast.Module) -> set[str]:
-  """The names an import of `tensorflow` or below it binds, in any scope."""
-  bound = set()
-  for node in ast.walk(tree):
-    if isinstance(node, ast.Import):
-      bound.update(
-          a.asname or a.name.partition('.')[0]
-          for a in node.names
-          if a.name.partition('.')[0] == 'tensorflow'
-      )
-    elif (
-        isinstance(node, ast.ImportFrom)
-        and not node.level
-        and (node.module or '').partition('.')[0] == 'tensorflow'
-    ):
-      bound.update(a.asname or a.name for a in node.names)
-  return bound
-
-
 def _root(func: ast.expr) -> str | None:
   """`tf` for `tf.estimator.X`; None when the chain starts with no name."""
   while isinstance(func, ast.Attribute):
@@ -692,25 +673,32 @@ def _may_act(tree: ast.Module) -> bool:
   resolves, scopes aside). `linear.LinearClassifier(...)` with `linear` from
   `tensorflow_estimator` is not acted on, nor a name nothing imports.
   """
-  called = set(_ACTED_ON)
+  aliases = set()  # import aliases of an acted-on name
+  tensorflow = set()  # names an import of tensorflow binds, in any scope
+  calls = []
   for node in ast.walk(tree):
-    if isinstance(node, ast.ImportFrom):
-      called.update(
+    if isinstance(node, ast.Call):
+      calls.append(node.func)
+    elif isinstance(node, ast.Import):
+      tensorflow.update(
+          a.asname or a.name.partition('.')[0]
+          for a in node.names
+          if a.name.partition('.')[0] == 'tensorflow'
+      )
+    elif isinstance(node, ast.ImportFrom):
+      aliases.update(
           a.asname for a in node.names if a.asname and a.name in _ACTED_ON
       )
-  tensorflow = None
-  for node in ast.walk(tree):
-    if not isinstance(node, ast.Call):
-      continue
-    func = node.func
+      if not node.level and (node.module or '').split('.')[0] == 'tensorflow':
+        tensorflow.update(a.asname or a.name for a in node.names)
+  for func in calls:
     if isinstance(func, ast.Attribute) and func.attr == _EXPORT_V1:
       return True
-    if (isinstance(func, ast.Name) and func.id in called) or (
-        isinstance(func, ast.Attribute) and func.attr in _ACTED_ON
-    ):
+    if (
+        isinstance(func, ast.Name)
+        and (func.id in _ACTED_ON or func.id in aliases)
+    ) or (isinstance(func, ast.Attribute) and func.attr in _ACTED_ON):
       root = _root(func)
-      if tensorflow is None:
-        tensorflow = _tensorflow_bound(tree)
       if root is None or root in tensorflow:
         return True
   return False
