@@ -10,6 +10,7 @@ reports to one process.
 """
 
 import ast
+from concurrent import futures
 import glob
 import os
 import shutil
@@ -290,6 +291,7 @@ class JobsTest(parameterized.TestCase):
     # The corpus is small: use workers anyway, and slow this process down
     # so that the worker, once started, gets files (it runs the real one).
     self.enter_context(mock.patch.object(files, '_PARALLEL_MIN_BYTES', 0))
+    self.enter_context(mock.patch.object(files, '_WORKER_START_CPU_SECONDS', 0))
     real = self.real = transformer.rewrite_source
     self.here = 0
 
@@ -380,6 +382,29 @@ class JobsTest(parameterized.TestCase):
             _read(os.path.join(tree, name)),
             _read(os.path.join(CORPUS, 'after', name)),
         )
+
+  def test_workers_start_only_when_the_work_left_pays_for_them(self):
+    start = files._WORKER_START_CPU_SECONDS
+    self.assertTrue(files._worth_workers(1, 0, 0.0))  # patched to 0 here
+    with mock.patch.object(files, '_WORKER_START_CPU_SECONDS', 3.0):
+      self.assertFalse(files._worth_workers(10**6, 0, 0.0))  # no pace yet
+      self.assertFalse(files._worth_workers(10**6, 10**6, 5.9))
+      self.assertTrue(files._worth_workers(10**6, 10**6, 6.0))
+    self.assertEqual(start, 0)
+
+  def test_a_tree_not_worth_a_worker_is_done_here(self):
+    tree = self._copy(os.path.join(CORPUS, 'before'))
+    with (
+        mock.patch.object(transformer, 'rewrite_source', self.real),
+        mock.patch.object(files, '_WORKER_START_CPU_SECONDS', 1e9),
+        mock.patch.object(
+            futures, 'ProcessPoolExecutor', side_effect=AssertionError
+        ),
+    ):
+      two = files.rewrite_paths([tree], jobs=2)
+      one = files.rewrite_paths([tree], jobs=1)
+    self.assertEqual(two.markdown(), one.markdown())
+    self.assertEqual(files.diff(two), files.diff(one))
 
   def test_jobs_below_one_is_refused(self):
     with self.assertRaisesRegex(Exception, 'jobs=0'):
