@@ -21,10 +21,12 @@ reported (`report.Failure`, one line); the rest are still rewritten.
 
 A file none of whose identifiers the rewrite acts on (`prefilter`: no
 `tensorflow`, no `tf`, ...) is read and reported unchanged without going
-through libcst. A tree is rewritten by a pool of worker processes (`jobs`,
-default one per usable core), each file whole in one worker; results are
-gathered in the order the files were found, so the report and the diff are
-the same for any number of jobs. A small tree is rewritten in this process.
+through libcst. A tree may be rewritten by a pool of worker processes
+(`jobs`, default one per usable core), each file whole in one process,
+started once the work left is worth a worker's start-up (seconds of
+importing TensorFlow); results are gathered in the order the files were
+found, so the report and the diff are the same for any number of jobs. A
+small tree is rewritten in this process.
 Paths with a scheme (`gs://...`) are read and written with `tf.io.gfile`
 (no links, modes or owners there).
 """
