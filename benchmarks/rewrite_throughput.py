@@ -6,7 +6,9 @@ process on its own output copy (the tree itself is never written):
 (`python -m tensorflow.tools.compatibility.tf_upgrade_v2_main --intree <tree>
 --outtree <out>`). Prints a Markdown table: the tree, its `.py` files and
 lines, and for each tool the wall time (start-up included), lines per
-second, the peak RSS of its largest process (`ru_maxrss` from `wait4`) and
+second, its CPU time (user and system, its worker processes included:
+`wait4`, which counts the children it waited for; less sensitive than wall
+time to other jobs on the machine), the peak RSS of its largest process (`ru_maxrss` from `wait4`) and
 the peak of its processes' RSS summed (sampled from /proc every 0.5 s: the
 rewrite's worker processes count), then the ratio of the two wall times.
 
@@ -57,6 +59,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @dataclasses.dataclass(frozen=True)
 class _Run:
   seconds: float
+  cpu_seconds: float  # user + system, of it and the children it waited for
   max_rss_mb: float  # the largest process
   total_rss_mb: float  # the peak of all its processes together
 
@@ -129,7 +132,12 @@ def _measure(command: Sequence[str], env: dict[str, str]) -> _Run:
   # wait4's ru_maxrss: the largest of the process and the children it
   # waited for (the rewrite's workers), in KiB.
   largest = usage.ru_maxrss
-  return _Run(seconds, largest / 1024, max(peak, largest) / 1024)
+  return _Run(
+      seconds,
+      usage.ru_utime + usage.ru_stime,
+      largest / 1024,
+      max(peak, largest) / 1024,
+  )
 
 
 def _one(tool: str, tree: str, work: str, env: dict[str, str]) -> _Run:
@@ -179,10 +187,11 @@ def main(argv: Sequence[str]) -> None:
   )
   print()
   print(
-      '| tool | wall s | lines/s | peak RSS MB (largest process) |'
+      '| tool | wall s | lines/s | CPU s | peak RSS MB (largest process) |'
       ' peak RSS MB (all processes) | wall / tf_upgrade_v2 |'
+      ' CPU / tf_upgrade_v2 |'
   )
-  print('|---|---|---|---|---|---|')
+  print('|---|---|---|---|---|---|---|---|')
   with tempfile.TemporaryDirectory() as work:
     tree = os.path.join(work, 'tree')
     shutil.copytree(source, tree, symlinks=True)
@@ -191,12 +200,14 @@ def main(argv: Sequence[str]) -> None:
           tool: _one(tool, tree, work, env)
           for tool in ('tf_upgrade_v2', 'estimator-migrate-rewrite')
       }
-      reference = runs['tf_upgrade_v2'].seconds
+      reference = runs['tf_upgrade_v2']
       for tool, run in runs.items():
         print(
             f'| {tool} | {run.seconds:.1f} | {lines / run.seconds:.0f} |'
+            f' {run.cpu_seconds:.1f} |'
             f' {run.max_rss_mb:.0f} | {run.total_rss_mb:.0f} |'
-            f' {run.seconds / reference:.2f} |',
+            f' {run.seconds / reference.seconds:.2f} |'
+            f' {run.cpu_seconds / reference.cpu_seconds:.2f} |',
             flush=True,
         )
 

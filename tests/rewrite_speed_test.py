@@ -2,10 +2,15 @@
 
 The prefilter lets a file skip libcst only when the full rewrite would leave
 it unchanged: checked here on real files it filters out (installed packages)
-against the toolkit's transform and TensorFlow's own upgrader engine. Worker
-processes give byte-identical files and reports to one process.
+against the toolkit's transform and TensorFlow's own upgrader engine. The
+upgrader's run without pasta (`upgrader.unchanged_notes`) gives what its
+full run gives, and a module skips the toolkit's libcst pass only when that
+pass would change nothing. Worker processes give byte-identical files and
+reports to one process.
 """
 
+import ast
+from concurrent import futures
 import glob
 import os
 import shutil
@@ -26,6 +31,7 @@ from estimator_migrate.rewrite import files
 from estimator_migrate.rewrite import prefilter
 from estimator_migrate.rewrite import report
 from estimator_migrate.rewrite import transformer
+from estimator_migrate.rewrite import upgrader as upgrader_lib
 
 CORPUS = os.path.join(os.path.dirname(__file__), 'rewrite_corpus')
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,6 +41,16 @@ _SITE = os.path.dirname(os.path.dirname(tf.__file__))
 _SAMPLE_TREES = ('absl', 'tensorflow_estimator/python/estimator')
 _SAMPLE_SIZE = 12
 _SLOW_SECONDS = 1.5
+# Real TF 1.x modules the upgrader warns about, changes, or leaves alone.
+_UPGRADER_SAMPLE = (
+    'tensorflow_estimator/python/estimator/canned/v1/dnn_testing_utils_v1.py',
+    'tensorflow_estimator/python/estimator/canned/dnn.py',
+    'tensorflow_estimator/python/estimator/estimator.py',
+    'tensorflow_estimator/python/estimator/keras_lib.py',
+    'tensorflow_estimator/python/estimator/model_fn.py',
+    'tensorflow_estimator/python/estimator/run_config.py',
+    'tensorflow_estimator/python/estimator/head/base_head.py',
+)
 
 
 def _read(path: str) -> str:
@@ -135,6 +151,139 @@ class PrefilterTest(parameterized.TestCase):
     self.assertEqual(transformer.rewrite_source(text), (text, ()))
 
 
+def _full_upgrade(text: str, path: str) -> upgrader_lib.Upgrade:
+  return upgrader_lib.upgrade(text, path, check_unchanged=False)
+
+
+class UpgraderWithoutPastaTest(parameterized.TestCase):
+
+  def test_real_modules_kept_with_the_full_runs_notes(self):
+    corpus = sorted(glob.glob(os.path.join(CORPUS, 'before', '*.py')))
+    kept = 0
+    for path in [os.path.join(_SITE, p) for p in _UPGRADER_SAMPLE] + corpus:
+      with self.subTest(path=os.path.basename(path)):
+        text = _read(path)
+        notes = upgrader_lib.unchanged_notes(ast.parse(text), path)
+        full = _full_upgrade(text, path)
+        if notes is None:
+          self.assertNotEqual(full.text, text)
+          continue
+        kept += 1
+        self.assertEqual((text, notes), (full.text, full.notes))
+    self.assertGreaterEqual(kept, 3)
+
+  def test_follows_this_tensorflows_visitor(self):
+    # Else its own visit_Attribute is used (slower, the same notes).
+    self.assertTrue(upgrader_lib._follows_visit_attribute())
+
+  def test_the_same_with_tensorflows_own_visit_attribute(self):
+    path = os.path.join(_SITE, _UPGRADER_SAMPLE[0])
+    text = _read(path)
+    follows = upgrader_lib.unchanged_notes(ast.parse(text), path)
+    with mock.patch.object(
+        upgrader_lib, '_follows_visit_attribute', return_value=False
+    ):
+      own = upgrader_lib.unchanged_notes(ast.parse(text), path)
+      deprecated = 'import tensorflow as tf\nf = tf.contrib.foo\n'
+      self.assertIsNone(
+          upgrader_lib.unchanged_notes(ast.parse(deprecated), 'x')
+      )
+    self.assertEqual(own, follows)
+    self.assertTrue(own)
+
+  @parameterized.named_parameters(
+      ('nothing', 'import tensorflow as tf\nx = tf.constant(1)\n', 0),
+      ('save_warning', 'import tensorflow as tf\nmodel.save(p)\n', 1),
+      (
+          'compat_v1_import',
+          'import tensorflow.compat.v1 as tf\nx = tf.Session()\n',
+          1,
+      ),
+      ('names_only', 'def f(tf):\n  return tf\n', 0),
+  )
+  def test_kept(self, text, count):
+    notes = upgrader_lib.unchanged_notes(ast.parse(text), 'x.py')
+    self.assertLen(notes, count)
+    self.assertEqual(
+        _full_upgrade(text, 'x.py'), upgrader_lib.Upgrade(text, notes)
+    )
+    self.assertEqual(
+        upgrader_lib.upgrade(text, 'x.py'), _full_upgrade(text, 'x.py')
+    )
+
+  @parameterized.named_parameters(
+      ('rename', 'import tensorflow as tf\nc = tf.ConfigProto()\n'),
+      ('transformer', 'import tensorflow as tf\ny = tf.nn.dropout(x, 0.5)\n'),
+      ('method', 'it = dataset.make_one_shot_iterator()\n'),
+      # Its log line prints the source with pasta: left to the full run.
+      ('deprecated_module', 'import tensorflow as tf\nf = tf.contrib.foo\n'),
+  )
+  def test_left_to_the_full_run(self, text):
+    self.assertIsNone(upgrader_lib.unchanged_notes(ast.parse(text), 'x.py'))
+    self.assertEqual(
+        upgrader_lib.upgrade(text, 'x.py'), _full_upgrade(text, 'x.py')
+    )
+
+
+class MayActTest(parameterized.TestCase):
+  """A module skips libcst only when the toolkit's pass changes nothing."""
+
+  def _check(self, text: str, acts: bool) -> None:
+    self.assertEqual(transformer._may_act(ast.parse(text)), acts)
+    with mock.patch.object(transformer, '_may_act', return_value=True):
+      full = transformer.rewrite_source(text, 'x.py')
+    self.assertEqual(transformer.rewrite_source(text, 'x.py'), full)
+    if not acts:
+      self.assertEqual(full[0], text)
+
+  @parameterized.named_parameters(
+      (
+          'tensorflow_estimator_module',
+          'from tensorflow_estimator.python.estimator.canned import linear\n'
+          'est = linear.LinearClassifier(feature_columns=[])\n',
+      ),
+      ('not_imported', 'est = DNNClassifier(hidden_units=[1])\n'),
+      (
+          'relative',
+          'from . import estimator\nest = estimator.DNNClassifier([1], [])\n',
+      ),
+      (
+          'not_called',
+          'import tensorflow as tf\nc = tf.estimator.DNNClassifier\n',
+      ),
+  )
+  def test_left_alone(self, text):
+    self._check(text, False)
+
+  @parameterized.named_parameters(
+      (
+          'tf',
+          'import tensorflow as tf\n'
+          'est = tf.estimator.DNNClassifier(hidden_units=[1],'
+          ' feature_columns=[])\n',
+      ),
+      (
+          'compat_v1',
+          'import tensorflow.compat.v1 as tf\n'
+          'est = tf.estimator.LinearRegressor(feature_columns=[])\n',
+      ),
+      (
+          'from_alias',
+          'from tensorflow.estimator import DNNRegressor as R\n'
+          'est = R(hidden_units=[1], feature_columns=[])\n',
+      ),
+      (
+          'imported_in_a_function',
+          'def f():\n  import tensorflow as tf\n'
+          '  return tf.estimator.LinearClassifier(feature_columns=[])\n',
+      ),
+      ('export', 'est.export_savedmodel(d, fn)\n'),
+      ('no_root_name', 'est = make().DNNClassifier(hidden_units=[1])\n'),
+  )
+  def test_acted_on(self, text):
+    self._check(text, True)
+
+
 class JobsTest(parameterized.TestCase):
 
   def setUp(self):
@@ -142,6 +291,7 @@ class JobsTest(parameterized.TestCase):
     # The corpus is small: use workers anyway, and slow this process down
     # so that the worker, once started, gets files (it runs the real one).
     self.enter_context(mock.patch.object(files, '_PARALLEL_MIN_BYTES', 0))
+    self.enter_context(mock.patch.object(files, '_WORKER_START_CPU_SECONDS', 0))
     real = self.real = transformer.rewrite_source
     self.here = 0
 
@@ -232,6 +382,29 @@ class JobsTest(parameterized.TestCase):
             _read(os.path.join(tree, name)),
             _read(os.path.join(CORPUS, 'after', name)),
         )
+
+  def test_workers_start_only_when_the_work_left_pays_for_them(self):
+    start = files._WORKER_START_CPU_SECONDS
+    self.assertTrue(files._worth_workers(1, 0, 0.0))  # patched to 0 here
+    with mock.patch.object(files, '_WORKER_START_CPU_SECONDS', 3.0):
+      self.assertFalse(files._worth_workers(10**6, 0, 0.0))  # no pace yet
+      self.assertFalse(files._worth_workers(10**6, 10**6, 5.9))
+      self.assertTrue(files._worth_workers(10**6, 10**6, 6.0))
+    self.assertEqual(start, 0)
+
+  def test_a_tree_not_worth_a_worker_is_done_here(self):
+    tree = self._copy(os.path.join(CORPUS, 'before'))
+    with (
+        mock.patch.object(transformer, 'rewrite_source', self.real),
+        mock.patch.object(files, '_WORKER_START_CPU_SECONDS', 1e9),
+        mock.patch.object(
+            futures, 'ProcessPoolExecutor', side_effect=AssertionError
+        ),
+    ):
+      two = files.rewrite_paths([tree], jobs=2)
+      one = files.rewrite_paths([tree], jobs=1)
+    self.assertEqual(two.markdown(), one.markdown())
+    self.assertEqual(files.diff(two), files.diff(one))
 
   def test_jobs_below_one_is_refused(self):
     with self.assertRaisesRegex(Exception, 'jobs=0'):

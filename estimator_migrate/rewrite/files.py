@@ -21,10 +21,12 @@ reported (`report.Failure`, one line); the rest are still rewritten.
 
 A file none of whose identifiers the rewrite acts on (`prefilter`: no
 `tensorflow`, no `tf`, ...) is read and reported unchanged without going
-through libcst. A tree is rewritten by a pool of worker processes (`jobs`,
-default one per usable core), each file whole in one worker; results are
-gathered in the order the files were found, so the report and the diff are
-the same for any number of jobs. A small tree is rewritten in this process.
+through libcst. A tree may be rewritten by a pool of worker processes
+(`jobs`, default one per usable core), each file whole in one process,
+started once the work left is worth a worker's start-up (seconds of
+importing TensorFlow); results are gathered in the order the files were
+found, so the report and the diff are the same for any number of jobs. A
+small tree is rewritten in this process.
 Paths with a scheme (`gs://...`) are read and written with `tf.io.gfile`
 (no links, modes or owners there).
 """
@@ -41,6 +43,7 @@ import multiprocessing
 import os
 import stat
 import tempfile
+import time
 import tokenize
 
 import tensorflow as tf
@@ -55,6 +58,11 @@ _SUFFIX = '.estimator-migrate.tmp'
 # Below this many bytes of source, starting workers (each imports TensorFlow
 # and libcst, seconds of CPU) costs more than it saves.
 _PARALLEL_MIN_BYTES = 256 * 1024
+# What a spawned worker spends before its first file (importing TensorFlow,
+# libcst and the toolkit): about 3 s of a core. Workers are started once the
+# work left, at this process's pace so far, is at least twice that: below,
+# they would cost more than they save (and on a busy machine, slow this one).
+_WORKER_START_CPU_SECONDS = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -531,6 +539,27 @@ def _started() -> None:
   """Returns once a worker has started (imported this module)."""
 
 
+def _worth_workers(left_bytes: int, done_bytes: int, spent: float) -> bool:
+  """Whether the work left, at this process's pace so far, pays for workers.
+
+  Args:
+    left_bytes: Bytes of the files no process has taken yet.
+    done_bytes: Bytes of the files this process has rewritten.
+    spent: The CPU seconds it spent on them.
+  """
+  pace = spent / done_bytes if done_bytes else 0.0
+  return left_bytes * pace >= 2 * _WORKER_START_CPU_SECONDS
+
+
+def _stop(pool: futures.ProcessPoolExecutor, started: futures.Future) -> None:
+  """Shuts the pool down; a worker still starting, with nothing to do, ends."""
+  if not started.done():
+    # Not waited for: it would only finish importing TensorFlow, then exit.
+    for process in list(getattr(pool, '_processes', {}).values()):
+      process.terminate()
+  pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _rewrite_in_pool(
     paths: Sequence[str],
     sizes: Sequence[int],
@@ -541,8 +570,10 @@ def _rewrite_in_pool(
   """Each file's outcome, in the order of `paths`, from `jobs` processes.
 
   This process is one of them: it has TensorFlow and libcst loaded already,
-  and rewrites files while the `jobs - 1` others start (they get files once
-  one has started, so a small tree is done here). They are spawned:
+  and starts rewriting at once. The `jobs - 1` others are started when the
+  work left, at this process's pace so far, is worth their start-up
+  (`_worth_workers`), and get files once one has started; until then this
+  process goes on (so a small tree is done here). They are spawned:
   TensorFlow runs threads from import on, and a fork of a threaded process
   may hang. Files are handed out one at a time, largest first (so no
   process is left with a big one at the end), each worker kept one file
@@ -555,20 +586,26 @@ def _rewrite_in_pool(
   queue = collections.deque(
       sorted(range(len(paths)), key=lambda i: (-sizes[i], i))
   )
+  left = sum(sizes)
+  done_bytes, spent = 0, 0.0
   in_flight: dict[futures.Future[report.FileResult | report.Failure], int] = {}
   broken = False
-  with futures.ProcessPoolExecutor(
-      jobs - 1,
-      mp_context=multiprocessing.get_context('spawn'),
-      initializer=_start_worker,
-      initargs=(std_logging.getLogger('tensorflow').level,),
-  ) as pool:
-    # Files go to the workers once they have started: until then, this
-    # process rewrites them (a start is seconds of imports).
-    started = pool.submit(_started)
+  pool = started = None
+  try:
     while queue or in_flight:
+      if pool is None and queue and _worth_workers(left, done_bytes, spent):
+        pool = futures.ProcessPoolExecutor(
+            jobs - 1,
+            mp_context=multiprocessing.get_context('spawn'),
+            initializer=_start_worker,
+            initargs=(std_logging.getLogger('tensorflow').level,),
+        )
+        # Files go to the workers once they have started: until then, this
+        # process rewrites them (a start is seconds of imports).
+        started = pool.submit(_started)
       while (
-          not broken
+          pool is not None
+          and not broken
           and started.done()
           and queue
           and len(in_flight) < 2 * (jobs - 1)
@@ -576,12 +613,17 @@ def _rewrite_in_pool(
         i = queue.popleft()
         try:
           in_flight[pool.submit(_rewrite_one, paths[i], in_place, options)] = i
+          left -= sizes[i]
         except futures.process.BrokenProcessPool:
           broken = True
           queue.appendleft(i)
       if queue:
         i = queue.popleft()
+        left -= sizes[i]
+        before = time.process_time()
         outcomes[i] = _rewrite_one(paths[i], in_place, options)
+        spent += time.process_time() - before
+        done_bytes += sizes[i]
         done = [f for f in in_flight if f.done()]
       else:
         done, _ = futures.wait(in_flight, return_when=futures.FIRST_COMPLETED)
@@ -592,6 +634,10 @@ def _rewrite_in_pool(
         except futures.process.BrokenProcessPool:
           broken = True
           queue.appendleft(i)
+          left += sizes[i]
+  finally:
+    if pool is not None:
+      _stop(pool, started)
   return [o for o in outcomes if o is not None]
 
 

@@ -654,24 +654,52 @@ def _parse(source: str, path: str) -> cst.Module:
     ) from e
 
 
-def _may_act(text: str) -> bool:
-  """Whether the toolkit's pass could change `text` (see `_ACTED_ON`)."""
-  try:
-    tree = ast.parse(text)
-  except (SyntaxError, ValueError):  # libcst's grammar decides, not ours
-    return True
-  called = set(_ACTED_ON)
-  for node in ast.walk(tree):
-    if isinstance(node, ast.ImportFrom):
-      called.update(
-          a.asname for a in node.names if a.asname and a.name in _ACTED_ON
-      )
+def _root(func: ast.expr) -> str | None:
+  """`tf` for `tf.estimator.X`; None when the chain starts with no name."""
+  while isinstance(func, ast.Attribute):
+    func = func.value
+  return func.id if isinstance(func, ast.Name) else None
+
+
+def _may_act(tree: ast.Module) -> bool:
+  """Whether the toolkit's pass could change the module `tree` is of.
+
+  Only calls whose name is in `_ACTED_ON` (or an import's alias of one) can
+  be acted on. `.export_savedmodel(` is, whatever it is called on; the
+  others only when libcst's qualified name of the call, the one its root
+  name's import gives (`_Analysis.qualified`), names a `tensorflow` API
+  (`names.classify`): so only when an import of `tensorflow` or below binds
+  that root name somewhere in the module (a superset of what libcst
+  resolves, scopes aside). `linear.LinearClassifier(...)` with `linear` from
+  `tensorflow_estimator` is not acted on, nor a name nothing imports.
+  """
+  aliases = set()  # import aliases of an acted-on name
+  tensorflow = set()  # names an import of tensorflow binds, in any scope
+  calls = []
   for node in ast.walk(tree):
     if isinstance(node, ast.Call):
-      func = node.func
-      if (isinstance(func, ast.Name) and func.id in called) or (
-          isinstance(func, ast.Attribute) and func.attr in _ACTED_ON
-      ):
+      calls.append(node.func)
+    elif isinstance(node, ast.Import):
+      tensorflow.update(
+          a.asname or a.name.partition('.')[0]
+          for a in node.names
+          if a.name.partition('.')[0] == 'tensorflow'
+      )
+    elif isinstance(node, ast.ImportFrom):
+      aliases.update(
+          a.asname for a in node.names if a.asname and a.name in _ACTED_ON
+      )
+      if not node.level and (node.module or '').split('.')[0] == 'tensorflow':
+        tensorflow.update(a.asname or a.name for a in node.names)
+  for func in calls:
+    if isinstance(func, ast.Attribute) and func.attr == _EXPORT_V1:
+      return True
+    if (
+        isinstance(func, ast.Name)
+        and (func.id in _ACTED_ON or func.id in aliases)
+    ) or (isinstance(func, ast.Attribute) and func.attr in _ACTED_ON):
+      root = _root(func)
+      if root is None or root in tensorflow:
         return True
   return False
 
@@ -702,21 +730,34 @@ def rewrite_source(
     TranslationError: `source` is not valid Python.
   """
   try:
-    ast.parse(source)
+    tree = ast.parse(source)
   except (SyntaxError, ValueError):
+    tree = None
     _parse(source, path)  # libcst's grammar decides: its error, or it parses
   notes = ()
   text = source
   if options.upgrade:
-    upgraded = upgrader.upgrade(source, path)
-    text, notes = upgraded.text, upgraded.notes
-  if not _may_act(text):
+    kept = None if tree is None else upgrader.unchanged_notes(tree, path)
+    if kept is not None:  # the text stays, and `tree` is still its tree
+      notes = kept
+    else:
+      upgraded = upgrader.upgrade(source, path, check_unchanged=tree is None)
+      text, notes = upgraded.text, upgraded.notes
+      tree = None
+  if tree is None:
+    try:
+      tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+      pass  # libcst's grammar decides, not ours
+  if tree is not None and not _may_act(tree):
     edits = sorted(
         (_upgrader_edit(path, note) for note in notes), key=lambda e: e.line
     )
     return text, tuple(edits)
   module = _parse(text, path)
-  wrapper = metadata.MetadataWrapper(module)
+  # Parsed here for this pass alone: libcst's defensive deep copy is not
+  # needed (no node of it is shared).
+  wrapper = metadata.MetadataWrapper(module, unsafe_skip_copy=True)
   analysis = _Analysis(wrapper.module, path, options)
   wrapper.visit(analysis)
   # The toolkit's own rows supersede the upgrader's about the same code (a
