@@ -26,16 +26,15 @@ Example:
 """
 
 from collections.abc import Sequence
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
 from absl import app
 from absl import flags
+
+from tests import scale_checkpoints as scale
 
 _SIZES = flags.DEFINE_list(
     'sizes_gb', ['0.5', '2', '8'], 'Checkpoint sizes, in GB (1e9 bytes).'
@@ -54,218 +53,23 @@ _WITH_20GB = flags.DEFINE_bool(
 _HUGE_GB = 20.0
 _FREE_FACTOR = 2.5  # the checkpoint, the export, a cp copy, and margin
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_DIM = 32
-
-# The estimator's kwargs, for the export's --config; ROWS and CROSSED come
-# from the environment so that one file serves every size.
-_CONFIG = r"""
-import os
-import tensorflow as tf
-
-
-def kwargs():
-  rows = int(os.environ['BENCH_ROWS'])
-  crossed = int(os.environ['BENCH_CROSSED'])
-  fc = tf.feature_column
-  ids = fc.categorical_column_with_hash_bucket('ids', rows)
-  return dict(
-      linear_feature_columns=[fc.crossed_column(['a', 'b'], crossed)],
-      dnn_feature_columns=[fc.embedding_column(ids, 32),
-                           fc.numeric_column('x', shape=(4,))],
-      dnn_hidden_units=[16],
-      linear_optimizer='Ftrl',
-      dnn_optimizer='Adagrad',
-  )
-"""
-
-# Trains one step with small tables, then rewrites the checkpoint with the
-# large ones (block by block: SaveV2 slices, then MergeV2Checkpoints).
-_BUILD = r"""
-import os, sys
-import numpy as np
-import tensorflow as tf
-sys.path.insert(0, os.path.dirname(sys.argv[1]))
-import config
-
-model_dir, rows, crossed = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-os.environ['BENCH_ROWS'], os.environ['BENCH_CROSSED'] = '64', '64'
-estimator = tf.estimator.DNNLinearCombinedClassifier(
-    model_dir=model_dir, **config.kwargs())
-
-def input_fn():
-  features = {'ids': tf.constant([['k1'], ['k2']]), 'a': tf.constant([['a'], ['b']]),
-              'b': tf.constant([['c'], ['d']]), 'x': tf.ones((2, 4))}
-  return tf.data.Dataset.from_tensors((features, tf.constant([[0], [1]]))).repeat()
-
-estimator.train(input_fn, steps=1)
-prefix = tf.train.latest_checkpoint(model_dir)
-reader = tf.train.load_checkpoint(prefix)
-big = {}
-for name, shape in reader.get_variable_to_shape_map().items():
-  if shape and shape[0] == 64 and ('embedding_weights' in name or 'a_X_b' in name):
-    big[name] = [rows if 'embedding_weights' in name else crossed] + shape[1:]
-names = [n for n in reader.get_variable_to_shape_map() if n not in big]
-shards = [prefix + '-bench-small']
-tf.raw_ops.SaveV2(prefix=shards[0], tensor_names=names,
-                  shape_and_slices=[''] * len(names),
-                  tensors=[reader.get_tensor(n) for n in names])
-block = 1 << 22  # elements per SaveV2 call
-rng = np.random.default_rng(0)
-for name, shape in sorted(big.items()):
-  width = int(np.prod(shape[1:])) if len(shape) > 1 else 1
-  step = max(1, block // width)
-  for start in range(0, shape[0], step):
-    n = min(step, shape[0] - start)
-    values = rng.normal(scale=0.01, size=[n] + shape[1:]).astype(np.float32)
-    if 'Adagrad' in name or name.endswith('/Ftrl'):
-      values = np.abs(values) + 0.1  # accumulators are positive
-    spec = ' '.join(map(str, shape)) + ' ' + ':'.join(
-        [f'{start},{n}'] + ['-'] * (len(shape) - 1))
-    shard = f'{prefix}-bench-{len(shards)}'
-    tf.raw_ops.SaveV2(prefix=shard, tensor_names=[name],
-                      shape_and_slices=[spec], tensors=[values])
-    shards.append(shard)
-for f in tf.io.gfile.glob(prefix + '.*'):
-  tf.io.gfile.remove(f)
-tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=shards, destination_prefix=prefix)
-print(prefix)
-"""
-
-_EXPORT_BASELINE = r"""
-from estimator_migrate.cli import export  # noqa: F401 (imports TF, the exporter)
-"""
-
-_LOAD = r"""
-import importlib.util, json, os, resource, sys, time
-import keras, numpy as np, tensorflow as tf
-mode = sys.argv[2]
-baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-result = dict(baseline=baseline)
-if mode != 'baseline':
-  spec = importlib.util.spec_from_file_location('exported', os.path.join(sys.argv[1], 'model.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  began = time.perf_counter()
-  model = module.load(sys.argv[1], compile=mode == 'compile')
-  result['seconds'] = time.perf_counter() - began
-  result['kept'] = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize
-                       for w in model.weights) / 1e6
-  if mode == 'predict':
-    rng = np.random.default_rng(0)
-    for batch in (1, 1024):
-      features = {'ids': np.array([[f'k{i}'] for i in range(batch)]),
-                  'a': np.array([['a']] * batch), 'b': np.array([['c']] * batch),
-                  'x': rng.normal(size=(batch, 4)).astype(np.float32)}
-      inputs = module.select_features(model, features)
-      model.predict_on_batch(inputs)
-      runs, began = 0, time.perf_counter()
-      while time.perf_counter() - began < 3:
-        model.predict_on_batch(inputs)
-        runs += 1
-      result[f'rows_per_s_{batch}'] = runs * batch / (time.perf_counter() - began)
-print('RESULT=' + json.dumps(result))
-"""
-
-
-def _run(argv: list[str], env: dict[str, str] | None = None):
-  """Runs a process; returns (seconds, peak RSS in MB, exit status, stdout)."""
-  env = dict(
-      os.environ, PYTHONPATH=_REPO, TF_CPP_MIN_LOG_LEVEL='3', **(env or {})
-  )
-  began = time.perf_counter()
-  with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-    process = subprocess.Popen(argv, env=env, stdout=out, stderr=err)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - began
-    out.seek(0)
-    err.seek(0)
-    stdout = out.read().decode(errors='replace')
-    stderr = err.read().decode(errors='replace')
-  code = os.waitstatus_to_exitcode(status)
-  if code != 0:
-    print(
-        f'  ({" ".join(argv[:3])[:80]} failed: {stderr.strip()[-400:]})',
-        file=sys.stderr,
-    )
-  return seconds, usage.ru_maxrss / 1024, code, stdout
-
-
-def _modern_python() -> str:
-  sys.path.insert(0, _REPO)
-  from estimator_migrate.export import modern  # pylint: disable=g-import-not-at-top
-
-  return modern.find_python()
-
-
-def _result(stdout: str) -> dict:
-  for line in stdout.splitlines():
-    if line.startswith('RESULT='):
-      return json.loads(line[len('RESULT=') :])
-  return {}
-
-
-def _size(model_dir: str, prefix: str) -> tuple[int, list[str]]:
-  files = [
-      os.path.join(model_dir, f)
-      for f in os.listdir(model_dir)
-      if f.startswith(os.path.basename(prefix) + '.')
-  ]
-  return sum(os.path.getsize(f) for f in files), files
-
 
 def _case(workdir: str, size: str, modern_python: str, first: bool) -> tuple:
-  gigabytes = float(size)
-  # Embedding and its Adagrad accumulator (2 x rows x 32 floats) take 3/4
-  # of the bytes; the crossed column's Ftrl weights, accumulator and linear
-  # (3 x crossed floats) the rest.
-  rows = max(64, int(gigabytes * 1e9 * 0.75 / (2 * _DIM * 4)))
-  crossed = max(64, int(gigabytes * 1e9 * 0.25 / (3 * 4)))
-  case = os.path.join(workdir, f'{size}gb')
-  shutil.rmtree(case, ignore_errors=True)
-  os.makedirs(case)
-  config = os.path.join(case, 'config.py')
-  with open(config, 'w') as f:
-    f.write(_CONFIG)
-  env = dict(BENCH_ROWS=str(rows), BENCH_CROSSED=str(crossed))
-  model_dir = os.path.join(case, 'model')
+  directory = os.path.join(workdir, f'{size}gb')
+  shutil.rmtree(directory, ignore_errors=True)
   try:
     print(f'building {size} GB...', file=sys.stderr, flush=True)
-    _, _, code, stdout = _run(
-        [
-            sys.executable,
-            '-c',
-            _BUILD,
-            config,
-            model_dir,
-            str(rows),
-            str(crossed),
-        ]
-    )
-    if code:
+    case = scale.build(directory, float(size))
+    if case is None:
       return (f'{size} GB', 'build FAILED')
-    prefix = stdout.strip().splitlines()[-1]
     os.sync()
-    nbytes, files = _size(model_dir, prefix)
-    largest = max(rows * _DIM, crossed) * 4
-    copy = os.path.join(case, 'cp')
+    copy = os.path.join(directory, 'cp')
     os.makedirs(copy)
-    cp_seconds, _, _, _ = _run(['cp', *files, copy])
+    cp_seconds, _, _, _ = scale.run(['cp', *case.files, copy])
     shutil.rmtree(copy)
     print(f'exporting {size} GB...', file=sys.stderr, flush=True)
-    target = os.path.join(case, 'keras')
-    export_seconds, export_rss, code, _ = _run(
-        [
-            sys.executable,
-            '-m',
-            'estimator_migrate.cli.export',
-            '--estimator=DNNLinearCombinedClassifier',
-            f'--model_dir={model_dir}',
-            f'--config={config}:kwargs',
-            f'--target={target}',
-        ],
-        env,
-    )
+    target = os.path.join(directory, 'keras')
+    export_seconds, export_rss, code = scale.export(case, target)
     export_cell = (
         'FAILED'
         if code
@@ -278,10 +82,7 @@ def _case(workdir: str, size: str, modern_python: str, first: bool) -> tuple:
       if code:
         cells.append('not run')
         continue
-      seconds, rss, load_code, stdout = _run(
-          [modern_python, '-c', _LOAD, target, mode]
-      )
-      measured = _result(stdout)
+      rss, load_code, measured = scale.load(modern_python, target, mode)
       cells.append(
           'FAILED'
           if load_code
@@ -290,8 +91,7 @@ def _case(workdir: str, size: str, modern_python: str, first: bool) -> tuple:
       )
     throughput = ''
     if first and not code:
-      _, _, _, stdout = _run([modern_python, '-c', _LOAD, target, 'predict'])
-      measured = _result(stdout)
+      _, _, measured = scale.load(modern_python, target, 'predict')
       if measured:
         throughput = (
             f'{measured["rows_per_s_1"]:,.0f} / '
@@ -299,10 +99,10 @@ def _case(workdir: str, size: str, modern_python: str, first: bool) -> tuple:
         )
   finally:
     if not _KEEP.value:
-      shutil.rmtree(case, ignore_errors=True)
+      shutil.rmtree(directory, ignore_errors=True)
   return (
-      f'{nbytes / 1e9:.2f} GB',
-      f'{largest / 1e6:,.0f} MB',
+      f'{case.nbytes / 1e9:.2f} GB',
+      f'{case.largest / 1e6:,.0f} MB',
       f'{cp_seconds:.1f} s',
       export_cell,
       *cells,
@@ -314,11 +114,11 @@ def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   workdir = _WORKDIR.value or tempfile.mkdtemp(prefix='em_export_bench_')
-  modern_python = _modern_python()
-  _, export_baseline, _, _ = _run([sys.executable, '-c', _EXPORT_BASELINE])
-  _, modern_baseline, _, _ = _run(
-      [modern_python, '-c', _LOAD, workdir, 'baseline']
+  modern_python = scale.modern_python()
+  _, export_baseline, _, _ = scale.run(
+      [sys.executable, '-c', scale.EXPORT_BASELINE]
   )
+  modern_baseline, _, _ = scale.load(modern_python, workdir, 'baseline')
   sizes = list(_SIZES.value)
   if _WITH_20GB.value:
     free = shutil.disk_usage(workdir).free
