@@ -201,7 +201,7 @@ def canned_to_keras(
         weights.global_step,
         record.graph,
     )
-    if state.reason == optimizer_state.V1_REASON:
+    if state.v1_slots:
       state = optimizer_state.read_v1_state(
           weights.source, model.trained, weights.global_step
       )
