@@ -9,7 +9,9 @@ is written at the site, and checks both directions:
 
 - a message that names an argument some binary maps (`name=`, or starting
   with `name `), or that starts with any `identifier=`, carries it;
-- every argument carried is named in the message, so no mapping is dead.
+- every argument carried is named in the message, so no mapping is dead;
+- text naming such an argument away from a raise site (advice a helper
+  adds to its error) is listed in `_AWAY_FROM_RAISE`, saying where it goes.
 
 The library cases below then raise a few of these errors for real and pass
 them through the binaries' own `ArgumentFlags`.
@@ -36,6 +38,20 @@ _EXEMPT = {
         'names an argument of the user code being rewritten, not of a call'
         ' into this package'
     ),
+}
+# Text naming an argument away from a raise site: (module, start) -> where
+# it goes. A new one is either not a message or reaches an error that must
+# carry the argument (e.g. `advice_arguments=`).
+_AWAY_FROM_RAISE = {
+    ('checkpoints/assignment.py', 'estimator variable'): 'a table header',
+    ('cli/train_estimator.py', ' dataset='): 'printed on success',
+    ('cli/train_estimator.py', ' steps='): 'printed on success',
+    ('cli/train_keras.py', 'dataset='): 'printed on success',
+    ('rewrite/transformer.py', ', model_dir='): 'source code written',
+    (
+        'export/serving.py',
+        'Export without saved_model=True',
+    ): "modern.run's advice: carried as advice_arguments=('saved_model',)",
 }
 
 
@@ -124,7 +140,12 @@ def _sites():
       carried = ()
       for keyword in node.keywords:
         if keyword.arg == 'argument':
-          carried = ast.literal_eval(keyword.value)
+          try:
+            carried = ast.literal_eval(keyword.value)
+          except ValueError:  # given by the caller, with the text it adds
+            carried = None
+      if carried is None:
+        continue
       carried = (carried,) if isinstance(carried, str) else tuple(carried)
       yield module, node.lineno, message, carried
 
@@ -169,6 +190,49 @@ class StaticScanTest(absltest.TestCase):
         if not _names(message, a)
     ]
     self.assertEqual(dead, [], '\n'.join(dead))
+
+  def test_text_away_from_raise_sites_is_known(self):
+    known = set()
+    for arguments in _binary_arguments().values():
+      known |= set(arguments.flags) | set(arguments.special)
+    classes = _error_classes(_modules())
+    unknown = []
+    for module, tree in _modules():
+      skip = set()
+      for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and ast.unparse(node.func).split('.')[-1] in classes
+        ):
+          skip |= {id(n) for n in ast.walk(node)}
+        docstring = (
+            ast.get_docstring(node, clean=False)
+            if isinstance(
+                node,
+                (
+                    ast.Module,
+                    ast.ClassDef,
+                    ast.FunctionDef,
+                    ast.AsyncFunctionDef,
+                ),
+            )
+            else None
+        )
+        if docstring is not None:
+          skip.add(id(node.body[0].value))
+      for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in skip
+            and any(_names(node.value, a) for a in known)
+            and not any(
+                module == m and node.value.startswith(start)
+                for m, start in _AWAY_FROM_RAISE
+            )
+        ):
+          unknown.append(f'{module}:{node.lineno}: {node.value[:60]!r}')
+    self.assertEqual(unknown, [], '\n'.join(unknown))
 
 
 class LibraryErrorsTest(parameterized.TestCase):
