@@ -254,7 +254,8 @@ def warm_start_model_fn(
         f'checkpoint={checkpoint} and build_model do not pair: checkpoint'
         f' variables {list(mapping.unmatched_checkpoint)} and model weights'
         f' {list(mapping.unmatched_model)} have no partner; build the'
-        " checkpoint's model."
+        " checkpoint's model.",
+        argument='checkpoint',
     )
   variables = {model_name: ckpt for ckpt, model_name in mapping.mapping.items()}
   variables.update(

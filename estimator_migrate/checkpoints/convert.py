@@ -130,12 +130,14 @@ def _check_target(source: source_lib.Source, target: str) -> None:
   if not target:
     raise errors.CheckpointError(
         'target is empty: give a checkpoint prefix'
-        ' such as /models/v2/model.ckpt-1000.'
+        ' such as /models/v2/model.ckpt-1000.',
+        argument='target',
     )
   if not os.path.basename(target) or tf.io.gfile.isdir(target):
     raise errors.CheckpointError(
         f'target={target!r} is a directory; give a prefix inside it, e.g.'
-        f' {os.path.join(target, os.path.basename(source.prefix))}.'
+        f' {os.path.join(target, os.path.basename(source.prefix))}.',
+        argument='target',
     )
   if files.is_local(target) and set('[]*?') & set(target):
     # TF's checkpoint readers glob the prefix: a target named so could be
@@ -143,7 +145,8 @@ def _check_target(source: source_lib.Source, target: str) -> None:
     raise errors.CheckpointError(
         f'target={target!r} contains one of [ ] * ?, and TensorFlow cannot'
         ' restore a checkpoint from such a path. Choose a target without'
-        ' them.'
+        ' them.',
+        argument='target',
     )
   # Real paths: `../v1/x` or a symlinked directory must not reach the source.
   # The target's directory receives a `checkpoint` state file, so it may not
@@ -159,7 +162,8 @@ def _check_target(source: source_lib.Source, target: str) -> None:
     raise errors.CheckpointError(
         f"target={target!r} is in the source checkpoint's directory"
         f' {source_dir}; the source is never written. Choose a new directory'
-        ' (it becomes the v2 model_dir).'
+        ' (it becomes the v2 model_dir).',
+        argument='target',
     )
 
 
@@ -172,7 +176,8 @@ def _check_layout(
   if estimator_type not in roles.ESTIMATOR_TYPES:
     raise errors.CheckpointError(
         f'estimator_type={estimator_type!r}; expected auto or one of'
-        f' {list(roles.ESTIMATOR_TYPES)}.'
+        f' {list(roles.ESTIMATOR_TYPES)}.',
+        argument='estimator_type',
     )
   parts = set(layout.parts())
   expected = set(mapping.creation_order(estimator_type))
@@ -186,7 +191,8 @@ def _check_layout(
         f'estimator_type={estimator_type!r} has parts {sorted(expected)}, but'
         f' the checkpoint has variables under {sorted(parts)}. Pass the'
         " checkpoint's own type (or auto); a custom model_fn checkpoint is"
-        ' mapped with checkpoints.assignment instead.'
+        ' mapped with checkpoints.assignment instead.',
+        argument='estimator_type',
     )
   return estimator_type
 
@@ -205,7 +211,8 @@ def _part_optimizers(
   if unknown:
     raise errors.CheckpointError(
         f'optimizers= names parts {unknown}; a {estimator_type} checkpoint'
-        f' has parts {parts}.'
+        f' has parts {parts}.',
+        argument='optimizers',
     )
   found_graph = None
   part_optimizers = {}
@@ -226,7 +233,8 @@ def _part_optimizers(
             f'the optimizer given for {part}/ in optimizers= is'
             f' {part_optimizers[part].row.v1_class}, but the'
             f' checkpoint has {found} under {part}/. Give the optimizer that'
-            ' trained it, or leave it out to read it from the graph.'
+            ' trained it, or leave it out to read it from the graph.',
+            argument='optimizers',
         )
       continue
     if found_graph is None:
@@ -235,19 +243,22 @@ def _part_optimizers(
         raise errors.CheckpointError(
             f'no graph next to {source.prefix} (.meta or graph.pbtxt) to read'
             f' the optimizers from: pass source_graph=, or optimizers='
-            f'{{"{part}": ...}}.'
+            f'{{"{part}": ...}}.',
+            argument=('optimizers', 'source_graph'),
         )
       found_graph = graph_lib.read_optimizers(graph_lib.load_graph_def(path))
     matches = [g for g in found_graph if part in g.parts]
     if len(matches) != 1:
       raise errors.CheckpointError(
           f'the graph has {len(matches)} optimizers training {part}/'
-          f' ({[g.scope for g in matches]}); pass optimizers={{"{part}": ...}}.'
+          f' ({[g.scope for g in matches]}); pass optimizers={{"{part}": ...}}.',
+          argument='optimizers',
       )
     if slot_name and slot_name != matches[0].row.v1_name:
       raise errors.CheckpointError(
           f'{part}/ slots are named {slot_name!r} but the graph trains it with'
-          f' {matches[0].scope}; pass optimizers={{"{part}": ...}}.'
+          f' {matches[0].scope}; pass optimizers={{"{part}": ...}}.',
+          argument='optimizers',
       )
     part_optimizers[part] = optimizers.plan_optimizer(
         graph_lib.v1_optimizer(matches[0]), exact=exact
@@ -295,7 +306,7 @@ def choose_path(path: str, plan: zero_copy.Plan, link: bool) -> tuple[str, str]:
   """
   if path not in PATHS:
     raise errors.CheckpointError(
-        f'path={path!r}; expected one of {list(PATHS)}.'
+        f'path={path!r}; expected one of {list(PATHS)}.', argument='path'
     )
   if path == 'stream':
     return 'stream', 'asked for'
@@ -303,7 +314,8 @@ def choose_path(path: str, plan: zero_copy.Plan, link: bool) -> tuple[str, str]:
     if path == 'zero_copy':
       raise errors.CheckpointError(
           f'path=zero_copy cannot run: {plan.refused}. Pass path=stream'
-          ' (or auto).'
+          ' (or auto).',
+          argument='path',
       )
     return 'stream', f'zero-copy cannot run: {plan.refused}'
   if path == 'zero_copy':
@@ -445,7 +457,8 @@ def _convert(
     if tf.io.gfile.exists(target + '.index') and not options.overwrite:
       raise errors.CheckpointError(
           f'{target}.index exists. Pass overwrite=True to'
-          ' replace it, or choose another target.'
+          ' replace it, or choose another target.',
+          argument='overwrite',
       )
     if chosen == 'zero_copy':
       written = zero_copy.write(
@@ -525,10 +538,12 @@ def _convert(
 def _check_chunk_bytes(chunk_bytes: float) -> int:
   if not (isinstance(chunk_bytes, (int, float)) and math.isfinite(chunk_bytes)):
     raise errors.CheckpointError(
-        f'chunk_bytes={chunk_bytes!r}: give a finite number of bytes >= 1.'
+        f'chunk_bytes={chunk_bytes!r}: give a finite number of bytes >= 1.',
+        argument='chunk_bytes',
     )
   if chunk_bytes < 1:
     raise errors.CheckpointError(
-        f'chunk_bytes={chunk_bytes!r}: give a number of bytes >= 1.'
+        f'chunk_bytes={chunk_bytes!r}: give a number of bytes >= 1.',
+        argument='chunk_bytes',
     )
   return int(chunk_bytes)

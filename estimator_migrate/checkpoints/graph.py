@@ -39,7 +39,8 @@ def graph_path(prefix: str, source_graph: str | None) -> str | None:
   if source_graph:
     if not tf.io.gfile.exists(source_graph):
       raise errors.CheckpointError(
-          f'source_graph={source_graph} does not exist.'
+          f'source_graph={source_graph} does not exist.',
+          argument='source_graph',
       )
     return source_graph
   for candidate in (
@@ -68,7 +69,8 @@ def load_graph_def(path: str) -> graph_pb2.GraphDef:
   except Exception as e:  # protobuf raises several unrelated types
     raise errors.CheckpointError(
         f'cannot parse graph {path}: {e}. Pass source_graph= a readable'
-        ' .meta, .pbtxt or .pb, or give the optimizers explicitly.'
+        ' .meta, .pbtxt or .pb, or give the optimizers explicitly.',
+        argument='source_graph',
     ) from e
 
 
@@ -146,7 +148,8 @@ def v1_optimizer(found: GraphOptimizer):
       raise errors.CheckpointError(
           f'{found.scope}: {hyper.v1_argument} is not a constant in the graph'
           ' (a schedule or a tensor). Give the optimizer explicitly, e.g.'
-          f' optimizers={{"{sorted(found.parts)[0]}": ...}}.'
+          f' optimizers={{"{sorted(found.parts)[0]}": ...}}.',
+          argument='optimizers',
       )
     kwargs[hyper.v1_argument] = found.constants[hyper.graph]
   return getattr(tf.compat.v1.train, found.row.v1_class)(**kwargs)

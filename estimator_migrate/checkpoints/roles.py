@@ -79,7 +79,8 @@ class Layout:
         f' ({", ".join(s + "/" for s in estimators.SCOPES)}). For'
         ' a custom model_fn, map names with checkpoints.assignment_map, or'
         ' pass estimator_type= if the variables are canned ones under'
-        ' another scope.'
+        ' another scope.',
+        argument='estimator_type',
     )
 
   def slot_groups(self, var: str) -> list[tuple[SlotVariable, ...]]:

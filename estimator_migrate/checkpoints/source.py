@@ -89,7 +89,8 @@ def resolve_prefix(path: str | os.PathLike) -> str:
   path = os.fspath(path) if path is not None else ''
   if not path:
     raise errors.CheckpointError(
-        'source is empty: give a checkpoint prefix or a model_dir.'
+        'source is empty: give a checkpoint prefix or a model_dir.',
+        argument='source',
     )
   path = path.removesuffix('.index')
   # A prefix wins: some filesystems (ram://) call any path prefix a directory.

@@ -108,7 +108,7 @@ def main(argv: Sequence[str]) -> int:
         exact=_EXACT.value,
     )
   except errors.MigrationError as e:
-    console.fail(_ARGUMENTS(str(e)))
+    console.fail(_ARGUMENTS(e))
   print(f'{_ESTIMATOR.value}: v1 arguments -> v2\n')
   print(result.translation.table())
   print()

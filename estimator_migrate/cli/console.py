@@ -7,10 +7,12 @@ usage errors (an unknown flag, a malformed value, a missing required flag,
 `app.UsageError` from main) would exit 1 after printing the help.
 
 The library names its arguments in errors (`dataset='x' is not ...`,
-`source is empty`); a binary's users know flags. Each binary declares which
-of its flags set which argument (`ArgumentFlags`) and `run` rewrites every
-`MigrationError` it reports: `argument=` becomes `--flag=`, and a message
-that starts with the argument's name starts with the flag.
+`source is empty`) and carries their names on the error
+(`MigrationError.arguments`); a binary's users know flags. Each binary
+declares which of its flags set which argument (`ArgumentFlags`) and `run`
+rewrites every `MigrationError` it reports, for each argument it carries:
+`argument=` becomes `--flag=`, and a message that starts with the argument's
+name starts with the flag. Nothing else in the message is read.
 
 As a console script, absl would show neither the module's docstring nor its
 flags in --help (both belong to pip's wrapper), so they are handed over.
@@ -110,31 +112,41 @@ def require_new_or_directory(holder: flags.FlagHolder) -> None:
 class ArgumentFlags:
   """How one binary names the library's arguments in its errors.
 
+  Only the arguments an error carries (`MigrationError.arguments`) are
+  rewritten, so a message is never searched for names it does not claim.
+
   Example:
     ARGUMENTS = console.ArgumentFlags.of('workdir', 'dataset', 'data_dir')
     console.run(main, __name__, arguments=ARGUMENTS)
   """
 
   flags: Mapping[str, str]  # library argument -> the flag that sets it
-  # (regex, replacement) for what is not `argument=`, applied first: e.g.
-  # `overwrite=True` -> `--overwrite`.
-  special: tuple[tuple[str, str], ...] = ()
+  # Library argument -> (regex, replacement) pairs for how a message spells
+  # it other than `argument=`, applied first to the errors that carry it:
+  # e.g. 'overwrite': `overwrite=True` -> `--overwrite`.
+  special: Mapping[str, tuple[tuple[str, str], ...]] = dataclasses.field(
+      default_factory=dict
+  )
 
   @classmethod
   def of(
       cls,
       *same: str,
-      special: tuple[tuple[str, str], ...] = (),
+      special: Mapping[str, tuple[tuple[str, str], ...]] | None = None,
       **renamed: str,
   ) -> 'ArgumentFlags':
     """Arguments whose flag has their name, then `argument='flag'` pairs."""
-    return cls({**{name: name for name in same}, **renamed}, special)
+    return cls({**{name: name for name in same}, **renamed}, special or {})
 
-  def __call__(self, message: str) -> str:
-    """`message` with each known argument named as its flag."""
-    for pattern, replacement in self.special:
-      message = re.sub(pattern, replacement, message)
-    for argument, flag in self.flags.items():
+  def __call__(self, error: errors.MigrationError) -> str:
+    """The message of `error` with each argument it carries named as a flag."""
+    message = str(error)
+    for argument in error.arguments:
+      for pattern, replacement in self.special.get(argument, ()):
+        message = re.sub(pattern, replacement, message)
+      flag = self.flags.get(argument)
+      if flag is None:
+        continue
       name = re.escape(argument)
       message = re.sub(rf'(?<![\w-]){name}=', f'--{flag}=', message)
       message = re.sub(rf'^{name}(?= )', f'--{flag}', message)
@@ -205,7 +217,7 @@ def _with_exit_codes(
     except app.UsageError as e:
       fail(f'{e} (see --help)')
     except errors.MigrationError as e:
-      fail(arguments(str(e)))
+      fail(arguments(e))
     return USAGE_ERROR  # not reached
 
   return wrapped

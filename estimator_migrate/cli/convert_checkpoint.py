@@ -196,12 +196,14 @@ _ARGUMENTS = console.ArgumentFlags.of(
     'source_graph',
     'estimator_type',
     'path',
-    special=(
-        (r'\boverwrite=True', '--overwrite'),
-        (r'\blink=True', '--link'),
-        (r'\boptimizers=\{"(\w+)": \.\.\.\}', r'--optimizer=\1=NAME:LR'),
-        (r'\boptimizers=', '--optimizer='),
-    ),
+    optimizers='optimizer',
+    special={
+        'overwrite': ((r'\boverwrite=True', '--overwrite'),),
+        'link': ((r'\blink=True', '--link'),),
+        'optimizers': (
+            (r'\boptimizers=\{"(\w+)": \.\.\.\}', r'--optimizer=\1=NAME:LR'),
+        ),
+    },
 )
 
 
@@ -230,7 +232,7 @@ def main(argv: Sequence[str]) -> int:
         link=_LINK.value,
     )
   except errors.MigrationError as e:
-    console.fail(_ARGUMENTS(str(e)))
+    console.fail(_ARGUMENTS(e))
   if _REPORT.value:
     _write_report(_REPORT.value, report.to_json())
   print(report.summary())

@@ -102,7 +102,7 @@ def main(argv: Sequence[str]) -> int:
       )
     result.save(_TARGET.value, saved_model=_SAVED_MODEL.value)
   except errors.MigrationError as e:
-    console.fail(_ARGUMENTS(str(e)))
+    console.fail(_ARGUMENTS(e))
   print(result.report())
   print(f'Wrote {_TARGET.value}')
   return 0
@@ -114,7 +114,8 @@ def _custom() -> custom.CustomExportResult:
   if unknown:
     raise errors.MigrationError(
         f'config {_CONFIG.value!r} returned {unknown}: with --build_model it'
-        f' returns only {list(_CUSTOM_KWARGS)}.'
+        f' returns only {list(_CUSTOM_KWARGS)}.',
+        argument='config',
     )
   return custom.keras_model_to_keras(
       _MODEL_DIR.value, _BUILD_MODEL.value, **kwargs

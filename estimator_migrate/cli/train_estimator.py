@@ -127,7 +127,7 @@ def main(argv: Sequence[str]) -> int:
         _EXPORT_DIR.value or f'{model_dir}/export', serving_input
     )
   except errors.MigrationError as e:
-    console.fail(_ARGUMENTS(str(e)))
+    console.fail(_ARGUMENTS(e))
   print(
       f'mode={_MODE.value} dataset={_DATASET.value}'
       f' steps={int(metrics["global_step"])}'

@@ -86,7 +86,7 @@ def main(argv: Sequence[str]) -> int:
         verbose=2,
     )
   except errors.MigrationError as e:
-    console.fail(_ARGUMENTS(str(e)))
+    console.fail(_ARGUMENTS(e))
   if _MODEL_DIR.value:
     path = os.path.join(_MODEL_DIR.value, 'weights')
     model.save_weights(path)

@@ -86,7 +86,9 @@ def cluster_spec(
   count = 1 + workers + ps
   ports = list(ports) if ports is not None else free_ports(count)
   if len(ports) != count:
-    raise ClusterError(f'ports= has {len(ports)} ports; need {count}.')
+    raise ClusterError(
+        f'ports= has {len(ports)} ports; need {count}.', argument='ports'
+    )
   spec = {'chief': [f'{LOOPBACK}:{ports[0]}']}
   if workers:
     spec['worker'] = [f'{LOOPBACK}:{p}' for p in ports[1 : 1 + workers]]
@@ -172,18 +174,26 @@ class LocalCluster(contextlib.AbstractContextManager):
     if ':' not in target:
       raise ClusterError(
           f"target={target!r} is not 'module:function'; e.g."
-          " 'estimator_migrate.cluster.trainers:train_canned'."
+          " 'estimator_migrate.cluster.trainers:train_canned'.",
+          argument='target',
       )
     if workers < 0 or ps < 0:
-      raise ClusterError(f'workers={workers}, ps={ps}: counts must be >= 0.')
+      raise ClusterError(
+          f'workers={workers}, ps={ps}: counts must be >= 0.',
+          argument=('workers', 'ps'),
+      )
     if task_timeout_secs <= 0:
-      raise ClusterError(f'task_timeout_secs={task_timeout_secs}: must be > 0.')
+      raise ClusterError(
+          f'task_timeout_secs={task_timeout_secs}: must be > 0.',
+          argument='task_timeout_secs',
+      )
     self._target = target
     try:
       self._kwargs_json = json.dumps(dict(kwargs or {}))
     except TypeError as e:
       raise ClusterError(
-          f'kwargs= must be JSON-serialisable (each task receives a copy): {e}'
+          f'kwargs= must be JSON-serialisable (each task receives a copy): {e}',
+          argument='kwargs',
       ) from e
     self.workdir = os.path.abspath(workdir)
     self._log_dir = os.path.join(self.workdir, 'logs')
@@ -193,7 +203,8 @@ class LocalCluster(contextlib.AbstractContextManager):
     if python is not None and not os.access(python, os.X_OK):
       raise ClusterError(
           f'python={python!r} is not an executable interpreter; pass the'
-          ' path of a python binary (e.g. .venv-modern/bin/python).'
+          ' path of a python binary (e.g. .venv-modern/bin/python).',
+          argument='python',
       )
     self._python = python or sys.executable
     if pythonpath is None:

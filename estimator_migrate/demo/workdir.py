@@ -49,14 +49,16 @@ def _read_marker(workdir: str) -> list[str]:
   except (OSError, ValueError, KeyError, TypeError) as e:
     raise WorkdirError(
         f'workdir={workdir}: its marker {MARKER} cannot be read ({e}); remove'
-        ' the directory or choose another workdir.'
+        ' the directory or choose another workdir.',
+        argument='workdir',
     ) from e
   bad = [name for name in outputs if not _is_entry_name(name)]
   if bad:
     raise WorkdirError(
         f'workdir={workdir}: its marker {MARKER} lists {bad[0]!r}, which is'
         ' not an entry of the workdir; nothing was removed. Remove the'
-        ' directory or choose another workdir.'
+        ' directory or choose another workdir.',
+        argument='workdir',
     )
   return outputs
 
@@ -78,7 +80,8 @@ def _entries(workdir: str, outputs: Iterable[str]) -> list[str]:
       raise WorkdirError(
           f'workdir={workdir}: {name!r} is not an entry of the workdir;'
           ' nothing was removed. Remove the directory or choose another'
-          ' workdir.'
+          ' workdir.',
+          argument='workdir',
       )
     paths.append(path)
   return paths
@@ -139,18 +142,21 @@ def claim(workdir: str, outputs: Iterable[str]) -> None:
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise WorkdirError(
         f'workdir={workdir} is a file; give a new or empty directory, or one'
-        ' an earlier demo run wrote.'
+        ' an earlier demo run wrote.',
+        argument='workdir',
     )
   try:
     os.makedirs(workdir, exist_ok=True)
   except OSError as e:
     raise WorkdirError(
         f'workdir={workdir} cannot be created ({e.strerror}); give a'
-        ' directory you can write.'
+        ' directory you can write.',
+        argument='workdir',
     ) from e
   if not os.access(workdir, os.W_OK | os.X_OK):
     raise WorkdirError(
-        f'workdir={workdir} is not writable; give a directory you can write.'
+        f'workdir={workdir} is not writable; give a directory you can write.',
+        argument='workdir',
     )
   outputs = list(outputs)
   present = set(os.listdir(workdir))
@@ -166,7 +172,8 @@ def claim(workdir: str, outputs: Iterable[str]) -> None:
     raise WorkdirError(
         f'workdir={workdir} holds files the demo did not write ({shown});'
         ' the demo replaces its own outputs only: give a new or empty'
-        ' directory.'
+        ' directory.',
+        argument='workdir',
     )
   try:
     remove(workdir, ours)
@@ -174,5 +181,6 @@ def claim(workdir: str, outputs: Iterable[str]) -> None:
   except OSError as e:
     raise WorkdirError(
         f"workdir={workdir}: the previous run's outputs cannot be replaced"
-        f' ({e}); give a directory you can write.'
+        f' ({e}); give a directory you can write.',
+        argument='workdir',
     ) from e

@@ -130,14 +130,16 @@ def resolve_builder(build_model) -> tuple[str, Callable, str]:
         f'build_model {build_model!r} cannot be imported by reference:'
         ' give `module:function` (e.g. my_pkg.models:build) or a function'
         ' defined at module level in an importable module; model.py'
-        ' imports it on Keras 3.'
+        ' imports it on Keras 3.',
+        argument='build_model',
     )
   try:
     module = importlib.import_module(module_name)
   except ImportError as e:
     raise errors.ModelError(
         f'build_model {build_model!r}: cannot import {module_name!r} ({e}).'
-        ' Put its package on PYTHONPATH.'
+        ' Put its package on PYTHONPATH.',
+        argument='build_model',
     ) from e
   function = module
   for part in attribute.split('.'):
@@ -145,7 +147,8 @@ def resolve_builder(build_model) -> tuple[str, Callable, str]:
   if not callable(function):
     raise errors.ModelError(
         f'build_model {build_model!r}: {module_name!r} has no function'
-        f' {attribute!r}.'
+        f' {attribute!r}.',
+        argument='build_model',
     )
   root = os.path.abspath(module.__file__)
   for _ in module_name.split('.'):
@@ -193,7 +196,8 @@ def keras_model_to_keras(
   if not model_dir:
     raise errors.CheckpointError(
         'model_dir is empty: give the estimator model_dir or a checkpoint'
-        ' prefix.'
+        ' prefix.',
+        argument='model_dir',
     )
   reference, builder, root = resolve_builder(build_model)
   try:

@@ -78,12 +78,14 @@ def _build(builder, params, graph: bool) -> tf.keras.Model:
     model = call_builder(builder, params)
   if not isinstance(model, tf.keras.Model):
     raise errors.ModelError(
-        f'build_model returned {type(model).__name__}, not a Keras model.'
+        f'build_model returned {type(model).__name__}, not a Keras model.',
+        argument='build_model',
     )
   if not model.weights:
     raise errors.ModelError(
         'build_model returned a model without weights: build it (give it an'
-        ' Input) so its weights exist, as the estimator did.'
+        ' Input) so its weights exist, as the estimator did.',
+        argument='build_model',
     )
   return model
 
@@ -273,7 +275,8 @@ def _check(source, names, shapes, keys, optimizer_view) -> None:
         + '; '.join(problems)
         + '. Weights are matched by position (trainable, then'
         ' non-trainable): pass the builder and params the estimator was'
-        ' trained with.'
+        ' trained with.',
+        argument='build_model',
     )
 
 

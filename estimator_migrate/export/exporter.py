@@ -160,7 +160,8 @@ def canned_to_keras(
   if not model_dir:
     raise errors.CheckpointError(
         'model_dir is empty: give the estimator model_dir or a checkpoint'
-        ' prefix.'
+        ' prefix.',
+        argument='model_dir',
     )
   constructor_kwargs.pop('model_dir', None)
   model = families.model_spec(estimator, constructor_kwargs)
@@ -184,7 +185,7 @@ def canned_to_keras(
         weights.global_step,
         record.graph,
     )
-    if state.reason == optimizer_state.V1_REASON:
+    if state.v1_slots:
       state = optimizer_state.read_v1_state(
           weights.source, model.trained, weights.global_step
       )
@@ -301,7 +302,8 @@ def load_config(config: str) -> dict:
   if not module_name or not attribute:
     raise errors.MigrationError(
         f'config {config!r} is not `module:callable` (e.g.'
-        ' my_pkg.config:estimator_kwargs or path/to/config.py:kwargs).'
+        ' my_pkg.config:estimator_kwargs or path/to/config.py:kwargs).',
+        argument='config',
     )
   try:
     if module_name.endswith('.py'):
@@ -317,17 +319,20 @@ def load_config(config: str) -> dict:
   except (ImportError, FileNotFoundError, SyntaxError) as e:
     raise errors.MigrationError(
         f'config {config!r}: cannot import {module_name!r} ({e}). Give an'
-        ' importable module (on PYTHONPATH) or a .py file.'
+        ' importable module (on PYTHONPATH) or a .py file.',
+        argument='config',
     ) from e
   value = getattr(module, attribute, None)
   if value is None:
     raise errors.MigrationError(
-        f'config {config!r}: {module_name!r} has no {attribute!r}.'
+        f'config {config!r}: {module_name!r} has no {attribute!r}.',
+        argument='config',
     )
   kwargs = value() if callable(value) else value
   if not isinstance(kwargs, dict):
     raise errors.MigrationError(
         f'config {config!r} returned {type(kwargs).__name__}, not the dict'
-        ' of constructor kwargs.'
+        ' of constructor kwargs.',
+        argument='config',
     )
   return kwargs

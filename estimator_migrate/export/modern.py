@@ -72,6 +72,7 @@ def run(
     *args: str,
     what: str = 'running a script',
     advice: str = 'Check that the environment works.',
+    advice_arguments: Sequence[str] = (),
     timeout: float = 600,
 ):
   """Runs `script` in the modern env; returns the JSON it reports.
@@ -85,6 +86,8 @@ def run(
     what: What the script does, for the error message (e.g. 'writing
       saved_model/').
     advice: What to do when it fails (the error says what failed).
+    advice_arguments: The arguments `advice` names (`MigrationError`'s
+      `argument`).
     timeout: Seconds before it is stopped.
 
   Raises:
@@ -133,7 +136,8 @@ def run(
     raise _broken(python, f'{status} while {what}, printing nothing')
   raise errors.MigrationError(
       f'{what} failed in the modern environment ({python}, which {status}):'
-      f' {lines[-1].rstrip(".")}. {advice}'
+      f' {lines[-1].rstrip(".")}. {advice}',
+      argument=advice_arguments,
   )
 
 

@@ -176,6 +176,8 @@ class State:
   arrays: Mapping[str, np.ndarray]
   notes: tuple[str, ...]
   reason: str | None = None  # set when compile=True is not available
+  # No Keras slots, but v1 ones (`<variable>/<Optimizer>`): read_v1_state.
+  v1_slots: bool = False
   # Per entry: config key -> where its value came from (FROM_*).
   sources: tuple[Mapping[str, str], ...] = ()
 
@@ -314,7 +316,9 @@ def read_state(
     elif '/' not in rest:
       entry['hypers'][rest] = name
   if not found:
-    return State((), {}, (), reason=_v1_reason(variables, model))
+    v1 = _has_v1_slots(variables, model)
+    reason = V1_REASON if v1 else 'the checkpoint holds no optimizer state'
+    return State((), {}, (), reason=reason, v1_slots=v1)
   entries, arrays, notes, sources = [], {}, [], []
   unclaimed = [n for n in model_names]
   for opt, entry in sorted(found.items()):
@@ -410,16 +414,14 @@ V1_REASON = (
 )
 
 
-def _v1_reason(variables: Mapping, model: set[str]) -> str:
+def _has_v1_slots(variables: Mapping, model: set[str]) -> bool:
   # v1 slots sit under their variable: `<variable>/Adagrad`, or
   # `<variable>/t_0/Adagrad` for a v1 DNN's.
   def under_model(name):
     parts = name.split('/')
     return any('/'.join(parts[:i]) in model for i in range(1, len(parts)))
 
-  if any(under_model(n) for n in variables if n not in model):
-    return V1_REASON
-  return 'the checkpoint holds no optimizer state'
+  return any(under_model(n) for n in variables if n not in model)
 
 
 class _ConvertedReader:

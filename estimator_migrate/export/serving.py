@@ -38,4 +38,5 @@ def write_saved_models(directories: Sequence[str]) -> list[str]:
           " export's model.py in the modern environment to see the whole"
           ' error.'
       ),
+      advice_arguments=('saved_model',),
   )

@@ -157,7 +157,8 @@ def _refuse(
 ) -> NoReturn:
   raise errors.MigrationError(
       f'config kwarg {kwarg}={given} contradicts the checkpoint: {where}'
-      f' records {recorded}. {fix}'
+      f' records {recorded}. {fix}',
+      argument='config',
   )
 
 

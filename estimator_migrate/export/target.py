@@ -52,7 +52,8 @@ def check(target: str, checkpoint_prefix: str) -> str:
   """
   if not target:
     raise errors.MigrationError(
-        'target is empty: give the directory to write, e.g. /models/keras.'
+        'target is empty: give the directory to write, e.g. /models/keras.',
+        argument='target',
     )
   if len(target) > 1:
     target = target.rstrip('/')
@@ -63,24 +64,27 @@ def check(target: str, checkpoint_prefix: str) -> str:
   ):
     raise errors.MigrationError(
         f'target={target!r} is the current directory or one of its'
-        ' parents: give a new directory, e.g. ./keras.'
+        ' parents: give a new directory, e.g. ./keras.',
+        argument='target',
     )
   if files.is_local(target) and os.path.islink(target):
     raise errors.MigrationError(
         f'target={target!r} is a symbolic link (to {os.readlink(target)}):'
         ' the export would replace the link, not fill what it names. Give'
-        ' the real directory, or a new one.'
+        ' the real directory, or a new one.',
+        argument='target',
     )
   if tf.io.gfile.exists(target) and not tf.io.gfile.isdir(target):
     raise errors.MigrationError(
-        f'target={target!r} is a file: give a new directory.'
+        f'target={target!r} is a file: give a new directory.', argument='target'
     )
   model_dir = os.path.dirname(files.real(checkpoint_prefix))
   if files.inside(files.real(target), model_dir):
     raise errors.MigrationError(
         f"target={target!r} is inside the checkpoint's model_dir"
         f' {model_dir}: the export never writes into what it reads. Choose'
-        ' a directory outside it.'
+        ' a directory outside it.',
+        argument='target',
     )
   return target
 
@@ -163,7 +167,8 @@ def _claimed(target: str) -> Iterator[None]:
       if not _same(before, target):  # another export renamed its result in
         raise errors.MigrationError(
             f'another process exported to target={target!r} just now: give'
-            ' a new directory.'
+            ' a new directory.',
+            argument='target',
         )
       if os.listdir(target):  # written meanwhile
         raise _not_empty(target)
@@ -219,7 +224,8 @@ def _rename_into_place(temporary: str, target: str) -> None:
       raise errors.MigrationError(
           f'target={target!r} was written to during the export'
           f' ({", ".join(sorted(os.listdir(target))[:5])}): nothing in it was'
-          ' touched and the export was not written. Give a new directory.'
+          ' touched and the export was not written. Give a new directory.',
+          argument='target',
       ) from e
     raise _unwritable(target, e) from e
   except tf.errors.OpError as e:
@@ -228,12 +234,14 @@ def _rename_into_place(temporary: str, target: str) -> None:
 
 def _not_empty(target: str) -> errors.MigrationError:
   return errors.MigrationError(
-      f'target={target!r} exists and is not empty: give a new directory.'
+      f'target={target!r} exists and is not empty: give a new directory.',
+      argument='target',
   )
 
 
 def _unwritable(target: str, error: Exception) -> errors.MigrationError:
   return errors.MigrationError(
       f'cannot write target={target!r}: {files.error_line(error)}. Choose a'
-      ' target you can write to, with free space.'
+      ' target you can write to, with free space.',
+      argument='target',
   )

@@ -43,7 +43,8 @@ def _builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
   if data_dir and not tf.io.gfile.isdir(data_dir):
     raise errors.DataError(
         f'data_dir={data_dir} is not a directory. Give the directory that'
-        " holds prepared TFDS data, or leave it out for TFDS' default."
+        " holds prepared TFDS data, or leave it out for TFDS' default.",
+        argument='data_dir',
     )
   try:
     builder = tfds.builder(name, data_dir=data_dir)
@@ -51,7 +52,8 @@ def _builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
     raise errors.DataError(
         f'dataset={name!r} is not a TFDS data set. Use'
         f' {DEFAULT_DATASET!r} (embedded, no download) or a name from'
-        ' `tfds.list_builders()`.'
+        ' `tfds.list_builders()`.',
+        argument='dataset',
     ) from e
   if builder.is_prepared():
     return builder
@@ -62,7 +64,8 @@ def _builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
       f'TFDS data set {name!r} is not prepared in {builder.data_dir}. This'
       ' toolkit never downloads at run time: prepare it where there is'
       f' network (`tfds build {name} --data_dir=DIR`), copy DIR here and pass'
-      f' data_dir=DIR, or use dataset={DEFAULT_DATASET!r} (embedded).'
+      f' data_dir=DIR, or use dataset={DEFAULT_DATASET!r} (embedded).',
+      argument=('data_dir', 'dataset'),
   )
 
 

@@ -20,6 +20,7 @@ import libcst as cst
 import tensorflow as tf
 
 from estimator_migrate import errors
+from estimator_migrate import report as change_report
 from estimator_migrate.rewrite import contrib_heads
 from estimator_migrate.rewrite import layout
 from estimator_migrate.rewrite import names
@@ -42,6 +43,40 @@ class CallRewrite:
   replacements: Mapping[cst.CSTNode, cst.CSTNode]
   comments: tuple[str, ...]
   edits: tuple[report.Edit, ...]  # path filled in by the caller
+
+
+@dataclasses.dataclass(frozen=True)
+class CallSite:
+  """One canned-estimator construction being rewritten, read from its file.
+
+  Attributes:
+    ctx: The file the call is in.
+    call: The construction.
+    api: What it constructs (`names.classify`).
+    row: The estimator's row in the table.
+    bound: Its arguments by parameter name (`values.bind`).
+    found: Each optimizer argument -> where its value comes from.
+    notes: Argument -> what its edit's reason adds (a Keras reduction given
+      to the v1 class, read as v1's).
+  """
+
+  ctx: values.Context
+  call: cst.Call
+  api: names.Api
+  row: estimators.EstimatorRow
+  bound: Mapping[str, cst.Arg]
+  found: Mapping[str, values.OptimizerSource]
+  notes: Mapping[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class _NewOptimizer:
+  """An optimizer argument's new value and where it goes."""
+
+  value: cst.BaseExpression
+  # The node of the variable the value replaces; None: the argument's value.
+  replaces: cst.BaseExpression | None
+  edit: report.Edit
 
 
 def _render_value(ctx: values.Context, value: Any) -> cst.BaseExpression:
@@ -120,7 +155,9 @@ def _render_plan(
   return cst.Lambda(params=cst.Parameters(), body=call)
 
 
-def _edit(argument, line, before, after, exact, why) -> report.Edit:
+def _edit(
+    argument: str, line: int, before: str, after: str, exact: bool, why: str
+) -> report.Edit:
   return report.Edit('', line, argument, before, after, exact, why)
 
 
@@ -307,9 +344,8 @@ def translate_canned(
     value = values.literal(ctx, bound['weight_column'].value)
     standins['weight_column'] = None if value is None else 'weight'
   translation = canned.translate_canned_args(api.name, exact=exact, **standins)
-  rewrite = _apply(
-      ctx, call, api, row, bound, found, translation, notes, head_values
-  )
+  site = CallSite(ctx, call, api, row, bound, found, notes)
+  rewrite = _apply(site, translation, head_values)
   return dataclasses.replace(
       rewrite,
       replacements={**rewrite.replacements, **head_replacements},
@@ -332,7 +368,9 @@ def _capped_rate(
   )
 
 
-def _v2_head(ctx, node) -> tf.estimator.Head:
+def _v2_head(
+    ctx: values.Context, node: cst.BaseExpression
+) -> tf.estimator.Head:
   """A stand-in for a v2 head the source constructs (which passes through).
 
   Raises:
@@ -355,110 +393,183 @@ def _v2_head(ctx, node) -> tf.estimator.Head:
 
 
 def _apply(
-    ctx, call, api, row, bound, found, translation, notes, extra_values
+    site: CallSite,
+    translation: canned.Translation,
+    extra_values: Mapping[str, cst.BaseExpression],
 ) -> CallRewrite:
-  """Writes a translation back into the call's arguments."""
+  """Writes a translation back into the call's arguments.
+
+  Args:
+    site: The construction.
+    translation: What `translate_canned_args` made of its arguments.
+    extra_values: Argument -> new value decided before (a translated head).
+
+  Returns:
+    The new call, the optimizer variables' new values, and the edits: the
+    optimizers', the loss reduction's, then the arguments removed.
+  """
   changes = {c.argument: c for c in translation.changes}
-  line = ctx.line(call)
-  new_values: dict[str, cst.BaseExpression] = dict(extra_values)
+  new_values = dict(extra_values)
   replacements: dict[cst.CSTNode, cst.CSTNode] = {}
-  edits, comments = [], []
-  for arg in row.family.optimizer_args:
-    source = found[arg.name]
-    if source.kind == 'keras':
+  edits = []
+  for arg in site.row.family.optimizer_args:
+    if site.found[arg.name].kind == 'keras':
       continue
-    plan = translation.kwargs[arg.name]
-    given = arg.name in bound
-    variable = given and source.node is not bound[arg.name].value
-    new = _render_plan(ctx, plan, source, variable)
-    change = changes[arg.name]
-    before = ctx.code(source.node) if source.node is not None else ''
-    if not given:
-      before = f'(v1 default {change.old})'
-    exact, why = change.exact, change.why
-    if source.carried:
-      shown = ', '.join(
-          f'{k}=`{ctx.code(v)}`' for k, v in source.carried.items()
-      )
-      why += f'; carried as written: {shown}'
-      if values.LEARNING_RATE in source.carried:
-        exact = False
-        why += (
-            ' (exact when the learning rate is a number or a Keras'
-            ' schedule; a v1 tensor must become a Keras schedule)'
-        )
-    if source.computed:
-      columns = ctx.code(source.computed[values.LEARNING_RATE])
-      why = (
-          f"learning_rate={columns}: v1's default, written as v1 computes it"
-          ' from the feature columns (their number is known when it runs;'
-          ' the expression is evaluated when the optimizer is built)'
-      )
-    if source.dropped:
-      why += (
-          f'; dropped {", ".join(source.dropped)} (no Keras counterpart;'
-          ' the checkpoint converter maps slot names)'
-      )
-    edit_line = ctx.line(source.node) if source.node is not None else line
-    if variable:
-      new = layout.fit(
-          new,
-          ctx.indent(source.node),
-          ctx.column(source.node),
-          ctx.indent(source.node),
-      )
-      replacements[source.node] = new
+    new = _optimizer(
+        site, arg.name, translation.kwargs[arg.name], changes[arg.name]
+    )
+    if new.replaces is not None:
+      replacements[new.replaces] = new.value
     else:
-      new_values[arg.name] = new
-    after = cst.Module([]).code_for_node(new)
-    edits.append(_edit(arg.name, edit_line, before, after, exact, why))
-  if row.has_loss_reduction:
-    change = changes['loss_reduction']
-    new = _reduction(ctx, translation.kwargs['loss_reduction'])
-    new_values['loss_reduction'] = new
-    given = bound.get('loss_reduction')
-    edits.append(
-        _edit(
-            'loss_reduction',
-            ctx.line(given) if given else line,
-            ctx.code(given.value) if given else f'(v1 default {change.old})',
-            cst.Module([]).code_for_node(new),
-            change.exact,
-            change.why + notes.get('loss_reduction', ''),
-        )
+      new_values[arg.name] = new.value
+    edits.append(new.edit)
+  if site.row.has_loss_reduction:
+    new_values['loss_reduction'], edit = _loss_reduction(
+        site, translation.kwargs['loss_reduction'], changes['loss_reduction']
     )
-  removed = set()
-  if 'loss_reduction' in notes and bound['loss_reduction'] is call.args[-1]:
-    # tf_upgrade_v2 appended it: it goes last again, after the arguments
-    # made explicit, so the result is the rewrite of the original.
-    removed.add('loss_reduction')
-  partitioner = row.family.partitioner_arg
-  if partitioner in bound:
-    removed.add(partitioner)
-    comments.append(f'{partitioner} removed: {canned.PARTITIONER_ADVICE}.')
-    edits.append(
-        _edit(
-            partitioner,
-            ctx.line(bound[partitioner]),
-            ctx.code(bound[partitioner].value),
-            '(removed)',
-            True,
-            canned.PARTITIONER_ADVICE,
-        )
+    edits.append(edit)
+  removed, comments, removals = _removals(site)
+  edits.extend(removals)
+  new_call = _arguments(site.ctx, site.call, site.bound, new_values, removed)
+  if site.api.v1_only:
+    func = cst.parse_expression(
+        site.ctx.spell(f'tensorflow.estimator.{site.api.name}')
     )
-  new_call = _arguments(ctx, call, bound, new_values, removed)
-  if api.v1_only:
-    func = cst.parse_expression(ctx.spell(f'tensorflow.estimator.{api.name}'))
     new_call = new_call.with_changes(func=func)
-  return CallRewrite(new_call, replacements, tuple(comments), tuple(edits))
+  return CallRewrite(new_call, replacements, comments, tuple(edits))
 
 
-def _arguments(ctx, call, bound, new_values, removed) -> cst.Call:
+def _optimizer(
+    site: CallSite,
+    name: str,
+    plan: optimizers.OptimizerPlan,
+    change: change_report.Change,
+) -> _NewOptimizer:
+  """The optimizer argument `name` written from its plan.
+
+  A variable the call passes (`optimizer=opt`) gets the new value where it
+  is assigned; an argument written in the call, or left out, gets it in the
+  call.
+  """
+  ctx, source = site.ctx, site.found[name]
+  given = name in site.bound
+  variable = given and source.node is not site.bound[name].value
+  new = _render_plan(ctx, plan, source, variable)
+  before = ctx.code(source.node) if source.node is not None else ''
+  if not given:
+    before = f'(v1 default {change.old})'
+  if variable:
+    new = layout.fit(
+        new,
+        ctx.indent(source.node),
+        ctx.column(source.node),
+        ctx.indent(source.node),
+    )
+  exact, why = _optimizer_why(ctx, source, change)
+  edit = _edit(
+      name,
+      ctx.line(source.node) if source.node is not None else ctx.line(site.call),
+      before,
+      cst.Module([]).code_for_node(new),
+      exact,
+      why,
+  )
+  return _NewOptimizer(new, source.node if variable else None, edit)
+
+
+def _optimizer_why(
+    ctx: values.Context,
+    source: values.OptimizerSource,
+    change: change_report.Change,
+) -> tuple[bool, str]:
+  """Whether an optimizer's rewrite is exact, and why, as its edit says."""
+  exact, why = change.exact, change.why
+  if source.carried:
+    shown = ', '.join(f'{k}=`{ctx.code(v)}`' for k, v in source.carried.items())
+    why += f'; carried as written: {shown}'
+    if values.LEARNING_RATE in source.carried:
+      exact = False
+      why += (
+          ' (exact when the learning rate is a number or a Keras'
+          ' schedule; a v1 tensor must become a Keras schedule)'
+      )
+  if source.computed:
+    columns = ctx.code(source.computed[values.LEARNING_RATE])
+    why = (
+        f"learning_rate={columns}: v1's default, written as v1 computes it"
+        ' from the feature columns (their number is known when it runs;'
+        ' the expression is evaluated when the optimizer is built)'
+    )
+  if source.dropped:
+    why += (
+        f'; dropped {", ".join(source.dropped)} (no Keras counterpart;'
+        ' the checkpoint converter maps slot names)'
+    )
+  return exact, why
+
+
+def _loss_reduction(
+    site: CallSite, value: str, change: change_report.Change
+) -> tuple[cst.BaseExpression, report.Edit]:
+  """The Keras loss reduction as source, and its edit."""
+  new = _reduction(site.ctx, value)
+  given = site.bound.get('loss_reduction')
+  edit = _edit(
+      'loss_reduction',
+      site.ctx.line(given) if given else site.ctx.line(site.call),
+      site.ctx.code(given.value) if given else f'(v1 default {change.old})',
+      cst.Module([]).code_for_node(new),
+      change.exact,
+      change.why + site.notes.get('loss_reduction', ''),
+  )
+  return new, edit
+
+
+def _removals(
+    site: CallSite,
+) -> tuple[set[str], tuple[str, ...], tuple[report.Edit, ...]]:
+  """The arguments taken out of the call, the comments and edits saying so.
+
+  The partitioner is removed (v2 has none); a loss reduction tf_upgrade_v2
+  appended is taken out to go last again, after the arguments made
+  explicit, so the result is the rewrite of the original.
+  """
+  removed = set()
+  bound = site.bound
+  if (
+      'loss_reduction' in site.notes
+      and bound['loss_reduction'] is site.call.args[-1]
+  ):
+    removed.add('loss_reduction')
+  partitioner = site.row.family.partitioner_arg
+  if partitioner not in bound:
+    return removed, (), ()
+  removed.add(partitioner)
+  edit = _edit(
+      partitioner,
+      site.ctx.line(bound[partitioner]),
+      site.ctx.code(bound[partitioner].value),
+      '(removed)',
+      True,
+      canned.PARTITIONER_ADVICE,
+  )
+  comment = f'{partitioner} removed: {canned.PARTITIONER_ADVICE}.'
+  return removed, (comment,), (edit,)
+
+
+def _arguments(
+    ctx: values.Context,
+    call: cst.Call,
+    bound: Mapping[str, cst.Arg],
+    new_values: Mapping[str, cst.BaseExpression],
+    removed: set[str],
+) -> cst.Call:
   """The call with its new argument values, laid out in 80 columns.
 
   A call with one argument per line keeps its layout, new arguments joining
   it; any other call is laid out again as pyink would.
   """
+  new_values = dict(new_values)  # each is used once: popped, then the rest
   block = ctx.indent(call)
   one_per_line = len(call.args) >= 2 and all(
       isinstance(a.comma, cst.Comma)

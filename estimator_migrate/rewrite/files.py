@@ -481,7 +481,8 @@ def rewrite_paths(
   """
   if jobs is not None and jobs < 1:
     raise errors.TranslationError(
-        f'jobs={jobs}: must be at least 1 (1 rewrites in this process).'
+        f'jobs={jobs}: must be at least 1 (1 rewrites in this process).',
+        argument='jobs',
     )
   found = find_python_files(paths)
   options = options or transformer.Options()

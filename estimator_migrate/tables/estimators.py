@@ -263,7 +263,8 @@ def lookup(estimator) -> EstimatorRow:
     if name.startswith(family.class_prefix) and kind in KINDS:
       return EstimatorRow(name, family, kind)
   raise errors.TranslationError(
-      f'estimator {name!r} is not a canned estimator. Known: {list(NAMES)}.'
+      f'estimator {name!r} is not a canned estimator. Known: {list(NAMES)}.',
+      argument='estimator',
   )
 
 

@@ -178,7 +178,8 @@ def translate_reduction(
     raise errors.TranslationError(
         f'{where}loss_reduction={value!r} is not a v1 canned-estimator'
         f' reduction; expected one of {sorted(REDUCTIONS)}'
-        ' (tf.compat.v1.losses.Reduction values).'
+        ' (tf.compat.v1.losses.Reduction values).',
+        argument='loss_reduction',
     )
   new, needs_no_weights = REDUCTIONS[value]
   if needs_no_weights and weight_column is not None:
@@ -186,7 +187,8 @@ def translate_reduction(
         f'{where}loss_reduction={value!r} divides by the sum of the weights of'
         f' weight_column={weight_column!r}; v2 has no such reduction. Use'
         ' loss_reduction=SUM and scale the learning rate, or normalise the'
-        ' weights to mean 1 and use SUM_OVER_BATCH_SIZE.'
+        ' weights to mean 1 and use SUM_OVER_BATCH_SIZE.',
+        argument=('loss_reduction', 'weight_column'),
     )
   if not given:
     why = (
@@ -252,7 +254,8 @@ def _row_of(head: Any) -> HeadRow:
           f'head={type(head).__name__}(...) subclasses the v1 head'
           f' {row.v1_class}; what it overrides has no v2 counterpart to'
           f' carry. Port the subclass to tf.estimator.{row.v2_class} (or'
-          ' another tf.estimator.Head) and pass that v2 head as head=.'
+          ' another tf.estimator.Head) and pass that v2 head as head=.',
+          argument='head',
       )
   raise errors.TranslationError(
       f'head={type(head).__name__}(...) is not a head this toolkit'
@@ -260,7 +263,8 @@ def _row_of(head: Any) -> HeadRow:
       f' {sorted(row.v1_factory for row in HEADS.values())}); a'
       ' tf.estimator.Head (v2) passes through. Build the matching v2 head'
       ' (tf.estimator.RegressionHead, BinaryClassHead, MultiClassHead,'
-      ' MultiLabelHead, MultiHead, ...) and pass it as head=.'
+      ' MultiLabelHead, MultiHead, ...) and pass it as head=.',
+      argument='head',
   )
 
 

@@ -494,7 +494,8 @@ def _string_learning_rate(
   if estimator is None:
     raise errors.TranslationError(
         f'optimizer {name!r} is a string: give learning_rate=, or estimator='
-        " so that the v1 estimator's default learning rate applies."
+        " so that the v1 estimator's default learning rate applies.",
+        argument=('learning_rate', 'estimator'),
     )
   row = estimators.lookup(estimator)
   arg = row.optimizer_arg(argument or row.family.optimizer_args[0].name)
@@ -534,7 +535,8 @@ def v1_optimizer_from_string(
   ):
     raise errors.TranslationError(
         f'learning_rate={learning_rate!r} for {name}: give a finite number'
-        ' greater than 0.'
+        ' greater than 0.',
+        argument='learning_rate',
     )
   return getattr(tf.compat.v1.train, CANNED_STRINGS[name])(
       learning_rate=learning_rate

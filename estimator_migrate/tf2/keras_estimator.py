@@ -534,11 +534,13 @@ def _check_arguments(keras_model, keras_model_path, model_dir, config, fmt):
     )
   if fmt not in CHECKPOINT_FORMATS:
     raise errors.ModelError(
-        f'checkpoint_format={fmt!r} is not one of {list(CHECKPOINT_FORMATS)}.'
+        f'checkpoint_format={fmt!r} is not one of {list(CHECKPOINT_FORMATS)}.',
+        argument='checkpoint_format',
     )
   if config is not None and not isinstance(config, tf.estimator.RunConfig):
     raise errors.ModelError(
-        f'config= must be a tf.estimator.RunConfig; received {type(config)}.'
+        f'config= must be a tf.estimator.RunConfig; received {type(config)}.',
+        argument='config',
     )
   if (
       model_dir is not None
@@ -548,7 +550,8 @@ def _check_arguments(keras_model, keras_model_path, model_dir, config, fmt):
   ):
     raise errors.ModelError(
         f'model_dir={str(model_dir)!r} differs from config.model_dir='
-        f'{config.model_dir!r}: pass one of them, or the same directory.'
+        f'{config.model_dir!r}: pass one of them, or the same directory.',
+        argument='model_dir',
     )
 
 
@@ -561,7 +564,8 @@ def _load(keras_model_path, custom_objects) -> tf.keras.Model:
     raise errors.ModelError(
         f'keras_model_path={keras_model_path!r} cannot be loaded as a Keras'
         f' model: {_brief(e)}. Pass the path model.save() wrote (HDF5 file or'
-        ' SavedModel directory), with custom_objects= for its custom layers.'
+        ' SavedModel directory), with custom_objects= for its custom layers.',
+        argument='keras_model_path',
     ) from e
 
 

@@ -335,7 +335,8 @@ def write_index(
   path = prefix + '.index'
   if not overwrite and tf.io.gfile.exists(path):
     raise errors.CheckpointError(
-        f'prefix: {path} exists; remove it or pass overwrite=True.'
+        f'prefix: {path} exists; remove it or pass overwrite=True.',
+        argument='overwrite',
     )
   data, blocks = encode_index(index)
   # A hidden name that does not start with `path`: the ram:// filesystem
