@@ -162,7 +162,7 @@ class LocalClusterTest(parameterized.TestCase):
     out = self.create_tempdir().full_path
     script = (
         'import sys, time\n'
-        'from estimator_migrate import cluster\n'
+        'from estimator_migrate.cluster import loopback\n'
         f'c = loopback.LocalCluster({_IDLE!r}, dict(out_dir={out!r}),'
         f' workdir={out!r}, workers=1)\n'
         'c.start()\n'

@@ -59,9 +59,10 @@ import runpy, sys
 from estimator_migrate.export import target
 real = target._write_files
 def writing(temporary, where, texts, arrays):
-  real(temporary, where, texts, arrays)
+  written = real(temporary, where, texts, arrays)
   with open(where + '/notes.txt', 'w') as f:
     f.write("the user's own")
+  return written
 target._write_files = writing
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name='__main__')
