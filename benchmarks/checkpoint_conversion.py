@@ -26,13 +26,13 @@ Example:
 from collections.abc import Sequence
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
 from absl import app
 from absl import flags
+
+from tests import scale_checkpoints as scale
 
 _SIZES = flags.DEFINE_list(
     'sizes_gb',
@@ -59,7 +59,6 @@ _WITH_20GB = flags.DEFINE_bool(
 _HUGE_GB = 20.0
 _FREE_FACTOR = 2.2  # the source and one converted copy, and some margin
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _DIM = 64
 _EMBEDDING = (
     'dnn/input_from_feature_columns/input_layer/ids_embedding/embedding_weights'
@@ -127,27 +126,6 @@ checkpoint_converter.convert_checkpoint('dnn', sys.argv[1], sys.argv[2], sys.arg
 """
 
 
-def _run(argv: list[str]) -> tuple[float, float, int, str]:
-  """Runs a process; returns (seconds, peak RSS in MB, exit status, stdout)."""
-  env = dict(os.environ, PYTHONPATH=_REPO, TF_CPP_MIN_LOG_LEVEL='3')
-  began = time.perf_counter()
-  with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-    process = subprocess.Popen(argv, env=env, stdout=out, stderr=err)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - began
-    out.seek(0)
-    err.seek(0)
-    stdout = out.read().decode(errors='replace')
-    stderr = err.read().decode(errors='replace')
-  code = os.waitstatus_to_exitcode(status)
-  if code != 0:
-    print(
-        f'  ({" ".join(argv[:3])} failed: {stderr.strip().splitlines()[-1:]})',
-        file=sys.stderr,
-    )
-  return seconds, usage.ru_maxrss / 1024, code, stdout
-
-
 def _python(code: str, *args: str) -> list[str]:
   return [sys.executable, '-c', code, *args]
 
@@ -169,7 +147,7 @@ def _copy(command: str, source: str, out: str) -> float:
     )
   else:
     script = f'cp "{source}".* "{out}/"'
-  seconds, _, _, _ = _run(['sh', '-c', script])
+  seconds, _, _, _ = scale.run(['sh', '-c', script])
   shutil.rmtree(out)
   return seconds
 
@@ -180,7 +158,7 @@ def _convert_cell(
   title, path, link, verify = column
   target = os.path.join(case, 'v2', 'model.ckpt-1000')
   print(f'  {title}...', file=sys.stderr, flush=True)
-  _, rss, code, stdout = _run(
+  _, rss, code, stdout = scale.run(
       _python(_CONVERT, source, target, str(chunk), verify, path, link)
   )
   shutil.rmtree(os.path.dirname(target), ignore_errors=True)
@@ -196,7 +174,7 @@ def main(argv: Sequence[str]) -> None:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   workdir = _WORKDIR.value or tempfile.mkdtemp(prefix='em_bench_')
   chunk = _CHUNK_MB.value << 20
-  _, baseline_rss, _, _ = _run(_python(_BASELINE))
+  _, baseline_rss, _, _ = scale.run(_python(_BASELINE))
   sizes = [(size, False) for size in _SIZES.value]
   if _WITH_20GB.value:
     free = shutil.disk_usage(workdir).free
@@ -223,7 +201,7 @@ def main(argv: Sequence[str]) -> None:
           file=sys.stderr,
           flush=True,
       )
-      _run(_python(_BUILD, source, str(rows), str(_DIM)))
+      scale.run(_python(_BUILD, source, str(rows), str(_DIM)))
       os.sync()
       nbytes = _size(source)
       cat_seconds = (
@@ -274,7 +252,7 @@ def _upstream_cell(case: str, source: str, size: str) -> str:
       file=sys.stderr,
       flush=True,
   )
-  seconds, rss, code, _ = _run(
+  seconds, rss, code, _ = scale.run(
       _python(_UPSTREAM, source, graph, os.path.join(case, 'upstream', 'model'))
   )
   shutil.rmtree(os.path.join(case, 'upstream'), ignore_errors=True)
