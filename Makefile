@@ -103,11 +103,12 @@ lock-modern:
 
 # Speed and memory: checkpoint conversion, training throughput, the cluster,
 # the rewrite beside tf_upgrade_v2.
-bench: $(STAMP)
+bench: $(STAMP) $(MODERN_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/checkpoint_conversion.py --with_20gb
 	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/training_throughput.py
 	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/cluster_throughput.py
 	TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/rewrite_throughput.py
+	$(MODERN_ENV) TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. $(BIN)/python benchmarks/export_scale.py --with_20gb
 
 clean:
 	rm -rf $(VENV) $(MODERN_VENV) build *.egg-info $(DEMO_DIR)
