@@ -176,17 +176,8 @@ def main(argv: Sequence[str]) -> None:
   chunk = _CHUNK_MB.value << 20
   _, baseline_rss, _, _ = scale.run(_python(_BASELINE))
   sizes = [(size, False) for size in _SIZES.value]
-  if _WITH_20GB.value:
-    free = shutil.disk_usage(workdir).free
-    if free < _FREE_FACTOR * _HUGE_GB * 1e9:
-      print(
-          f'skipping the 20 GB case: {workdir} has {free / 1e9:.1f} GB free,'
-          f' it needs {_FREE_FACTOR * _HUGE_GB:.0f} GB (pass --workdir on a'
-          ' larger filesystem)',
-          file=sys.stderr,
-      )
-    else:
-      sizes.append((f'{_HUGE_GB:g}', True))
+  if _WITH_20GB.value and scale.fits(workdir, _HUGE_GB, _FREE_FACTOR):
+    sizes.append((f'{_HUGE_GB:g}', True))
   rows_out = []
   for size, huge in sizes:
     gigabytes = float(size)

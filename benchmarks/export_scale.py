@@ -120,17 +120,8 @@ def main(argv: Sequence[str]) -> None:
   )
   modern_baseline, _, _ = scale.load(modern_python, workdir, 'baseline')
   sizes = list(_SIZES.value)
-  if _WITH_20GB.value:
-    free = shutil.disk_usage(workdir).free
-    if free < _FREE_FACTOR * _HUGE_GB * 1e9:
-      print(
-          f'skipping the 20 GB case: {workdir} has {free / 1e9:.1f} GB free,'
-          f' it needs {_FREE_FACTOR * _HUGE_GB:.0f} GB (pass --workdir on a'
-          ' larger filesystem)',
-          file=sys.stderr,
-      )
-    else:
-      sizes.append(f'{_HUGE_GB:g}')
+  if _WITH_20GB.value and scale.fits(workdir, _HUGE_GB, _FREE_FACTOR):
+    sizes.append(f'{_HUGE_GB:g}')
   rows = [
       _case(workdir, size, modern_python, i == 0)
       for i, size in enumerate(sizes)

@@ -11,6 +11,7 @@ the large tables block by block, so that no table is ever held whole.
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -244,3 +245,17 @@ def load(python: str, target: str, mode: str):
   """
   _, rss, code, stdout = run([python, '-c', LOAD, target, mode])
   return rss, code, result(stdout)
+
+
+def fits(workdir: str, gigabytes: float, factor: float) -> bool:
+  """Whether `workdir` has `factor` x `gigabytes` free; says so if not."""
+  free = shutil.disk_usage(workdir).free
+  if free >= factor * gigabytes * 1e9:
+    return True
+  print(
+      f'skipping the {gigabytes:g} GB case: {workdir} has {free / 1e9:.1f} GB'
+      f' free, it needs {factor * gigabytes:.0f} GB (pass --workdir on a'
+      ' larger filesystem)',
+      file=sys.stderr,
+  )
+  return False
