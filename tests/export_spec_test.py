@@ -217,18 +217,25 @@ class VersionTest(parameterized.TestCase):
       spec_lib.from_dict(self.data)
     self.assertEqual(spec_lib.from_dict(self.data, unversioned=True), self.spec)
 
+  def test_version_1_is_read(self):
+    # estimator_migrate 0.2 wrote version 1: its keys are version 2's
+    # without the optional sections version 2 added.
+    self.data['schema_version'] = 1
+    self.assertEqual(spec_lib.from_dict(self.data), self.spec)
+    self.assertEqual(self.spec.to_dict()['schema_version'], 2)
+
   @parameterized.named_parameters(
-      ('newer', 2), ('string', '1'), ('bool', True), ('zero', 0)
+      ('newer', 3), ('string', '1'), ('bool', True), ('zero', 0)
   )
   def test_unknown_version_is_refused(self, version):
     self.data['schema_version'] = version
     with self.assertRaisesRegex(
-        spec_lib.SpecError, f'schema_version {version!r}; .* reads 1'
+        spec_lib.SpecError, f'schema_version {version!r}; .* reads 1, 2'
     ):
       spec_lib.from_dict(self.data)
 
   @parameterized.named_parameters(
-      ('unknown_key', lambda d: d.update(serving={}), 'unknown keys serving'),
+      ('unknown_key', lambda d: d.update(extra={}), 'unknown keys extra'),
       ('missing_key', lambda d: d.pop('loss_reduction'), 'lacks loss_red'),
       (
           'unknown_nested_key',
@@ -302,6 +309,7 @@ class SharedNamesTest(absltest.TestCase):
       self.assertEqual(
           self.value(template, 'SCHEMA_VERSION'), spec_lib.SCHEMA_VERSION
       )
+      self.assertEqual(self.value(template, 'READABLE'), spec_lib.READABLE)
       self.assertEqual(self.value(template, 'SPEC'), spec_lib.SPEC_FILE)
       self.assertEqual(self.value(template, 'WEIGHTS'), spec_lib.WEIGHTS_FILE)
     self.assertEqual(self.value(self.canned, 'BATCH'), spec_lib.BASELINE_INPUT)

@@ -18,10 +18,17 @@ that; `from_dict` / `from_json` read it back, refusing a missing or unknown
 schema version, an unknown or missing key, or a value of another type
 (`SpecError`, naming the key).
 
-Versions: `SCHEMA_VERSION` is the version written and the only one read.
-The templates hold the same number (their `SCHEMA_VERSION`) and refuse a
-newer one; a spec.json without `schema_version` (estimator_migrate 0.1) is
-read as version 1, whose keys are 0.1's. A new section (a custom model_fn's
+Versions: `SCHEMA_VERSION` is the version written; `READABLE` the versions
+read. The templates hold the same numbers (their `SCHEMA_VERSION` and
+`READABLE`) and refuse a newer one; a spec.json without `schema_version`
+(estimator_migrate 0.1) is read as version 1, whose keys are 0.1's.
+
+  1  estimator_migrate 0.1 and 0.2: canned and custom (Keras-built) exports.
+  2  estimator_migrate 0.3: version 1's keys, plus optional sections, each
+     absent when unused: `serving` (the estimator's serving signatures),
+     the head's `label_vocabulary`, and the graph spec of a custom
+     `model_fn`'s export. weights.npz's layout is unchanged.
+ A new section (a custom model_fn's
 graph, serving signatures, a sharded weights layout) is a new field with
 `omit_none` (absent from the JSON when None, so older layouts still decode)
 under a new SCHEMA_VERSION, raised with the templates' in the same change;
@@ -45,10 +52,10 @@ from estimator_migrate import errors
 
 # The layout version `to_dict` writes (`"schema_version"`); the templates'
 # SCHEMA_VERSION is the same number (tests/export_spec_test.py).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 VERSION_KEY = 'schema_version'
 # The versions `from_dict` reads.
-READABLE = (1,)
+READABLE = (1, 2)
 # The export's files `model.py` reads.
 SPEC_FILE = 'spec.json'
 WEIGHTS_FILE = 'weights.npz'

@@ -46,8 +46,9 @@ INTEGRITY_REQUIRED = ('model.py', 'spec.json', 'weights.npz')
 # The layout of spec.json this file reads: estimator_migrate's
 # `export/spec.py` writes it (SCHEMA_VERSION there). A spec.json without
 # `schema_version` was written by estimator_migrate 0.1, whose keys are
-# version 1's.
-SCHEMA_VERSION = 1
+# version 1's. READABLE: the versions this file reads.
+SCHEMA_VERSION = 2
+READABLE = (1, 2)
 SPEC = 'spec.json'
 WEIGHTS = 'weights.npz'
 # Bytes of weights.npz read at a time when a large variable is restored.
@@ -213,12 +214,12 @@ def read_spec(directory):
   known = {*SPEC_KEYS, *SPEC_SECTIONS}
   if version is None and set(SPEC_KEYS) <= keys <= known:
     version = 1  # written by estimator_migrate 0.1
-  if version != SCHEMA_VERSION:
+  if version not in READABLE or isinstance(version, bool):
     shown = 'unknown' if version is None else version
     raise ValueError(
         f'{path} is of spec schema version {shown}; this model.py reads'
-        f' version {SCHEMA_VERSION}: export the model again with a matching'
-        ' estimator_migrate.'
+        f' versions {", ".join(map(str, READABLE))}: export the model again'
+        ' with a matching estimator_migrate.'
     )
   return spec
 
