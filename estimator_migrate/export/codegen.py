@@ -33,11 +33,17 @@ FILES = (
 )
 
 
-def model_source(template: str, source: str, prefix: str) -> str:
-  """The text of a generated model.py: `template` under its header."""
+def model_source(
+    template: str, source: str, prefix: str, generated: str = ''
+) -> str:
+  """The text of a generated model.py: `template` under its header.
+
+  `generated`: code appended after the template (a model_fn's
+  `build_model`, which replaces the template's).
+  """
   with open(template, encoding='utf-8') as f:
     text = f.read()
-  return header(source, prefix) + text
+  return header(source, prefix) + text + generated
 
 
 def header(source: str, prefix: str) -> str:
@@ -78,6 +84,7 @@ def write(
     report: str,
     arrays: Mapping[str, np.ndarray | npz_stream.Blocks],
     saved_model: bool = False,
+    generated: str = '',
 ) -> str:
   """Writes an export directory into `target`; returns `target`.
 
@@ -95,6 +102,7 @@ def write(
     arrays: Written as weights.npz.
     saved_model: Also write `saved_model/` in the modern environment
       (`serving.write_saved_models`).
+    generated: Code model.py gets after the template (`model_source`).
 
   Raises:
     MigrationError: `target` is not allowed (see `target.check`), exists
@@ -109,7 +117,7 @@ def write(
   return target_lib.write_directory(
       target,
       {
-          'model.py': model_source(template, source, prefix),
+          'model.py': model_source(template, source, prefix, generated),
           spec_lib.SPEC_FILE: spec_lib.dumps(data),
           'report.md': report,
       },

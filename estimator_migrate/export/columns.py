@@ -72,6 +72,18 @@ def _dtype_name(dtype) -> str:
   return dtype.name
 
 
+def feature_dtype(array) -> str:
+  """The Keras input dtype of one batch of a feature (a numpy array)."""
+  kind = array.dtype.kind
+  if kind in 'OSU':
+    return 'string'
+  if kind in 'iu':
+    return 'int64'
+  if kind == 'b':
+    return 'bool'
+  return array.dtype.name
+
+
 def _add_input(columns: Columns, key: str, spec: spec_lib.Input, owner: str):
   known = columns.inputs.setdefault(key, spec)
   if known != spec:

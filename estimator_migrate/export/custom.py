@@ -109,8 +109,14 @@ class CustomExportResult:
     )
 
 
-def resolve_builder(build_model) -> tuple[str, Callable, str]:
+def resolve_builder(
+    build_model, argument: str = 'build_model'
+) -> tuple[str, Callable, str]:
   """(`module:function` reference, the function, its sys.path root).
+
+  Args:
+    build_model: `'module:function'` or a module-level function.
+    argument: The argument it was given as (named in errors).
 
   Raises:
     ModelError: Not a reference or an importable module-level function.
@@ -127,28 +133,27 @@ def resolve_builder(build_model) -> tuple[str, Callable, str]:
       or '<' in attribute
   ):
     raise errors.ModelError(
-        f'build_model {build_model!r} cannot be imported by reference:'
+        f'{argument} {build_model!r} cannot be imported by reference:'
         ' give `module:function` (e.g. my_pkg.models:build) or a function'
-        ' defined at module level in an importable module; model.py'
-        ' imports it on Keras 3.',
-        argument='build_model',
+        ' defined at module level in an importable module.',
+        argument=argument,
     )
   try:
     module = importlib.import_module(module_name)
   except ImportError as e:
     raise errors.ModelError(
-        f'build_model {build_model!r}: cannot import {module_name!r} ({e}).'
+        f'{argument} {build_model!r}: cannot import {module_name!r} ({e}).'
         ' Put its package on PYTHONPATH.',
-        argument='build_model',
+        argument=argument,
     ) from e
   function = module
   for part in attribute.split('.'):
     function = getattr(function, part, None)
   if not callable(function):
     raise errors.ModelError(
-        f'build_model {build_model!r}: {module_name!r} has no function'
+        f'{argument} {build_model!r}: {module_name!r} has no function'
         f' {attribute!r}.',
-        argument='build_model',
+        argument=argument,
     )
   root = os.path.abspath(module.__file__)
   for _ in module_name.split('.'):

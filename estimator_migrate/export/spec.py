@@ -472,7 +472,72 @@ class CustomSpec(_Spec):
   loss: Json
 
 
-Spec = CannedSpec | CustomSpec
+# A custom model_fn's export (version 2; model_fn_export.py).
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureColumns(_Record):
+  """One `input_layer` or `linear_model` call of a model_fn.
+
+  `kind`: `input_layer` or `linear_model`; a linear model also has its
+  `units`, `sparse_combiner` and `bias` (the checkpoint name of its
+  `bias_weights`).
+  """
+
+  kind: str
+  columns: tuple[DnnColumn | LinearColumn, ...]
+  units: int | None = _optional()
+  sparse_combiner: str | None = _optional()
+  bias: str | None = _optional()
+
+
+@dataclasses.dataclass(frozen=True)
+class Loss(_Record):
+  """One `tf.compat.v1.losses` term of the model_fn's TRAIN loss.
+
+  `output`: the model output it reads; `label`: the key of the labels dict
+  it reads (None: the labels are one tensor); `keras_class` and `config`:
+  the Keras 3 loss computing it, with its reduction.
+  """
+
+  output: str
+  label: str | None
+  keras_class: str = _field(json_key='class')
+  config: Json
+
+
+@dataclasses.dataclass(frozen=True)
+class GraphModel(_Record):
+  """A model_fn's Keras 3 model: the data its generated code reads.
+
+  `model_fn`: the `module:function` exported; `outputs`: the model's output
+  keys (every PREDICT prediction key, then any tensor a loss reads);
+  `feature_columns`: the code's name of each column call -> its columns;
+  `weights`: Keras layer name -> checkpoint names, in the layer's order.
+  """
+
+  model_fn: str
+  inputs: Mapping[str, Input]
+  categorical: Mapping[str, Categorical]
+  feature_columns: Mapping[str, FeatureColumns]
+  weights: Mapping[str, tuple[str, ...]]
+  outputs: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFnSpec(_Spec):
+  """A custom model_fn's export's spec.json (its model.py is generated).
+
+  `losses`: the TRAIN loss as a sum of Keras 3 losses (empty: not carried,
+  `compile_unavailable` says why).
+  """
+
+  model: GraphModel = _field(flat=True)
+  training: Training = _field(flat=True)
+  losses: tuple[Loss, ...]
+
+
+Spec = CannedSpec | CustomSpec | ModelFnSpec
 
 
 def dumps(data: Mapping) -> str:
@@ -516,13 +581,17 @@ def check_version(data, *, unversioned: bool = False) -> int:
 
 
 def from_dict(data, *, unversioned: bool = False) -> Spec:
-  """The spec of a spec.json object, canned or custom (`builder`)."""
-  kind = CustomSpec if isinstance(data, dict) and 'builder' in data else None
-  return (kind or CannedSpec).from_dict(data, unversioned=unversioned)
+  """The spec of a spec.json object: canned, custom (`builder`) or model_fn."""
+  kind = CannedSpec
+  if isinstance(data, dict) and 'builder' in data:
+    kind = CustomSpec
+  elif isinstance(data, dict) and 'model_fn' in data:
+    kind = ModelFnSpec
+  return kind.from_dict(data, unversioned=unversioned)
 
 
 def from_json(text: str, *, unversioned: bool = False) -> Spec:
-  """The spec of spec.json's text, canned or custom."""
+  """The spec of spec.json's text: canned, custom or model_fn."""
   return from_dict(_parse(text), unversioned=unversioned)
 
 

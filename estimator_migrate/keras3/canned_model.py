@@ -683,15 +683,19 @@ def _dense_input(column, inputs, ids, embeddings, initializer):
   )
 
 
-def _dnn_logits(spec, inputs, ids, initializer):
-  dnn = spec['dnn']
-  # The input layer concatenates columns sorted by name, as feature columns do.
-  columns = sorted(dnn['columns'], key=lambda c: c['name'])
+def _input_layer(columns, inputs, ids, initializer):
+  """`input_layer`: its columns sorted by name, each [batch, width], joined."""
   embeddings = {}
   parts = [
-      _dense_input(c, inputs, ids, embeddings, initializer) for c in columns
+      _dense_input(c, inputs, ids, embeddings, initializer)
+      for c in sorted(columns, key=lambda c: c['name'])
   ]
-  net = parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
+  return parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
+
+
+def _dnn_logits(spec, inputs, ids, initializer):
+  dnn = spec['dnn']
+  net = _input_layer(dnn['columns'], inputs, ids, initializer)
   for index, units in enumerate(dnn['hidden_units']):
     net = keras.layers.Dense(
         units,
@@ -713,9 +717,8 @@ def _dnn_logits(spec, inputs, ids, initializer):
   )(net)
 
 
-def _linear_logits(spec, inputs, ids, initializer):
-  linear = spec['linear']
-  units = spec['head']['logits_dimension']
+def _linear_model(linear, units, inputs, ids, initializer):
+  """`linear_model`: each column's weights summed, then `bias_weights`."""
   parts = []
   for column in sorted(linear['columns'], key=lambda c: c['name']):
     name = _layer_name(column['weight'])
@@ -734,6 +737,11 @@ def _linear_logits(spec, inputs, ids, initializer):
       )
   total = parts[0] if len(parts) == 1 else keras.layers.Add()(parts)
   return BiasAdd(name=_layer_name(linear['bias']))(total)
+
+
+def _linear_logits(spec, inputs, ids, initializer):
+  units = spec['head']['logits_dimension']
+  return _linear_model(spec['linear'], units, inputs, ids, initializer)
 
 
 def build_model(spec, restoring=False):

@@ -1,0 +1,736 @@
+"""A traced `model_fn`'s PREDICT graph as Keras 3 code, or a refusal.
+
+Walks back from every tensor of the model_fn's `predictions` to the feature
+placeholders (`model_fn_trace`). Each step is one of:
+
+  a feature                the Keras input of that name
+  a recorded layer call    one Keras 3 layer (`LAYERS`), named after the
+                           variable scope of its weights
+  input_layer /            the canned exit's column machinery (`columns`):
+  linear_model             the same specs, the same Keras layers
+  safe_embedding_lookup_   the canned exit's `SparseCombiner` over the ids
+  sparse                   the SparseTensor was built from
+  a table lookup           `tf.nn.embedding_lookup` of a `get_variable`
+                           table: a Keras `Embedding` named after it
+  an op of `OPS`           one `keras.ops` call (constants inlined)
+
+and anything else is refused (`ModelFnError`) before anything is written,
+naming the op, its name (scope) and the line of the user's model_fn. The
+result (`Program`) is the body of the generated `build_model` and the data
+spec.json carries: inputs, categorical ids, feature column specs, and the
+checkpoint names of each Keras layer's weights.
+"""
+
+from collections.abc import Mapping
+import dataclasses
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from estimator_migrate.export import columns as columns_lib
+from estimator_migrate.export import model_fn_trace
+from estimator_migrate.export import spec as spec_lib
+
+ModelFnError = model_fn_trace.ModelFnError
+
+# Keras layer class -> the config keys Keras 3's class of the same name
+# takes, as they are in the TF 2.15 layer's get_config().
+LAYERS: Mapping[str, tuple[str, ...]] = {
+    'Dense': ('units', 'activation', 'use_bias'),
+    'Conv1D': (
+        'filters',
+        'kernel_size',
+        'strides',
+        'padding',
+        'data_format',
+        'dilation_rate',
+        'activation',
+        'use_bias',
+    ),
+    'Conv2D': (
+        'filters',
+        'kernel_size',
+        'strides',
+        'padding',
+        'data_format',
+        'dilation_rate',
+        'activation',
+        'use_bias',
+    ),
+    'MaxPooling1D': ('pool_size', 'strides', 'padding', 'data_format'),
+    'MaxPooling2D': ('pool_size', 'strides', 'padding', 'data_format'),
+    'AveragePooling1D': ('pool_size', 'strides', 'padding', 'data_format'),
+    'AveragePooling2D': ('pool_size', 'strides', 'padding', 'data_format'),
+    'Flatten': ('data_format',),
+    'Dropout': ('rate',),
+    'BatchNormalization': ('axis', 'momentum', 'epsilon', 'center', 'scale'),
+    'Embedding': ('input_dim', 'output_dim'),
+    'Activation': ('activation',),
+}
+# Activations by the name TF 2.15 serializes them as (Keras 3 has each).
+ACTIVATIONS = (
+    'linear',
+    'relu',
+    'relu6',
+    'elu',
+    'selu',
+    'sigmoid',
+    'tanh',
+    'softmax',
+    'softplus',
+    'softsign',
+    'swish',
+    'gelu',
+    'exponential',
+)
+# Config that changes what a layer computes and that Keras 3 spells
+# otherwise or lacks: refused when not the default shown.
+_LAYER_DEFAULTS: Mapping[str, Mapping[str, object]] = {
+    'BatchNormalization': {
+        'renorm': False,
+        'virtual_batch_size': None,
+        'adjustment': None,
+    },
+    'Conv1D': {'groups': 1},
+    'Conv2D': {'groups': 1},
+    'Embedding': {'mask_zero': False, 'input_length': None},
+}
+
+# TF op type -> how its Keras 3 call is written: `(format, arity)` where the
+# format gets the (non-constant) inputs' names as {0}, {1}, ... and the
+# op's constants through `_OP_ARGUMENTS`.
+_UNARY = {
+    'Relu': 'keras.ops.relu({0})',
+    'Relu6': 'keras.ops.relu6({0})',
+    'Elu': 'keras.ops.elu({0})',
+    'Selu': 'keras.ops.selu({0})',
+    'Sigmoid': 'keras.ops.sigmoid({0})',
+    'Tanh': 'keras.ops.tanh({0})',
+    'Softplus': 'keras.ops.softplus({0})',
+    'Softsign': 'keras.ops.softsign({0})',
+    'Softmax': 'keras.ops.softmax({0}, axis=-1)',
+    'LogSoftmax': 'keras.ops.log_softmax({0}, axis=-1)',
+    'Exp': 'keras.ops.exp({0})',
+    'Log': 'keras.ops.log({0})',
+    'Sqrt': 'keras.ops.sqrt({0})',
+    'Rsqrt': 'keras.ops.rsqrt({0})',
+    'Square': 'keras.ops.square({0})',
+    'Neg': 'keras.ops.negative({0})',
+    'Abs': 'keras.ops.abs({0})',
+}
+_BINARY = {
+    'AddV2': 'keras.ops.add',
+    'Add': 'keras.ops.add',
+    'Sub': 'keras.ops.subtract',
+    'Mul': 'keras.ops.multiply',
+    'RealDiv': 'keras.ops.divide',
+    'Maximum': 'keras.ops.maximum',
+    'Minimum': 'keras.ops.minimum',
+}
+_REDUCE = {
+    'Mean': 'keras.ops.mean',
+    'Sum': 'keras.ops.sum',
+    'Max': 'keras.ops.max',
+    'Min': 'keras.ops.min',
+}
+# Ops that pass their first input on unchanged at inference.
+_PASS = ('Identity', 'StopGradient', 'Snapshot')
+# Constants larger than this are refused rather than inlined in model.py.
+_MAX_CONSTANT = 64
+
+
+def supported_ops() -> tuple[str, ...]:
+  """Every TF op type the reader maps (docs/export.md's table)."""
+  return tuple(
+      sorted(
+          {
+              *_UNARY,
+              *_BINARY,
+              *_REDUCE,
+              *_PASS,
+              'ArgMax',
+              'Cast',
+              'ConcatV2',
+              'ExpandDims',
+              'MatMul',
+              'Pack',
+              'Reshape',
+              'ResourceGather',
+              'Squeeze',
+              'StridedSlice',
+          }
+      )
+  )
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerMapping:
+  """One step of the model for report.md: TF 1.x source and Keras 3 code."""
+
+  what: str
+  keras: str
+  line: str | None
+
+
+@dataclasses.dataclass
+class Program:
+  """The generated `build_model`'s body and spec.json's model data.
+
+  `lines`: Python statements, in order, each assigning one name.
+  `outputs`: prediction key -> the name holding it. `weights`: Keras layer
+  name -> checkpoint names of its weights, in the layer's order; `shapes`:
+  each one's shape. `feature_columns`: call name -> its columns' specs.
+  """
+
+  lines: list[str] = dataclasses.field(default_factory=list)
+  outputs: dict[str, str] = dataclasses.field(default_factory=dict)
+  weights: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+  shapes: dict[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+  feature_columns: dict[str, spec_lib.FeatureColumns] = dataclasses.field(
+      default_factory=dict
+  )
+  columns: columns_lib.Columns = dataclasses.field(
+      default_factory=columns_lib.Columns
+  )
+  mappings: list[LayerMapping] = dataclasses.field(default_factory=list)
+  tensors: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def _python_name(name: str, taken: Mapping) -> str:
+  base = re.sub(r'\W', '_', name).strip('_').lower() or 'x'
+  if base[0].isdigit() or base in ('keras', 'np', 'tf', 'spec', 'inputs'):
+    base = f'x_{base}'
+  unique, count = base, 1
+  while unique in taken:
+    count += 1
+    unique = f'{base}_{count}'
+  return unique
+
+
+def _literal(value) -> str:
+  """A constant as Python source (small arrays as lists)."""
+  array = np.asarray(value)
+  if array.dtype.kind in 'OSU':
+    raise ValueError('a string constant')
+  if array.ndim == 0:
+    item = array.item()
+    return repr(float(item)) if array.dtype.kind == 'f' else repr(item)
+  return repr(array.tolist())
+
+
+def _scope(names) -> str:
+  """The variable scope holding `names` (their common directory)."""
+  parts = [n.split('/')[:-1] for n in names]
+  common = parts[0]
+  for p in parts[1:]:
+    while p[: len(common)] != common:
+      common = common[:-1]
+  return '/'.join(common)
+
+
+class _Reader:
+  """One pass over a PREDICT trace (`read`)."""
+
+  def __init__(self, trace: model_fn_trace.Trace):
+    self.trace = trace
+    self.program = Program()
+    self.names: dict[int, str] = {}  # id(tensor) -> python name
+    self.taken: dict[str, None] = {}
+    self.raw: dict[str, tf.Tensor] = {}
+    feature_ids = {id(t): k for k, t in trace.features.items()}
+    self.feature_of = feature_ids
+    self.tables: dict[str, str] = {}  # variable name -> its layer's name
+
+  # Refusals.
+
+  def refuse(self, op, why: str) -> ModelFnError:
+    line = self.trace.line_of(op)
+    where = f' (model_fn line {line})' if line else ''
+    return ModelFnError(
+        f'model_fn: op {op.type} {op.name!r}{where} {why}; the exporter maps'
+        ' only what Keras 3 computes exactly (docs/export.md lists it), so'
+        ' nothing was written. Export a model_fn without it, or keep this'
+        ' model on its estimator.',
+        argument='model_fn',
+    )
+
+  # Emitting.
+
+  def emit(self, tensor, base: str, code: str, mapping=None) -> str:
+    name = _python_name(base, self.taken)
+    self.taken[name] = None
+    self.program.lines.append(f'{name} = {code}')
+    self.names[id(tensor)] = name
+    self.program.tensors[tensor.name] = name
+    if mapping is not None:
+      self.program.mappings.append(mapping)
+    return name
+
+  def constant(self, tensor):
+    """The value of a constant tensor (through Identity), else None."""
+    op = tensor.op
+    while op.type in _PASS:
+      op = op.inputs[0].op
+    if op.type != 'Const':
+      return None
+    return tf.make_ndarray(op.get_attr('value'))
+
+  def inline(self, tensor, op) -> str:
+    value = self.constant(tensor)
+    if value is None:
+      return self.visit(tensor)
+    if np.size(value) > _MAX_CONSTANT:
+      raise self.refuse(op, f'reads a constant of {np.size(value)} values')
+    try:
+      return _literal(value)
+    except ValueError as e:
+      raise self.refuse(op, f'reads {e}') from e
+
+  def need_constant(self, tensor, op, what: str):
+    value = self.constant(tensor)
+    if value is None:
+      raise self.refuse(op, f'has a {what} computed at run time')
+    return value
+
+  # The walk.
+
+  def visit(self, tensor) -> str:
+    known = self.names.get(id(tensor))
+    if known is not None:
+      return known
+    key = self.feature_of.get(id(tensor))
+    if key is not None:
+      self.raw[key] = tensor
+      return self.emit(tensor, key, f'inputs[{key!r}]')
+    found = self.trace.call_of(tensor)
+    if found is not None:
+      call, index = found
+      return self.visit_call(call, index, tensor)
+    return self.visit_op(tensor)
+
+  def visit_call(self, call, index: int, tensor) -> str:
+    if call.kind == 'layer':
+      if len(call.outputs) != 1:
+        raise self.refuse(tensor.op, 'is one of several outputs of a layer')
+      return self.visit_layer(call, tensor)
+    if call.kind == 'input_layer':
+      return self.visit_input_layer(call, tensor)
+    if call.kind == 'linear_model':
+      return self.visit_linear_model(call, tensor)
+    if call.kind == 'safe_embedding_lookup_sparse':
+      return self.visit_sparse_lookup(call, tensor)
+    raise self.refuse(tensor.op, f'comes from {call.kind}')
+
+  def visit_layer(self, call, tensor) -> str:
+    layer = call.target
+    kind = type(layer).__name__
+    if kind not in LAYERS:
+      raise self.refuse(
+          tensor.op,
+          f'is the output of layer {layer.name!r} ({kind}), which has no'
+          f' exact Keras 3 mapping here (mapped: {", ".join(sorted(LAYERS))})',
+      )
+    config = layer.get_config()
+    for key, default in _LAYER_DEFAULTS.get(kind, {}).items():
+      if config.get(key, default) != default:
+        raise self.refuse(
+            tensor.op,
+            f'is layer {layer.name!r} ({kind}) with {key}={config[key]!r}',
+        )
+    kwargs = {k: config[k] for k in LAYERS[kind] if k in config}
+    activation = kwargs.get('activation')
+    if activation is not None and activation not in ACTIVATIONS:
+      raise self.refuse(
+          tensor.op, f'uses activation {activation!r} in layer {layer.name!r}'
+      )
+    if kind == 'BatchNormalization' and isinstance(kwargs.get('axis'), list):
+      axis = kwargs['axis']
+      kwargs['axis'] = axis[0] if len(axis) == 1 else axis
+    weights = [v.name.split(':')[0] for v in layer.weights]
+    scope = _scope(weights) if weights else layer.name
+    name = spec_lib.layer_name(scope or layer.name)
+    if weights:
+      self.program.weights[name] = tuple(weights)
+      for w in weights:
+        self.program.shapes[w] = self.trace.variables[w][0]
+    inputs = [self.visit(t) for t in call.inputs]
+    if not inputs:
+      raise self.refuse(tensor.op, f'is layer {layer.name!r} without inputs')
+    argument = inputs[0] if len(inputs) == 1 else '[' + ', '.join(inputs) + ']'
+    arguments = ''.join(f'{k}={v!r}, ' for k, v in kwargs.items())
+    code = f'keras.layers.{kind}({arguments}name={name!r})({argument})'
+    return self.emit(
+        tensor,
+        name,
+        code,
+        LayerMapping(
+            f'{type(layer).__module__.split(".")[-1]}.{kind} {layer.name!r}',
+            f'keras.layers.{kind} {name!r}',
+            call.line,
+        ),
+    )
+
+  def _column_call_scope(self, call) -> str:
+    names = call.variables
+    return _scope(names) if names else call.kind
+
+  def visit_input_layer(self, call, tensor) -> str:
+    arguments = call.arguments
+    if arguments.get('weight_collections') or arguments.get('cols_to_vars'):
+      raise self.refuse(tensor.op, 'is input_layer with collections')
+    feature_columns = list(arguments['feature_columns'])
+    specs = columns_lib.dnn_columns(
+        self.program.columns, feature_columns, 'input_layer'
+    )
+    specs = self._named(specs, call, tensor)
+    name = _python_name('input_layer', self.program.feature_columns)
+    self.program.feature_columns[name] = spec_lib.FeatureColumns(
+        kind='input_layer', columns=tuple(specs)
+    )
+    for column in specs:
+      if isinstance(column, spec_lib.EmbeddingColumn):
+        self.program.weights[spec_lib.layer_name(column.weight)] = (
+            column.weight,
+        )
+        self.program.shapes[column.weight] = (
+            column.num_buckets,
+            column.dimension,
+        )
+    return self.emit(
+        tensor,
+        name,
+        f"_input_layer(spec['feature_columns'][{name!r}]['columns'], inputs,"
+        ' ids, initializer)',
+        LayerMapping(
+            'feature_column.input_layer'
+            f' ({", ".join(sorted(c.name for c in feature_columns))})',
+            "Keras 3 preprocessing layers (the canned exit's)",
+            call.line,
+        ),
+    )
+
+  def _named(self, specs, call, tensor):
+    """Specs with their weight names as the call created them."""
+    out = []
+    for column in specs:
+      weight = getattr(column, 'weight', None)
+      if weight is None:
+        out.append(column)
+        continue
+      leaf = '/'.join(weight.split('/')[-2:])
+      created = [v for v in call.variables if v.endswith('/' + leaf)]
+      if len(created) != 1:
+        raise self.refuse(
+            tensor.op,
+            f'is a feature column call whose weight {leaf!r} was not created'
+            ' by it (shared across calls?)',
+        )
+      out.append(dataclasses.replace(column, weight=created[0]))
+    return out
+
+  def visit_linear_model(self, call, tensor) -> str:
+    arguments = call.arguments
+    if arguments.get('weight_collections') or arguments.get('cols_to_vars'):
+      raise self.refuse(tensor.op, 'is linear_model with collections')
+    units = int(arguments.get('units', 1))
+    combiner = arguments.get('sparse_combiner', 'sum')
+    feature_columns = list(arguments['feature_columns'])
+    specs = columns_lib.linear_columns(
+        self.program.columns, feature_columns, 'linear'
+    )
+    specs = self._named(specs, call, tensor)
+    bias = [v for v in call.variables if v.endswith('/bias_weights')]
+    if len(bias) != 1:
+      raise self.refuse(tensor.op, 'is linear_model without one bias_weights')
+    name = _python_name('linear_model', self.program.feature_columns)
+    self.program.feature_columns[name] = spec_lib.FeatureColumns(
+        kind='linear_model',
+        columns=tuple(specs),
+        units=units,
+        sparse_combiner=combiner,
+        bias=bias[0],
+    )
+    inputs = self.program.columns.inputs
+    for column in specs:
+      if isinstance(column, spec_lib.NumericColumn):
+        rows = int(np.prod(inputs[column.key].shape))
+      else:
+        rows = column.num_buckets
+      self.program.weights[spec_lib.layer_name(column.weight)] = (
+          column.weight,
+      )
+      self.program.shapes[column.weight] = (rows, units)
+    self.program.weights[spec_lib.layer_name(bias[0])] = (bias[0],)
+    self.program.shapes[bias[0]] = (units,)
+    return self.emit(
+        tensor,
+        name,
+        f"_linear_model(spec['feature_columns'][{name!r}], {units}, inputs,"
+        ' ids, initializer)',
+        LayerMapping(
+            'feature_column.linear_model'
+            f' ({", ".join(sorted(c.name for c in feature_columns))})',
+            'Keras 3 preprocessing layers + SparseCombiner / Dense + BiasAdd',
+            call.line,
+        ),
+    )
+
+  def _variable_name(self, value, op) -> str:
+    if isinstance(value, (list, tuple)):
+      if len(value) != 1:
+        raise self.refuse(op, 'looks up a partitioned table')
+      value = value[0]
+    name = getattr(value, 'op', None) and value.op.name
+    if name not in self.trace.variables:
+      raise self.refuse(op, 'looks up a table that is not a variable')
+    return name
+
+  def _dense_ids(self, sparse, op):
+    """The dense ids a SparseTensor was built from as `ids >= 0`."""
+    indices = sparse.indices.op
+    values = sparse.values.op
+    if (
+        values.type == 'GatherNd'
+        and indices.type == 'Where'
+        and values.inputs[1] is indices.outputs[0]
+    ):
+      source = values.inputs[0]
+      condition = indices.inputs[0].op
+      if condition.type == 'GreaterEqual' and condition.inputs[0] is source:
+        bound = self.constant(condition.inputs[1])
+        if bound is not None and np.all(bound == 0):
+          return source
+      if condition.type == 'NotEqual' and condition.inputs[0] is source:
+        bound = self.constant(condition.inputs[1])
+        if bound is not None and np.all(bound == -1):
+          return source
+    raise self.refuse(
+        op,
+        'looks up sparse ids not built as tf.where(ids >= 0) /'
+        ' tf.gather_nd(ids, ...) from a dense [batch, n] id tensor',
+    )
+
+  def visit_sparse_lookup(self, call, tensor) -> str:
+    arguments = call.arguments
+    op = tensor.op
+    if arguments.get('sparse_weights') is not None:
+      raise self.refuse(op, 'is safe_embedding_lookup_sparse with weights')
+    if arguments.get('default_id') is not None:
+      raise self.refuse(op, 'is safe_embedding_lookup_sparse with default_id')
+    if arguments.get('max_norm') is not None:
+      raise self.refuse(op, 'is safe_embedding_lookup_sparse with max_norm')
+    table = self._variable_name(arguments['embedding_weights'], op)
+    shape = self.trace.variables[table][0]
+    ids = self.visit(self._dense_ids(arguments['sparse_ids'], op))
+    combiner = arguments.get('combiner') or 'mean'
+    name = spec_lib.layer_name(table)
+    self.program.weights[name] = (table,)
+    self.program.shapes[table] = shape
+    return self.emit(
+        tensor,
+        name,
+        f'SparseCombiner({shape[0]}, {shape[1]}, {combiner!r}, initializer,'
+        f' name={name!r})({ids})',
+        LayerMapping(
+            f'safe_embedding_lookup_sparse {table!r} ({combiner})',
+            f'SparseCombiner {name!r}',
+            call.line,
+        ),
+    )
+
+  def visit_op(self, tensor) -> str:
+    op = tensor.op
+    kind = op.type
+    if kind in _PASS:
+      name = self.visit(op.inputs[0])
+      self.names[id(tensor)] = name
+      return name
+    if kind in _UNARY:
+      return self.emit(
+          tensor, op.name, _UNARY[kind].format(self.visit(op.inputs[0]))
+      )
+    if kind in _BINARY:
+      a = self.inline(op.inputs[0], op)
+      b = self.inline(op.inputs[1], op)
+      return self.emit(tensor, op.name, f'{_BINARY[kind]}({a}, {b})')
+    if kind in _REDUCE:
+      axis = _literal(self.need_constant(op.inputs[1], op, 'reduction axis'))
+      keep = op.get_attr('keep_dims')
+      return self.emit(
+          tensor,
+          op.name,
+          f'{_REDUCE[kind]}({self.visit(op.inputs[0])}, axis={axis},'
+          f' keepdims={keep})',
+      )
+    if kind == 'ConcatV2':
+      axis = _literal(self.need_constant(op.inputs[-1], op, 'concat axis'))
+      parts = ', '.join(self.visit(t) for t in op.inputs[:-1])
+      return self.emit(
+          tensor, op.name, f'keras.ops.concatenate([{parts}], axis={axis})'
+      )
+    if kind == 'Pack':
+      parts = ', '.join(self.visit(t) for t in op.inputs)
+      return self.emit(
+          tensor,
+          op.name,
+          f'keras.ops.stack([{parts}], axis={op.get_attr("axis")})',
+      )
+    if kind == 'Reshape':
+      shape = self.need_constant(op.inputs[1], op, 'shape')
+      return self.emit(
+          tensor,
+          op.name,
+          f'keras.ops.reshape({self.visit(op.inputs[0])},'
+          f' {tuple(int(d) for d in shape)!r})',
+      )
+    if kind == 'ExpandDims':
+      axis = int(self.need_constant(op.inputs[1], op, 'axis'))
+      return self.emit(
+          tensor,
+          op.name,
+          f'keras.ops.expand_dims({self.visit(op.inputs[0])}, {axis})',
+      )
+    if kind == 'Squeeze':
+      axes = tuple(op.get_attr('squeeze_dims'))
+      axis = axes[0] if len(axes) == 1 else (axes or None)
+      return self.emit(
+          tensor,
+          op.name,
+          f'keras.ops.squeeze({self.visit(op.inputs[0])}, axis={axis!r})',
+      )
+    if kind == 'ArgMax':
+      axis = int(self.need_constant(op.inputs[1], op, 'axis'))
+      dtype = tf.as_dtype(op.get_attr('output_type')).name
+      return self.emit(
+          tensor,
+          op.name,
+          f'keras.ops.cast(keras.ops.argmax({self.visit(op.inputs[0])},'
+          f' axis={axis}), {dtype!r})',
+      )
+    if kind == 'Cast':
+      dtype = tf.as_dtype(op.get_attr('DstT')).name
+      return self.emit(
+          tensor,
+          op.name,
+          f'keras.ops.cast({self.visit(op.inputs[0])}, {dtype!r})',
+      )
+    if kind == 'MatMul':
+      if op.get_attr('transpose_a') or op.get_attr('transpose_b'):
+        raise self.refuse(op, 'is a transposed matmul')
+      a, b = (self.visit(t) for t in op.inputs)
+      return self.emit(tensor, op.name, f'keras.ops.matmul({a}, {b})')
+    if kind == 'StridedSlice':
+      return self.strided_slice(tensor, op)
+    if kind == 'ResourceGather':
+      return self.table_lookup(tensor, op)
+    raise self.refuse(op, 'has no exact Keras 3 counterpart here')
+
+  def table_lookup(self, tensor, op) -> str:
+    handle = op.inputs[0].op
+    if handle.type != 'VarHandleOp' or handle.name not in self.trace.variables:
+      raise self.refuse(op, 'gathers from something not a variable')
+    if op.get_attr('batch_dims'):
+      raise self.refuse(op, 'gathers with batch_dims')
+    table = handle.name
+    shape = self.trace.variables[table][0]
+    if len(shape) != 2:
+      raise self.refuse(
+          op, f'gathers from table {table!r} of rank {len(shape)}'
+      )
+    ids = self.visit(op.inputs[1])
+    name = spec_lib.layer_name(table)
+    layer = self.tables.get(table)
+    if layer is None:  # one Keras layer however often the table is read
+      layer = _python_name(f'{name}_layer', self.taken)
+      self.taken[layer] = None
+      self.program.lines.append(
+          f'{layer} = keras.layers.Embedding({shape[0]}, {shape[1]},'
+          f' embeddings_initializer=initializer, name={name!r})'
+      )
+      self.program.mappings.append(
+          LayerMapping(
+              f'get_variable {table!r} + embedding_lookup',
+              f'keras.layers.Embedding {name!r}',
+              self.trace.line_of(op),
+          )
+      )
+      self.tables[table] = layer
+      self.program.weights[name] = (table,)
+      self.program.shapes[table] = shape
+    return self.emit(tensor, name, f'{layer}({ids})')
+
+  def strided_slice(self, tensor, op) -> str:
+    begin = self.need_constant(op.inputs[1], op, 'slice begin')
+    end = self.need_constant(op.inputs[2], op, 'slice end')
+    strides = self.need_constant(op.inputs[3], op, 'slice strides')
+    masks = {
+        m: op.get_attr(m)
+        for m in (
+            'begin_mask',
+            'end_mask',
+            'ellipsis_mask',
+            'new_axis_mask',
+            'shrink_axis_mask',
+        )
+    }
+    parts = []
+    for i in range(len(begin)):
+      bit = 1 << i
+      if masks['ellipsis_mask'] & bit:
+        parts.append('...')
+      elif masks['new_axis_mask'] & bit:
+        parts.append('None')
+      elif masks['shrink_axis_mask'] & bit:
+        parts.append(str(int(begin[i])))
+      else:
+        start = '' if masks['begin_mask'] & bit else str(int(begin[i]))
+        stop = '' if masks['end_mask'] & bit else str(int(end[i]))
+        step = '' if strides[i] == 1 else f':{int(strides[i])}'
+        parts.append(f'{start}:{stop}{step}')
+    return self.emit(
+        tensor, op.name, f'{self.visit(op.inputs[0])}[{", ".join(parts)}]'
+    )
+
+
+def read(
+    trace: model_fn_trace.Trace,
+    outputs: Mapping[str, tf.Tensor],
+    features: Mapping[str, np.ndarray],
+) -> Program:
+  """The Keras 3 program computing `outputs` from the trace's features.
+
+  Args:
+    trace: The PREDICT trace.
+    outputs: Output name -> tensor (the predictions, and any tensor a loss
+      reads that is not one).
+    features: The batch of features the trace was made with.
+
+  Raises:
+    ModelFnError: An op, layer or call without an exact Keras 3 mapping
+      (naming it, its scope and the user's line).
+    ColumnError: A feature column the canned exit does not carry.
+  """
+  reader = _Reader(trace)
+  for key, tensor in outputs.items():
+    if not isinstance(tensor, tf.Tensor):
+      raise ModelFnError(
+          f'model_fn predictions[{key!r}] is {type(tensor).__name__}, not a'
+          ' dense tensor.',
+          argument='model_fn',
+      )
+    reader.program.outputs[key] = reader.visit(tensor)
+  columns = reader.program.columns
+  for key in sorted(reader.raw):
+    array = np.asarray(features[key])
+    dtype = columns_lib.feature_dtype(array)
+    known = columns.inputs.get(key)
+    if known is None:
+      columns.inputs[key] = spec_lib.Input(list(array.shape[1:]), dtype)
+    elif known.dtype != dtype or len(known.shape) != array.ndim - 1:
+      raise ModelFnError(
+          f'feature {key!r} is read raw as {dtype} {list(array.shape[1:])}'
+          f' and by a feature column as {known.dtype} {list(known.shape)}.',
+          argument='features',
+      )
+  return reader.program
