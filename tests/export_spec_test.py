@@ -341,7 +341,7 @@ class SharedNamesTest(absltest.TestCase):
     def keys(template):
       return [ast.literal_eval(k) for k in template['OPTIMIZERS'].keys]
 
-    self.assertCountEqual(keys(self.canned), optimizer_state.KERAS3)
+    self.assertCountEqual(keys(self.canned), optimizer_state.KERAS3_V1)
     self.assertEqual(tuple(keys(self.custom)), custom.COMPILABLE)
 
 

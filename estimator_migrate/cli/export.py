@@ -16,6 +16,15 @@ model, which the generated model.py imports; --config, if given, then names a
 callable returning `keras_model_to_keras`'s keyword arguments (`params`,
 `loss`, `optimizer`).
 
+A custom TF 1.x `model_fn` is exported with --model_fn=module:function: it is
+run in PREDICT mode on TF 2.15 and the graph it builds becomes a generated
+Keras 3 `build_model` in model.py (no hand-written twin). --config names a
+callable returning `features` (one batch of the feature dict, numpy arrays:
+names, dtypes and shapes), and optionally `params` and `labels` (one batch of
+labels, to carry the TRAIN loss and optimizers for `load(compile=True)`).
+What has no exact Keras 3 mapping is refused, naming the op, its scope and
+the model_fn's line, and nothing is written.
+
 Example:
   bazel run //estimator_migrate/cli:export -- --estimator=DNNClassifier \
       --model_dir=/models/v2 --config=my_pkg.config:estimator_kwargs \
@@ -26,6 +35,9 @@ Example:
   estimator-migrate-export --build_model=my_pkg.models:build \
       --model_dir=/models/custom --config=config.py:export_kwargs \
       --target=/models/keras
+  estimator-migrate-export --model_fn=trainer.model:model_fn \
+      --model_dir=/models/custom --config=export_config.py:batch \
+      --target=/models/keras --saved_model
 """
 
 from collections.abc import Sequence
@@ -39,6 +51,7 @@ from absl import flags
 from estimator_migrate import errors
 from estimator_migrate.export import custom
 from estimator_migrate.export import exporter
+from estimator_migrate.export import model_fn_export
 from estimator_migrate.tables import estimators
 
 _ESTIMATOR = flags.DEFINE_enum(
@@ -75,26 +88,48 @@ _BUILD_MODEL = flags.DEFINE_string(
     ' (make_model_fn / to_estimator); replaces --estimator.',
 )
 _CUSTOM_KWARGS = ('params', 'loss', 'optimizer')
+_MODEL_FN = flags.DEFINE_string(
+    'model_fn',
+    None,
+    'module:function of a custom TF 1.x model_fn, read from the graph it'
+    ' builds (--config returns features, params, labels); replaces'
+    ' --estimator.',
+)
+_MODEL_FN_KWARGS = ('features', 'params', 'labels')
 
-# Which flag each library argument is.
+# Which flag each library argument is (`features`, `params` and `labels`
+# come from --config).
 _ARGUMENTS = console.ArgumentFlags.of(
-    'config', 'model_dir', 'target', 'estimator', 'build_model', 'saved_model'
+    'config',
+    'model_dir',
+    'target',
+    'estimator',
+    'build_model',
+    'model_fn',
+    'saved_model',
+    features='config',
+    params='config',
+    labels='config',
 )
 
 
 def main(argv: Sequence[str]) -> int:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  if bool(_ESTIMATOR.value) == bool(_BUILD_MODEL.value):
+  given = [f for f in (_ESTIMATOR, _BUILD_MODEL, _MODEL_FN) if f.value]
+  if len(given) != 1:
     raise app.UsageError(
-        'give --estimator (a canned estimator) or --build_model (a custom'
-        ' one), not both or neither.'
+        'give one of --estimator (a canned estimator), --build_model (a'
+        ' custom one built with Keras) or --model_fn (a custom TF 1.x'
+        ' model_fn).'
     )
-  if _ESTIMATOR.value and not _CONFIG.value:
-    raise app.UsageError('--config is required with --estimator.')
+  if (_ESTIMATOR.value or _MODEL_FN.value) and not _CONFIG.value:
+    raise app.UsageError(f'--config is required with --{given[0].name}.')
   try:
     if _BUILD_MODEL.value:
       result = _custom()
+    elif _MODEL_FN.value:
+      result = _model_fn()
     else:
       kwargs = exporter.load_config(_CONFIG.value)
       result = exporter.canned_to_keras(
@@ -119,6 +154,21 @@ def _custom() -> custom.CustomExportResult:
     )
   return custom.keras_model_to_keras(
       _MODEL_DIR.value, _BUILD_MODEL.value, **kwargs
+  )
+
+
+def _model_fn() -> model_fn_export.ModelFnExportResult:
+  kwargs = exporter.load_config(_CONFIG.value)
+  unknown = sorted(set(kwargs) - set(_MODEL_FN_KWARGS))
+  if unknown or 'features' not in kwargs:
+    raise errors.MigrationError(
+        f'config {_CONFIG.value!r} returned {sorted(kwargs)}: with'
+        f' --model_fn it returns features (one batch of the feature dict)'
+        ' and optionally params and labels.',
+        argument='config',
+    )
+  return model_fn_export.model_fn_to_keras(
+      _MODEL_FN.value, _MODEL_DIR.value, **kwargs
   )
 
 

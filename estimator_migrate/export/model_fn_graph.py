@@ -219,6 +219,13 @@ def _literal(value) -> str:
   return repr(array.tolist())
 
 
+def _api(layer) -> str:
+  """The API a TF 2.15 layer class is from, as users spell it."""
+  if 'legacy_tf_layers' in type(layer).__module__:
+    return 'tf.compat.v1.layers'
+  return 'tf.keras.layers'
+
+
 def _scope(names) -> str:
   """The variable scope holding `names` (their common directory)."""
   parts = [n.split('/')[:-1] for n in names]
@@ -365,7 +372,7 @@ class _Reader:
         name,
         code,
         LayerMapping(
-            f'{type(layer).__module__.split(".")[-1]}.{kind} {layer.name!r}',
+            f'{_api(layer)}.{kind} {scope or layer.name!r}',
             f'keras.layers.{kind} {name!r}',
             call.line,
         ),

@@ -289,7 +289,7 @@ def read_state(
     except errors.MigrationError as e:
       return optimizer_state.State((), {}, (), reason=str(e))
     keras_class = plan.keras_class
-    if keras_class not in optimizer_state.KERAS3:
+    if keras_class not in optimizer_state.KERAS3_V1:
       return optimizer_state.State(
           (),
           {},
@@ -297,7 +297,7 @@ def read_state(
           reason=(
               f'{type(optimizer).__name__} becomes {keras_class}, which has'
               ' no Keras 3 mapping here (supported:'
-              f' {sorted(optimizer_state.KERAS3)})'
+              f' {sorted(optimizer_state.KERAS3_V1)})'
           ),
       )
     count = names_used.get(keras_class, 0)
@@ -323,7 +323,7 @@ def read_state(
             pair.keys[0].name,
             pair.scale,
         )
-    row = optimizer_state.KERAS3[keras_class]
+    row = optimizer_state.KERAS3_V1[keras_class]
     for hyper in row.hypers:
       if hyper in plan.config:
         value = plan.config[hyper]
@@ -342,4 +342,5 @@ def read_state(
       arguments,
       weights.global_step,
       hypers_from=optimizer_state.FROM_V1_GRAPH,
+      rows=optimizer_state.KERAS3_V1,
   )

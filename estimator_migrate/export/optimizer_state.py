@@ -96,6 +96,29 @@ KERAS3: types.MappingProxyType[str, Keras3Row] = types.MappingProxyType(
         ),
     }
 )
+# The rows of v1 optimizers' state (a model_fn's, translated by
+# `tables.optimizers`): KERAS3's, and RMSprop, whose Keras 3 rule is v1's
+# (sqrt(ms + eps); with momentum, the increment accumulated) but not the
+# Keras 2 legacy class's without momentum (sqrt(ms) + eps).
+KERAS3_V1: types.MappingProxyType[str, Keras3Row] = types.MappingProxyType(
+    {
+        **KERAS3,
+        'RMSprop': Keras3Row(
+            types.MappingProxyType(
+                {
+                    'rms': '_velocities',
+                    'momentum': '_momentums',
+                    'mg': '_average_gradients',
+                }
+            ),
+            ('learning_rate', 'rho', 'momentum'),
+            'RMSprop (model.py)',
+            "v1's update (ms, then lr g / sqrt(ms + eps), accumulated with"
+            ' momentum); embedding rows updated lazily as v1 does'
+            " (model.py's RMSprop)",
+        ),
+    }
+)
 # Config entries not in the checkpoint (Python attributes of the Keras 2
 # optimizer): read from the graph's update ops (`GRAPH_CONFIG`), else from
 # the optimizer object passed in the kwargs if any, else TF 2.15's defaults.
@@ -105,6 +128,7 @@ _PYTHON_CONFIG = types.MappingProxyType(
         'Adagrad': {'epsilon': 1e-7},
         'Ftrl': {'l2_shrinkage_regularization_strength': 0.0},
         'SGD': {'nesterov': False},
+        'RMSprop': {'epsilon': 1e-7, 'centered': False},
     }
 )
 
@@ -282,6 +306,7 @@ def read_state(
     graph=None,
     *,
     hypers_from: str = FROM_CHECKPOINT,
+    rows: Mapping[str, Keras3Row] = KERAS3,
 ) -> State:
   """Reads the optimizer state of the model variables `model_names`.
 
@@ -298,6 +323,7 @@ def read_state(
       from its update ops (`GRAPH_CONFIG`) over the kwargs.
     hypers_from: The source `State.sources` names for hyperparameters read
       from `reader`.
+    rows: The optimizers carried (`KERAS3`; `KERAS3_V1` for v1 state).
 
   Returns:
     The state, or a State with `reason` when compile=True cannot be offered.
@@ -323,7 +349,7 @@ def read_state(
   unclaimed = [n for n in model_names]
   for opt, entry in sorted(found.items()):
     keras_class = re.sub(r'_\d+$', '', opt)
-    row = KERAS3.get(keras_class)
+    row = rows.get(keras_class)
     if row is None:
       return State(
           (),
@@ -331,7 +357,7 @@ def read_state(
           (),
           reason=(
               f'optimizer {keras_class} has no Keras 3 mapping here'
-              f' (supported: {sorted(KERAS3)})'
+              f' (supported: {sorted(rows)})'
           ),
       )
     unknown = set(entry['slots']) - _keras2_slots(keras_class)

@@ -530,10 +530,84 @@ class SGD(keras.optimizers.SGD):
     return None
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Ftrl(keras.optimizers.Ftrl):
+  """Ftrl whose embedding rows are updated lazily, as TF 2.15's sparse kernel.
+
+  Keras 3 recomputes every row of a table from its `linear` slot, which
+  sets a row no batch has reached yet (linear 0) to zero.
+  """
+
+  def update_step(self, gradient, variable, learning_rate):
+    if not isinstance(gradient, tf.IndexedSlices):
+      return super().update_step(gradient, variable, learning_rate)
+    rows = gradient.indices
+    lr = tf.cast(learning_rate, variable.dtype)
+    grad = tf.cast(gradient.values, variable.dtype)
+    index = self._get_variable_index(variable)
+    accumulators, linears = self._accumulators[index], self._linears[index]
+    accum = tf.gather(accumulators, rows)
+    value = tf.gather(variable, rows)
+    power = self.learning_rate_power
+    l1 = self.l1_regularization_strength
+    l2 = self.l2_regularization_strength + self.beta / (2.0 * lr)
+    shrunk = grad + 2 * self.l2_shrinkage_regularization_strength * value
+    new_accum = accum + tf.square(grad)
+    sigma = (tf.pow(new_accum, -power) - tf.pow(accum, -power)) / lr
+    linear = tf.gather(linears, rows) + shrunk - sigma * value
+    quadratic = tf.pow(new_accum, -power) / lr + 2 * l2
+    self.assign(linears, tf.IndexedSlices(linear, rows))
+    self.assign(
+        variable,
+        tf.IndexedSlices(
+            (tf.clip_by_value(linear, -l1, l1) - linear) / quadratic, rows
+        ),
+    )
+    self.assign(accumulators, tf.IndexedSlices(new_accum, rows))
+    return None
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RMSprop(keras.optimizers.RMSprop):
+  """RMSprop whose embedding rows are updated lazily, as v1's sparse kernel.
+
+  For dense gradients Keras 3's rule is v1's RMSProp (lr g / sqrt(ms +
+  eps), accumulated with momentum); v1 updates only the rows a sparse
+  gradient names, where Keras 3 would decay every row.
+  """
+
+  def update_step(self, gradient, variable, learning_rate):
+    if not isinstance(gradient, tf.IndexedSlices):
+      return super().update_step(gradient, variable, learning_rate)
+    rows, grad = gradient.indices, gradient.values
+    lr = tf.cast(learning_rate, variable.dtype)
+    index = self._get_variable_index(variable)
+    velocities = self._velocities[index]
+    mean_square = tf.gather(velocities, rows) * self.rho + (
+        1 - self.rho
+    ) * tf.square(grad)
+    self.assign(velocities, tf.IndexedSlices(mean_square, rows))
+    denominator = mean_square + self.epsilon
+    if self.centered:
+      averages = self._average_gradients[index]
+      average = tf.gather(averages, rows) * self.rho + (1 - self.rho) * grad
+      self.assign(averages, tf.IndexedSlices(average, rows))
+      denominator -= tf.square(average)
+    step = lr * grad / tf.sqrt(denominator)
+    if self.momentum > 0:
+      momentums = self._momentums[index]
+      step = tf.gather(momentums, rows) * self.momentum + step
+      self.assign(momentums, tf.IndexedSlices(step, rows))
+    self.assign_sub(variable, tf.IndexedSlices(step, rows))
+    return None
+
+
+# Keras 3 class of each optimizer spec.json names (optimizer_state.KERAS3_V1).
 OPTIMIZERS = {
     'Adam': keras.optimizers.Adam,
     'Adagrad': Adagrad,
-    'Ftrl': keras.optimizers.Ftrl,
+    'Ftrl': Ftrl,
+    'RMSprop': RMSprop,
     'SGD': SGD,
 }
 
