@@ -7,15 +7,19 @@ reduction) and a v1 optimizer's `minimize` with the global step. Every
 variable lives under a named variable scope or a layer `name=`.
 
 `CASES` are the models to export: each with its params, a learnable train set
-(fixed seed), held-out rows (unseen strings, `''` and `-1` ids where the model
-has categorical inputs) and the v1 optimizers it trains with. `REFUSALS` are
+(seeded synthetic rows; real scans of the embedded digits for the two CNNs),
+held-out rows (unseen strings, `''` and `-1` ids where the model has
+categorical inputs) and the v1 optimizers it trains with. `REFUSALS` are
 model_fns whose PREDICT path holds a construct an exporter must refuse: each
 with one batch of features and the words the refusal must name (the op type
 and the scope it is built under).
 
-Training is deterministic: `estimator` fixes `tf_random_seed`, and `input_fn`
-reads rows in order (`shuffle=False`), repeating them, so every `train` call
-sees the batches `batches` returns (each call starts again at row 0).
+Training is deterministic: `estimator` fixes `tf_random_seed` (TF's own
+initializers and dropout), `train` seeds Keras' generator (the initializers of
+Keras-based layers), and `input_fn` reads rows in order, repeating them, so
+every `train` call reads the batches `batches` returns (each call starts again
+at row 0). `without_dropout` gives a case whose training two implementations
+can follow step by step.
 
 Example:
   case = CASES[0]
@@ -29,6 +33,7 @@ import dataclasses
 import importlib
 import random
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -520,7 +525,7 @@ OCCUPATIONS = ('clerk', 'farmer', 'nurse', 'pilot', 'teacher', 'welder')
 
 
 def wide_deep_regressor_model_fn(features, labels, mode, params):
-  """linear_model + a dense tower, added; Ftrl and Adagrad, one step each."""
+  """linear_model + a dense tower, summed; Ftrl and Adagrad, one global step."""
   with tf.compat.v1.variable_scope('linear') as linear_scope:
     wide = _fc.linear_model(features, params['wide_columns'])
   with tf.compat.v1.variable_scope('dnn') as dnn_scope:
@@ -811,12 +816,12 @@ def _regression_spec(mode, output, labels) -> tf.estimator.EstimatorSpec:
 
 
 def py_func_model_fn(features, labels, mode, params):
-  """A numpy function inside the tower (`tf.compat.v1.py_func`)."""
+  """A numpy function on the input (`tf.compat.v1.py_func`)."""
   del params  # unused
   with tf.compat.v1.variable_scope('numpy_tower'):
-    net = _layers.dense(features['x'], 4, name='hidden')
-    net = tf.compat.v1.py_func(np.tanh, [net], tf.float32)
-    net.set_shape([None, 4])
+    x = tf.compat.v1.py_func(np.tanh, [features['x']], tf.float32)
+    x.set_shape(features['x'].shape)
+    net = _layers.dense(x, 4, name='hidden')
     output = _layers.dense(net, 1, name='output')
   return _regression_spec(mode, output, labels)
 
@@ -893,13 +898,22 @@ def _refusal_features() -> Features:
   }
 
 
-def _refusal(name, model_fn, params, keys, op_words) -> Refusal:
+def _refusal(
+    name: str,
+    model_fn: Callable[..., tf.estimator.EstimatorSpec],
+    params: Mapping[str, Any],
+    keys: list[str],
+    op_words: tuple[str, ...],
+) -> Refusal:
   features = _refusal_features()
   return Refusal(
       name, model_fn, params, {k: features[k] for k in keys}, op_words
   )
 
 
+# Each op_words[0] is the op type on the path from the features to the
+# predictions (while_loop and dynamic_rnn build TF 2's functional
+# `StatelessWhile`; the RNN's path also holds TensorList ops around it).
 REFUSALS: tuple[Refusal, ...] = (
     _refusal('py_func', py_func_model_fn, {}, ['x'], ('PyFunc', 'numpy_tower')),
     _refusal(
@@ -1055,9 +1069,22 @@ def predict(
 
 
 def evaluate_loss(
-    case: Case, model_dir: str, features: Features | None = None, labels=None
+    case: Case,
+    model_dir: str,
+    features: Features | None = None,
+    labels: Labels | None = None,
 ) -> float:
-  """The EVAL mode's loss of the latest checkpoint (default: train rows)."""
+  """The EVAL mode's loss of the latest checkpoint (default: the train rows).
+
+  Args:
+    case: The case.
+    model_dir: Its trained model directory.
+    features: Rows to evaluate; None for `case.train_features`.
+    labels: Their labels (ignored when `features` is None).
+
+  Returns:
+    The loss averaged over the batches (of `case.batch_size` rows).
+  """
   if features is None:
     features, labels = case.train_features, case.train_labels
   metrics = estimator(case, model_dir).evaluate(
@@ -1087,6 +1114,51 @@ def batches(case: Case, steps: int) -> list[tuple[Features, Labels]]:
         (_rows(case.train_features, index), _rows(case.train_labels, index))
     )
   return out
+
+
+def _demo_model_fn_without_dropout(features, labels, mode, params):
+  with mock.patch.object(tf1_project, 'DROPOUT', 0.0):
+    return tf1_project.custom_model_fn(features, labels, mode, params)
+
+
+def without_dropout(case: Case) -> Case:
+  """The case with every dropout rate 0, its TRAIN mode free of randomness.
+
+  Two trainings agree step by step only without dropout (each side draws its
+  own masks). Cases read their rate from `params['dropout']`; the demo's
+  model_fn reads the module constant `tf1_project.DROPOUT`, patched to 0
+  while its graph is built. A rate of 0 builds no random op.
+
+  Args:
+    case: A case of `CASES`.
+
+  Returns:
+    The case unchanged if it has no dropout, else a copy without it.
+  """
+  if 'dropout' in case.params:
+    return dataclasses.replace(case, params={**case.params, 'dropout': 0.0})
+  if case.model_fn is tf1_project.custom_model_fn:
+    return dataclasses.replace(case, model_fn=_demo_model_fn_without_dropout)
+  return case
+
+
+def refusal_case(refusal: Refusal) -> Case:
+  """The refused model_fn as a trainable case (its batch, zero targets).
+
+  Every refusal trains and predicts on TF 2.15, so a refusal can be tested
+  against a real checkpoint.
+  """
+  rows = len(next(iter(refusal.features.values())))
+  return Case(
+      name=refusal.name,
+      model_fn=refusal.model_fn,
+      params=refusal.params,
+      train_features=refusal.features,
+      train_labels=np.zeros((rows, 1), np.float32),
+      held_out=refusal.features,
+      batch_size=rows,
+      optimizers=('GradientDescentOptimizer',),
+  )
 
 
 def one_batch(case: Case) -> Features:
