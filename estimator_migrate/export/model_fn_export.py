@@ -165,8 +165,11 @@ def _code(reference: str, program: model_fn_graph.Program) -> str:
           '',
           '',
           'def build_model(spec, restoring=False):  # noqa: F811',
-          f'  """`{reference}` as a Keras 3 model: feature dict to'
-          ' predictions."""',
+          f'  """The model_fn `{reference}`.',
+          '',
+          '  As a Keras 3 model: the feature dict to every prediction key (and',
+          '  any tensor the TRAIN loss reads).',
+          '  """',
           *(f'  {line}' for line in body),
           '',
           '',
@@ -223,8 +226,12 @@ def model_fn_to_keras(
       function, batch, params, labels, predictions, predict
   )
   program = model_fn_graph.read(
-      predict, {**predictions, **training.extra_outputs}, batch
+      predict,
+      {**predictions, **training.extra_outputs},
+      batch,
+      regularize=training.regularized,
   )
+  training = model_fn_losses.check_penalties(training, program, predict)
   weights = weights_lib.read_weights(model_dir, program.shapes)
   try:
     state = optimizer_state.State((), {}, (), reason=training.reason)

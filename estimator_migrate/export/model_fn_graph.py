@@ -178,6 +178,7 @@ class Program:
   """The generated `build_model`'s body and spec.json's model data.
 
   `lines`: Python statements, in order, each assigning one name.
+  `regularized`: the weights whose regularizer the layers carry.
   `outputs`: prediction key -> the name holding it. `weights`: Keras layer
   name -> checkpoint names of its weights, in the layer's order; `shapes`:
   each one's shape. `feature_columns`: call name -> its columns' specs.
@@ -195,6 +196,7 @@ class Program:
   )
   mappings: list[LayerMapping] = dataclasses.field(default_factory=list)
   tensors: dict[str, str] = dataclasses.field(default_factory=dict)
+  regularized: list[str] = dataclasses.field(default_factory=list)
 
 
 def _python_name(name: str, taken: Mapping) -> str:
@@ -236,10 +238,80 @@ def _scope(names) -> str:
   return '/'.join(common)
 
 
+def _variable_read(tensor) -> str | None:
+  """The variable `tensor` reads (through reads and identities), or None."""
+  op = tensor.op
+  while op.type in ('ReadVariableOp', 'Identity'):
+    if op.inputs[0].op.type == 'VarHandleOp':
+      return op.inputs[0].op.name
+    op = op.inputs[0].op
+  return None
+
+
+def _regularizer(tensor) -> tuple[str, str] | None:
+  """(variable, Keras 3 code) of an L1 / L2 penalty's tensor, else None.
+
+  Reads `c * reduce_sum(square(w))` (L2(c), as `tf.keras.regularizers.l2`
+  and hand-written penalties build it), `c * reduce_sum(abs(w))` (L1(c))
+  and `c * tf.nn.l2_loss(w)` (L2(c / 2)) over every axis of `w`.
+  """
+  op = tensor.op
+  coefficient = 1.0
+  if op.type == 'Mul':
+    for i in (0, 1):
+      value = _constant_value(op.inputs[i])
+      if value is not None and np.size(value) == 1:
+        coefficient = float(np.asarray(value).reshape(()))
+        op = op.inputs[1 - i].op
+        break
+    else:
+      return None
+  if op.type == 'L2Loss':
+    variable = _variable_read(op.inputs[0])
+    kind, coefficient = 'L2', coefficient / 2
+  elif op.type == 'Sum' and op.inputs[0].op.type in ('Square', 'Abs'):
+    inner = op.inputs[0].op
+    rank = inner.inputs[0].shape.rank
+    axes = _constant_value(op.inputs[1])
+    if axes is None or sorted(np.ravel(axes).tolist()) != list(range(rank)):
+      return None
+    variable = _variable_read(inner.inputs[0])
+    kind = 'L2' if inner.type == 'Square' else 'L1'
+  else:
+    return None
+  if variable is None:
+    return None
+  # The float32 value, as the penalty computes with it.
+  value = float(str(np.float32(coefficient)))
+  argument = kind.lower()
+  return variable, f'keras.regularizers.{kind}({argument}={value!r})'
+
+
+def _constant_value(tensor):
+  op = tensor.op
+  while op.type == 'Identity':
+    op = op.inputs[0].op
+  if op.type != 'Const':
+    return None
+  return tf.make_ndarray(op.get_attr('value'))
+
+
+def regularizers(graph) -> dict[str, str]:
+  """Variable -> the Keras 3 regularizer of its penalty, where one is read."""
+  out = {}
+  for tensor in graph.get_collection(
+      tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES
+  ):
+    found = _regularizer(tensor)
+    if found is not None:
+      out[found[0]] = found[1]
+  return out
+
+
 class _Reader:
   """One pass over a PREDICT trace (`read`)."""
 
-  def __init__(self, trace: model_fn_trace.Trace):
+  def __init__(self, trace: model_fn_trace.Trace, regularize: bool):
     self.trace = trace
     self.program = Program()
     self.names: dict[int, str] = {}  # id(tensor) -> python name
@@ -248,6 +320,9 @@ class _Reader:
     feature_ids = {id(t): k for k, t in trace.features.items()}
     self.feature_of = feature_ids
     self.tables: dict[str, str] = {}  # variable name -> its layer's name
+    self.unsupported: list = []  # ops without a mapping, in walk order
+    self.layer_names: set[str] = set()
+    self.regularizers = regularizers(trace.graph) if regularize else {}
 
   # Refusals.
 
@@ -255,7 +330,8 @@ class _Reader:
     line = self.trace.line_of(op)
     where = f' (model_fn line {line})' if line else ''
     return ModelFnError(
-        f'model_fn: op {op.type} {op.name!r}{where} {why}; the exporter maps'
+        f'model_fn builds op {op.type} {op.name!r}{where}, which {why}; the'
+        ' exporter maps'
         ' only what Keras 3 computes exactly (docs/export.md lists it), so'
         ' nothing was written. Export a model_fn without it, or keep this'
         ' model on its estimator.',
@@ -345,18 +421,40 @@ class _Reader:
             tensor.op,
             f'is layer {layer.name!r} ({kind}) with {key}={config[key]!r}',
         )
-    kwargs = {k: config[k] for k in LAYERS[kind] if k in config}
-    activation = kwargs.get('activation')
+    kwargs = {k: repr(config[k]) for k in LAYERS[kind] if k in config}
+    if config.get('activity_regularizer') is not None:
+      raise self.refuse(
+          tensor.op, f'is layer {layer.name!r} with an activity_regularizer'
+      )
+    weights = [v.name.split(':')[0] for v in layer.weights]
+    for argument, suffix in (
+        ('kernel_regularizer', '/kernel'),
+        ('embeddings_regularizer', '/embeddings'),
+        ('bias_regularizer', '/bias'),
+    ):
+      for weight in weights:
+        code = self.regularizers.get(weight)
+        if weight.endswith(suffix) and code is not None:
+          kwargs[argument] = code
+          self.program.regularized.append(weight)
+    activation = config.get('activation')
     if activation is not None and activation not in ACTIVATIONS:
       raise self.refuse(
           tensor.op, f'uses activation {activation!r} in layer {layer.name!r}'
       )
-    if kind == 'BatchNormalization' and isinstance(kwargs.get('axis'), list):
-      axis = kwargs['axis']
-      kwargs['axis'] = axis[0] if len(axis) == 1 else axis
-    weights = [v.name.split(':')[0] for v in layer.weights]
-    scope = _scope(weights) if weights else layer.name
+    if kind == 'BatchNormalization' and isinstance(config['axis'], list):
+      axis = config['axis']
+      kwargs['axis'] = repr(axis[0] if len(axis) == 1 else axis)
+    # A layer without weights is named after the scope of its output op
+    # (Keras numbers its own names across every graph of the process).
+    scope = _scope(weights) if weights else tensor.op.name.rpartition('/')[0]
     name = spec_lib.layer_name(scope or layer.name)
+    if not weights:  # unique, as Keras 3 requires
+      base, count = name, 1
+      while name in self.layer_names:
+        count += 1
+        name = f'{base}_{count}'
+    self.layer_names.add(name)
     if weights:
       self.program.weights[name] = tuple(weights)
       for w in weights:
@@ -365,7 +463,7 @@ class _Reader:
     if not inputs:
       raise self.refuse(tensor.op, f'is layer {layer.name!r} without inputs')
     argument = inputs[0] if len(inputs) == 1 else '[' + ', '.join(inputs) + ']'
-    arguments = ''.join(f'{k}={v!r}, ' for k, v in kwargs.items())
+    arguments = ''.join(f'{k}={v}, ' for k, v in kwargs.items())
     code = f'keras.layers.{kind}({arguments}name={name!r})({argument})'
     return self.emit(
         tensor,
@@ -631,7 +729,43 @@ class _Reader:
       return self.strided_slice(tensor, op)
     if kind == 'ResourceGather':
       return self.table_lookup(tensor, op)
-    raise self.refuse(op, 'has no exact Keras 3 counterpart here')
+    return self.unsupported_op(tensor, op)
+
+  def unsupported_op(self, tensor, op) -> str:
+    """Notes `op` for the refusal and walks on, to name every such op."""
+    if not any(o is op for o in self.unsupported):
+      self.unsupported.append(op)
+      for t in op.inputs:
+        if (
+            self.constant(t) is None
+            and t.dtype != tf.resource
+            and t.op.type != 'ReadVariableOp'
+        ):
+          self.visit(t)
+    self.names[id(tensor)] = '_'
+    return '_'
+
+  def refuse_unsupported(self) -> None:
+    """Raises naming every op without a mapping (the first ones in full)."""
+    if not self.unsupported:
+      return
+    shown = []
+    for op in self.unsupported[:6]:
+      line = self.trace.line_of(op)
+      shown.append(
+          f'{op.type} {op.name!r}' + (f' (line {line})' if line else '')
+      )
+    more = len(self.unsupported) - len(shown)
+    raise ModelFnError(
+        f'model_fn builds {len(self.unsupported)} op(s) between the features'
+        ' and the predictions with no exact Keras 3 counterpart here: '
+        + '; '.join(shown)
+        + (f'; and {more} more' if more > 0 else '')
+        + '. The exporter maps only what Keras 3 computes exactly'
+        ' (docs/export.md lists it), so nothing was written. Export a'
+        ' model_fn without them, or keep this model on its estimator.',
+        argument='model_fn',
+    )
 
   def table_lookup(self, tensor, op) -> str:
     handle = op.inputs[0].op
@@ -704,6 +838,8 @@ def read(
     trace: model_fn_trace.Trace,
     outputs: Mapping[str, tf.Tensor],
     features: Mapping[str, np.ndarray],
+    *,
+    regularize: bool = False,
 ) -> Program:
   """The Keras 3 program computing `outputs` from the trace's features.
 
@@ -712,13 +848,15 @@ def read(
     outputs: Output name -> tensor (the predictions, and any tensor a loss
       reads that is not one).
     features: The batch of features the trace was made with.
+    regularize: Give layers the regularizers their weights' penalties in
+      the graph's REGULARIZATION_LOSSES compute (the TRAIN loss adds them).
 
   Raises:
     ModelFnError: An op, layer or call without an exact Keras 3 mapping
       (naming it, its scope and the user's line).
     ColumnError: A feature column the canned exit does not carry.
   """
-  reader = _Reader(trace)
+  reader = _Reader(trace, regularize)
   for key, tensor in outputs.items():
     if not isinstance(tensor, tf.Tensor):
       raise ModelFnError(
@@ -727,6 +865,7 @@ def read(
           argument='model_fn',
       )
     reader.program.outputs[key] = reader.visit(tensor)
+  reader.refuse_unsupported()
   columns = reader.program.columns
   for key in sorted(reader.raw):
     array = np.asarray(features[key])

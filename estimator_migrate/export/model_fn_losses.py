@@ -80,11 +80,13 @@ class Training:
 
   `extra_outputs`: output name -> PREDICT tensor a loss reads that is not
   a prediction. `optimizers`: (v1 optimizer, its variables' names).
-  `reason`: why the training state is not carried (then the rest is
-  empty).
+  `regularized`: the loss adds every penalty of REGULARIZATION_LOSSES
+  (the layers then carry their regularizers). `reason`: why the training
+  state is not carried (then the rest is empty).
   """
 
   losses: tuple = ()
+  regularized: bool = False
   extra_outputs: Mapping[str, tf.Tensor] = dataclasses.field(
       default_factory=dict
   )
@@ -97,15 +99,23 @@ def _unavailable(reason: str) -> Training:
   return Training(reason=reason)
 
 
-def _pass_through(tensor):
-  while tensor.op.type in ('Identity', 'Cast', 'StopGradient'):
+def _pass_through(tensor, reshaped: bool = False):
+  """`tensor` before identities and casts (and reshapes, if `reshaped`)."""
+  kinds = ('Identity', 'Cast', 'StopGradient')
+  if reshaped:
+    kinds += ('Reshape', 'Squeeze', 'ExpandDims')
+  while tensor.op.type in kinds:
     tensor = tensor.op.inputs[0]
   return tensor
 
 
-def _label_key(tensor, labels) -> str | None:
-  """The labels dict key `tensor` is (or None: the labels tensor)."""
-  tensor = _pass_through(tensor)
+def _label_key(tensor, labels, reshaped: bool) -> str | None:
+  """The labels dict key `tensor` is (or None: the labels tensor).
+
+  `reshaped`: the loss takes its labels in any shape of the same values
+  (sparse class ids), so a reshape of them is the labels too.
+  """
+  tensor = _pass_through(tensor, reshaped)
   if isinstance(labels, Mapping):
     for key, placeholder in labels.items():
       if placeholder is tensor:
@@ -115,15 +125,19 @@ def _label_key(tensor, labels) -> str | None:
   raise ValueError(f'its labels {tensor.name} are not a labels tensor')
 
 
-def _summands(loss, recorded) -> list:
-  """The recorded loss outputs whose sum `loss` is, else ValueError."""
+def _summands(loss, recorded, penalties) -> list:
+  """The recorded loss outputs and penalties whose sum `loss` is.
+
+  Raises:
+    ValueError: `loss` is something else.
+  """
   loss = _pass_through(loss)
-  if any(loss is r for r in recorded):
+  if any(loss is r for r in (*recorded, *penalties)):
     return [loss]
   if loss.op.type in ('AddV2', 'Add', 'AddN'):
     out = []
     for t in loss.op.inputs:
-      out += _summands(t, recorded)
+      out += _summands(t, recorded, penalties)
     return out
   raise ValueError(
       f'the loss {loss.name} ({loss.op.type}) is not a sum of'
@@ -151,7 +165,11 @@ def _keras_loss(call, trace, predict, predictions, extra) -> tuple:
     config['label_smoothing'] = float(arguments['label_smoothing'])
   if function == 'huber_loss':
     config['delta'] = float(arguments.get('delta', 1.0))
-  label = _label_key(arguments[label_arg], trace.labels)
+  label = _label_key(
+      arguments[label_arg],
+      trace.labels,
+      reshaped=keras_class == 'SparseCategoricalCrossentropy',
+  )
   tensor = arguments[prediction_arg]
   if (
       reduction == tf.compat.v1.losses.Reduction.SUM
@@ -172,7 +190,12 @@ def _keras_loss(call, trace, predict, predictions, extra) -> tuple:
   for key, value in extra.items():
     if value is target:
       return (key, label, keras_class, config), None
-  key = re.sub(r'\W', '_', tensor.op.name.split('/')[0]) or 'loss_input'
+  # Named after the loss's argument (`logits`), then after its scope.
+  key = prediction_arg
+  if key in predictions or key in extra:
+    key = f'{prediction_arg}_' + re.sub(
+        r'\W', '_', tensor.op.name.split('/')[0]
+    )
   while key in predictions or key in extra:
     key += '_'
   return (key, label, keras_class, config), (key, target)
@@ -200,14 +223,23 @@ def read_training(
   )
   spec = trace.spec
   loss_calls = [c for c in trace.calls if c.kind == 'loss']
-  if trace.graph.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES):
-    return _unavailable('the model_fn has regularization losses')
+  penalties = trace.graph.get_collection(
+      tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES
+  )
   try:
-    terms = _summands(spec.loss, [c.outputs[0] for c in loss_calls])
+    terms = _summands(spec.loss, [c.outputs[0] for c in loss_calls], penalties)
   except ValueError as e:
     return _unavailable(str(e))
+  added = [t for t in terms if any(t is p for p in penalties)]
+  if added and len(added) != len(penalties):
+    return _unavailable(
+        f'the loss adds {len(added)} of the {len(penalties)} regularization'
+        ' losses'
+    )
   losses, extra = [], {}
   for term in terms:
+    if any(term is p for p in penalties):
+      continue
     call = next(c for c in loss_calls if c.outputs[0] is term)
     try:
       fields, output = _keras_loss(call, trace, predict, predictions, extra)
@@ -241,6 +273,7 @@ def read_training(
   )
   return Training(
       losses=tuple(spec_lib.Loss(*f) for f in losses),
+      regularized=bool(added),
       extra_outputs=extra,
       optimizers=tuple(found),
       trainable=trainable,
@@ -344,3 +377,23 @@ def read_state(
       hypers_from=optimizer_state.FROM_V1_GRAPH,
       rows=optimizer_state.KERAS3_V1,
   )
+
+
+def check_penalties(training: Training, program, predict) -> Training:
+  """`training`, or why not carried if a penalty the loss adds is not.
+
+  Every REGULARIZATION_LOSSES penalty the TRAIN loss adds must be one a
+  Keras 3 layer's regularizer computes (`model_fn_graph.regularizers`).
+  """
+  if training.reason or not training.regularized:
+    return training
+  penalties = predict.graph.get_collection(
+      tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES
+  )
+  if len(program.regularized) != len(penalties):
+    return _unavailable(
+        f'{len(penalties) - len(program.regularized)} of the'
+        f' {len(penalties)} regularization losses are not an L1 or L2'
+        " penalty of a mapped layer's kernel or bias"
+    )
+  return training
