@@ -100,7 +100,7 @@ class ModelFnExportTest(parameterized.TestCase):
     super().setUpClass()
     cls.root = tempfile.mkdtemp()
     cls.expected, cls.exports, cls.results = {}, {}, {}
-    cls.continued, cls.fits = {}, {}
+    cls.continued, cls.fits, cls.figures = {}, {}, {}
     predict_jobs, fit_jobs = [], []
     for name, case in _CASES.items():
       # Predictions, on the case as it is (dropout and all).
@@ -152,11 +152,26 @@ class ModelFnExportTest(parameterized.TestCase):
   @classmethod
   def tearDownClass(cls):
     shutil.rmtree(cls.root, ignore_errors=True)
+    # The figures docs/export.md quotes (run with -s to see them).
+    print(
+        '\n| case | max prediction diff | max weight diff after fit |',
+        file=sys.stderr,
+    )
+    for name in _CASES:
+      prediction, weight = cls.figures.get(name, (None, None))
+      print(f'| {name} | {prediction} | {weight} |', file=sys.stderr)
     super().tearDownClass()
 
   @parameterized.named_parameters((name, name) for name in _CASES)
   def test_predictions_match_the_estimator(self, name):
     expected, got = self.expected[name], self.predicted[name]
+    self.figures[name] = (
+        max(
+            float(np.max(np.abs(got[k] - want.astype(got[k].dtype))))
+            for k, want in expected.items()
+        ),
+        self.figures.get(name, (None, None))[1],
+    )
     self.assertCountEqual(
         [k for k in got if not k.startswith('saved_model/')],
         [*expected, *self.results[name].spec.model.outputs[len(expected) :]],
@@ -198,6 +213,13 @@ class ModelFnExportTest(parameterized.TestCase):
         before = result.arrays[variable]
         moved += not np.array_equal(np.asarray(before), want)
     self.assertGreater(moved, 0)  # the M steps trained something
+    self.figures[name] = (
+        self.figures.get(name, (None, None))[0],
+        max(
+            float(np.max(np.abs(got - reader.get_tensor(v))))
+            for v, got in weights.items()
+        ),
+    )
 
   def test_report_names_every_layer_and_line(self):
     report = self.results['premade_mlp'].report()

@@ -113,7 +113,7 @@ class DemoReport:
   workdir: str
   steps: int
   models: tuple[ModelResult, ...]
-  keras3: keras3_act.Result  # the canned model's third act
+  keras3: tuple[keras3_act.Result, ...]  # the third act, canned and custom
   conversion: convert.ConversionReport
   changes_table: str
   plot_path: str
@@ -121,9 +121,9 @@ class DemoReport:
   seed: int
 
   def problems(self) -> list[str]:
-    return [
-        p for m in self.models for p in m.problems()
-    ] + self.keras3.problems()
+    return [p for m in self.models for p in m.problems()] + [
+        p for k in self.keras3 for p in k.problems()
+    ]
 
   @property
   def ok(self) -> bool:
@@ -134,8 +134,10 @@ class DemoReport:
     return self.migration_table() + '\n\n' + self.keras3_table()
 
   def keras3_table(self) -> str:
-    """The third act: the migrated canned model on TF 2.21 and Keras 3."""
-    return report.markdown_table(keras3_act.HEADER, [self.keras3.row()])
+    """The third act: both models on TF 2.21 and Keras 3."""
+    return report.markdown_table(
+        keras3_act.HEADER, [k.row() for k in self.keras3]
+    )
 
   def migration_table(self) -> str:
     """TF1 continued vs migrated continued, per model."""
@@ -211,20 +213,29 @@ class DemoReport:
         f' measure, max({TOLERANCE.noise_factor:g} x noise floor, absolute'
         ' floor); a model whose migration gap exceeds it diverged.',
         '',
-        '## Canned model: off Estimators, on TensorFlow 2.21 and Keras 3',
+        '## Off Estimators, on TensorFlow 2.21 and Keras 3',
         '',
-        f'The migrated canned model at step {self.steps} was exported with'
-        ' `export.canned_to_keras` and saved with its serving SavedModel'
-        f' (`{os.path.relpath(self.keras3.directory, self.workdir)}/`). In'
-        ' the modern environment (TensorFlow 2.21, Keras 3) its `load()`'
-        ' and the SavedModel predicted the test set, and'
-        ' `load(compile=True)` `fit` the batches the migrated estimator'
-        f' continued on ({self.steps} steps, `shuffle=False`):',
+        f'At step {self.steps} the migrated canned model was exported with'
+        ' `export.canned_to_keras`'
+        f' (`{os.path.relpath(self.keras3[0].directory, self.workdir)}/`),'
+        ' and the TF1 custom model_fn with `export.model_fn_to_keras`, which'
+        ' reads the graph the model_fn builds and generates its Keras 3'
+        ' model (no hand-written twin;'
+        f' `{os.path.relpath(self.keras3[1].directory, self.workdir)}/`);'
+        ' both with their serving SavedModel. In the modern environment'
+        ' (TensorFlow 2.21, Keras 3) each `load()` and SavedModel predicted'
+        ' the test set, and `load(compile=True)` `fit` the batches the'
+        f' estimator continued on ({self.steps} steps, `shuffle=False`; the'
+        ' custom model with dropout off on both sides, since each side draws'
+        ' its own masks):',
         '',
         self.keras3_table(),
         '',
-        self.keras3.parity.table(),
-        '',
+        *(
+            line
+            for k in self.keras3
+            for line in (f'{k.name}:', '', k.parity.table(), '')
+        ),
         '"weights after training on": max |w_estimator - w_Keras3| over'
         ' every model weight once both trained on; the Keras 3 training loss'
         ' is in the canned panel of the loss curves.',

@@ -10,6 +10,7 @@ Example:
 
 from collections.abc import Callable, Mapping
 import os
+import shutil
 import time
 
 import numpy as np
@@ -288,7 +289,7 @@ def _run_custom(workdir, steps, dataset, data_dir, batch_size, say):
   config = _config(steps)
   params = {'num_classes': classes, 'learning_rate': tf1_project.LEARNING_RATE}
 
-  def make_tf1(model_dir):
+  def make_tf1(model_dir, params=params):
     return tf.estimator.Estimator(
         tf1_project.custom_model_fn,
         params=params,
@@ -302,6 +303,27 @@ def _run_custom(workdir, steps, dataset, data_dir, batch_size, say):
   )
   tf1 = make_tf1(os.path.join(workdir, 'custom', 'tf1'))
   tf1.train(train_fn, steps=steps)
+  say(
+      'custom: exporting the TF1 model_fn to Keras 3 (read from the graph it'
+      ' builds, no Keras twin), with a SavedModel'
+  )
+  # Dropout draws other masks on each side: the training comparison runs
+  # both without it, from the same checkpoint (`tf1_quiet`, `keras3_fit`).
+  quiet_params = {**params, 'dropout': 0.0}
+  test_features, _ = keras3_act.dataset_arrays(eval_fn, None, SEED)
+  pending = keras3_act.save_model_fn_export(
+      tf1_project.custom_model_fn,
+      tf1.model_dir,
+      params,
+      os.path.join(workdir, 'custom', 'keras3'),
+      test_features,
+      keras3_act.dataset_arrays(train_fn, steps, SEED),
+      batch_size,
+      estimator=tf1,
+      fit_export=(quiet_params, os.path.join(workdir, 'custom', 'keras3_fit')),
+  )
+  quiet_dir = os.path.join(workdir, 'custom', 'tf1_quiet')
+  shutil.copytree(tf1.model_dir, quiet_dir)
   prefix = tf.train.latest_checkpoint(tf1.model_dir)
   say('custom: carrying weights, Adam slots and step into the Keras model')
   plan = optimizers.plan_optimizer(
@@ -338,8 +360,9 @@ def _run_custom(workdir, steps, dataset, data_dir, batch_size, say):
       warm_start_from=start.settings,
   )
   say(f'custom: continuing TF1 (twice) and migrated for {steps} steps')
-  return _continue_and_compare(
-      'custom model_fn (tf.compat.v1.layers -> Keras, digits)',
+  name = 'custom model_fn (tf.compat.v1.layers -> Keras, digits)'
+  result = _continue_and_compare(
+      name,
       make_tf1,
       tf1,
       migrated,
@@ -352,7 +375,19 @@ def _run_custom(workdir, steps, dataset, data_dir, batch_size, say):
           ' moments and the global step are carried by'
           ' assignment.warm_start_model_fn into a warm start of the'
           ' make_model_fn estimator.',
+          'custom: the model_fn exported to Keras 3 by export.model_fn_to_keras'
+          ' from its own graph (model.py is generated); its training is'
+          ' compared without dropout on both sides (tf1_quiet, keras3_fit).',
       ),
+  )
+  say(
+      'custom: on TensorFlow 2.21 (Keras 3): predicting, then training on'
+      f' the same {steps} batches (dropout off on both sides)'
+  )
+  quiet = make_tf1(quiet_dir, quiet_params)
+  quiet.train(train_fn, steps=steps)
+  return result, keras3_act.prove(
+      name, pending, quiet, keras3_act.CUSTOM_TOLERANCE
   )
 
 
@@ -370,8 +405,9 @@ def run_demo(
   """Trains the TF1 project, migrates it, continues both and compares.
 
   Writes `OUTPUTS` into `workdir`: the model_dirs (`canned/`, `custom/`, each
-  with `tf1`, `tf1_rerun` and `migrated`), the canned model's Keras 3 export
-  (`canned/keras3`, proven in the modern environment: `keras3_act`),
+  with `tf1`, `tf1_rerun` and `migrated`), the Keras 3 exports
+  (`canned/keras3`, `custom/keras3` and `custom/keras3_fit` with
+  `custom/tf1_quiet`, proven in the modern environment: `keras3_act`),
   `report.md` and `loss_curves.png`. A rerun in the same `workdir` replaces
   them; a run that fails leaves none of them.
 
@@ -412,7 +448,7 @@ def run_demo(
     canned_result, keras3, conversion, changes = _run_canned(
         workdir, steps, data_dir, batch_size, perturb_lr, say
     )
-    custom_result = _run_custom(
+    custom_result, custom_keras3 = _run_custom(
         workdir, steps, dataset, data_dir, batch_size, say
     )
     plot_path = os.path.join(workdir, 'loss_curves.png')
@@ -433,7 +469,7 @@ def run_demo(
         workdir=workdir,
         steps=steps,
         models=(canned_result, custom_result),
-        keras3=keras3,
+        keras3=(keras3, custom_keras3),
         conversion=conversion,
         changes_table=changes,
         plot_path=plot_path,

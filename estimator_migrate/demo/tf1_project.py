@@ -94,7 +94,7 @@ def regularizer(weights):
   return L2 * tf.reduce_sum(tf.square(weights))
 
 
-def cnn(images, training: bool, num_classes: int):
+def cnn(images, training: bool, num_classes: int, dropout: float = DROPOUT):
   """The guide's CNN from tf.compat.v1.layers (logits)."""
   with tf.compat.v1.variable_scope('model', reuse=tf.compat.v1.AUTO_REUSE):
     x = tf.compat.v1.layers.conv2d(
@@ -102,16 +102,24 @@ def cnn(images, training: bool, num_classes: int):
     )
     x = tf.compat.v1.layers.max_pooling2d(x, (2, 2), 2)
     x = tf.compat.v1.layers.flatten(x)
-    x = tf.compat.v1.layers.dropout(x, DROPOUT, training=training)
+    x = tf.compat.v1.layers.dropout(x, dropout, training=training)
     x = tf.compat.v1.layers.dense(x, 64, activation=tf.nn.relu)
     x = tf.compat.v1.layers.batch_normalization(x, training=training)
     return tf.compat.v1.layers.dense(x, num_classes)
 
 
 def custom_model_fn(features, labels, mode, params):
-  """A TF1 model_fn: global collections for losses and BatchNorm updates."""
+  """A TF1 model_fn: global collections for losses and BatchNorm updates.
+
+  params: `num_classes`, `learning_rate`, and `dropout` (default DROPOUT).
+  """
   training = mode == tf.estimator.ModeKeys.TRAIN
-  logits = cnn(features['image'], training, params['num_classes'])
+  logits = cnn(
+      features['image'],
+      training,
+      params['num_classes'],
+      params.get('dropout', DROPOUT),
+  )
   probabilities = tf.nn.softmax(logits)
   class_ids = tf.argmax(logits, axis=-1)
   if mode == tf.estimator.ModeKeys.PREDICT:

@@ -135,7 +135,7 @@ _REDUCE = {
     'Min': 'keras.ops.min',
 }
 # Ops that pass their first input on unchanged at inference.
-_PASS = ('Identity', 'StopGradient', 'Snapshot')
+_PASS = ('Identity', 'StopGradient')
 # Constants larger than this are refused rather than inlined in model.py.
 _MAX_CONSTANT = 64
 
@@ -218,7 +218,7 @@ def _literal(value) -> str:
   if array.ndim == 0:
     item = array.item()
     return repr(float(item)) if array.dtype.kind == 'f' else repr(item)
-  return repr(array.tolist())
+  return f'np.array({array.tolist()!r}, {array.dtype.name!r})'
 
 
 def _api(layer) -> str:
@@ -723,7 +723,7 @@ class _Reader:
     if kind == 'MatMul':
       if op.get_attr('transpose_a') or op.get_attr('transpose_b'):
         raise self.refuse(op, 'is a transposed matmul')
-      a, b = (self.visit(t) for t in op.inputs)
+      a, b = (self.inline(t, op) for t in op.inputs)
       return self.emit(tensor, op.name, f'keras.ops.matmul({a}, {b})')
     if kind == 'StridedSlice':
       return self.strided_slice(tensor, op)

@@ -50,7 +50,6 @@ KERAS_LOSSES: Mapping[str, tuple[str, str, str, dict]] = {
         {'from_logits': True},
     ),
     'mean_squared_error': ('MeanSquaredError', 'labels', 'predictions', {}),
-    'absolute_difference': ('MeanAbsoluteError', 'labels', 'predictions', {}),
     'huber_loss': ('Huber', 'labels', 'predictions', {}),
 }
 # v1 reductions Keras 3's `sum_over_batch_size` computes for unit weights

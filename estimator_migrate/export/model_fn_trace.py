@@ -42,7 +42,6 @@ TRAIN = tf.estimator.ModeKeys.TRAIN
 
 # tf.compat.v1.losses functions recorded by name (model_fn_graph maps them).
 LOSSES = (
-    'absolute_difference',
     'huber_loss',
     'mean_squared_error',
     'sigmoid_cross_entropy',
@@ -336,6 +335,9 @@ def trace(
   files = user_files(model_fn)
   recorder = _Recorder(graph, files)
   with graph.as_default():
+    # The graph is read, never run; a seed lets its random ops be built
+    # where op determinism is on (it refuses unseeded ones).
+    tf.compat.v1.set_random_seed(0)
     tf.compat.v1.train.create_global_step()
     inputs = placeholders(features)
     label_inputs = _label_placeholders(labels) if mode == TRAIN else None
