@@ -97,8 +97,7 @@ _MODEL_FN = flags.DEFINE_string(
 )
 _MODEL_FN_KWARGS = ('features', 'params', 'labels')
 
-# Which flag each library argument is (`features`, `params` and `labels`
-# come from --config).
+# Which flag each library argument is.
 _ARGUMENTS = console.ArgumentFlags.of(
     'config',
     'model_dir',
@@ -107,9 +106,6 @@ _ARGUMENTS = console.ArgumentFlags.of(
     'build_model',
     'model_fn',
     'saved_model',
-    features='config',
-    params='config',
-    labels='config',
 )
 
 

@@ -119,7 +119,6 @@ def _check_features(features) -> dict[str, np.ndarray]:
         'features must be one batch of the feature dict (numpy arrays, as'
         f' the input_fn yields), not {type(features).__name__}: it fixes'
         ' the names, dtypes and shapes of the inputs.',
-        argument='features',
     )
   out = {}
   sizes = set()
@@ -129,14 +128,12 @@ def _check_features(features) -> dict[str, np.ndarray]:
       raise ModelFnError(
           f'features[{key!r}] is {array.dtype} of shape {array.shape}: give'
           ' each feature as a [batch, ...] numpy array.',
-          argument='features',
       )
     out[str(key)] = array
     sizes.add(array.shape[0])
   if len(sizes) != 1:
     raise ModelFnError(
         f'features have different batch sizes {sorted(sizes)}: give one batch.',
-        argument='features',
     )
   return out
 

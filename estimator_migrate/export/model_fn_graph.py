@@ -877,6 +877,5 @@ def read(
       raise ModelFnError(
           f'feature {key!r} is read raw as {dtype} {list(array.shape[1:])}'
           f' and by a feature column as {known.dtype} {list(known.shape)}.',
-          argument='features',
       )
   return reader.program

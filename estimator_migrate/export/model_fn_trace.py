@@ -267,7 +267,6 @@ def placeholders(features: Mapping[str, np.ndarray]) -> dict[str, tf.Tensor]:
       raise ModelFnError(
           f'features[{key!r}] is a scalar: give one batch of features, each'
           ' [batch, ...] as the input_fn yields them.',
-          argument='features',
       )
     out[key] = tf.compat.v1.placeholder(
         dtype, (None, *array.shape[1:]), name=key
