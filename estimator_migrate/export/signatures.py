@@ -159,7 +159,8 @@ def parsing_receiver(feature_columns: Iterable) -> spec_lib.Receiver:
 
 def _refuse(why: str) -> ServingError:
   return ServingError(
-      f'{_ARGUMENT}: {why}. The served model reproduces a parsing receiver'
+      f'{_ARGUMENT} builds a receiver the export cannot serve alike ({why}).'
+      ' The served model reproduces a parsing receiver'
       ' (one string tensor parsed by one tf.io.parse_example into the'
       ' features) or raw tensors (each feature a receiver tensor); give'
       ' one of those, or export without it for the parsing receiver of the'
@@ -201,7 +202,7 @@ def _read_parse(op, serialized, features: Mapping) -> dict:
     else:
       index = value.value_index - 3 * num_sparse
       example_key = dense_keys[index].decode()
-      default = tf.get_static_value(defaults[index])
+      default = _constant(defaults[index])
       dtype = dense_types[index]
       parsed = spec_lib.ParsedFeature(
           'fixed',
@@ -218,6 +219,18 @@ def _read_parse(op, serialized, features: Mapping) -> dict:
       )
     out[key] = parsed
   return dict(sorted(out.items()))
+
+
+def _constant(tensor):
+  """The value of a tensor computed from constants (a parse default)."""
+  value = tf.get_static_value(tensor)
+  if value is not None:
+    return value
+  try:
+    with tf.compat.v1.Session(graph=tensor.graph) as session:
+      return session.run(tensor)
+  except tf.errors.OpError as e:
+    raise _refuse(f'the default of {tensor.name} is not a constant') from e
 
 
 def read_receiver(serving_input_receiver_fn: Callable) -> spec_lib.Receiver:
@@ -329,8 +342,8 @@ def serving_spec(
   missing = sorted(set(features_read) - given)
   if missing:
     raise ServingError(
-        f'the serving receiver gives no feature {", ".join(missing)}, which'
-        ' the model reads. Give a serving_input_receiver_fn that does.',
+        f'{_ARGUMENT} gives no feature {", ".join(missing)}, which the model'
+        ' reads: give a receiver function that does.',
         argument=_ARGUMENT,
     )
   return spec_lib.Serving(receiver, signatures(head, receiver))
