@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 
+from absl import logging
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
@@ -340,6 +341,7 @@ class ExportServingTest(parameterized.TestCase):
         if k.startswith('estimator/')
     }
     self.assertNotEmpty(expected)
+    worst = 0.0
     for key, want in expected.items():
       got = served.get('ours/' + key)
       self.assertIsNotNone(got, f'{name}: ours gives no {key}')
@@ -348,8 +350,10 @@ class ExportServingTest(parameterized.TestCase):
       self.assertLen(want, _N, key)
       if want.dtype.kind == 'f':
         np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE)
+        worst = max(worst, float(np.max(np.abs(got - want))))
       else:
         np.testing.assert_array_equal(got, want, key)
+    logging.info('serving %s: max |estimator - export| %.3g', name, worst)
 
   def test_strings_served(self):
     served = self.served['combined_binary_vocabulary_v1']

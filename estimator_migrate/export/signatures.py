@@ -147,8 +147,8 @@ def parsing_receiver(feature_columns: Iterable) -> spec_lib.Receiver:
     for key, feature in one.items():
       if parse.setdefault(key, feature) != feature:
         raise ServingError(
-            f'feature {key!r} is parsed as {parse[key]} and as {feature} by'
-            ' two feature columns; give each column its own feature key.',
+            f'feature_columns parse feature {key!r} two ways ({parse[key]}'
+            f' and {feature}): give each column its own feature key.',
             argument='feature_columns',
         )
   return spec_lib.Receiver(
