@@ -81,13 +81,14 @@ class ExportResult:
             ],
         ),
         '',
-        'Predictions: `logits`, `probabilities`, `class_ids` (and'
-        ' `logistic` for binary classifiers), or `predictions` for'
-        ' regressors.',
+        'Predictions: `logits`, `probabilities`, `class_ids`, `classes`,'
+        ' `all_classes`, `all_class_ids` (and `logistic` for binary'
+        ' classifiers), or `predictions` for regressors.',
         '',
         *codegen.optimizer_report(
             self.spec.training, _optimizer_table, self.optimizer_notes
         ),
+        *_serving_report(self.spec.serving),
     ]
     return '\n'.join(lines) + '\n'
 
@@ -118,6 +119,42 @@ class ExportResult:
         arrays=self.arrays,
         saved_model=saved_model,
     )
+
+
+def _serving_report(serving: spec_lib.Serving | None) -> list[str]:
+  """report.md's serving section: the receiver and the signatures."""
+  if serving is None:
+    return []
+  receiver = serving.receiver
+  if receiver.parse is not None:
+    (name,) = receiver.inputs
+    how = (
+        f'serialized tf.Examples (input `{name}`), parsed:'
+        f' {", ".join(f"`{k}` {f.kind}" for k, f in receiver.parse.items())}.'
+    )
+  else:
+    how = 'raw tensors: ' + ', '.join(
+        f'`{k}` {i.dtype} {list(i.shape)}' for k, i in receiver.inputs.items()
+    )
+  return [
+      '',
+      '## Serving (`saved_model/`)',
+      '',
+      f'Receiver: {how}',
+      '',
+      report_lib.markdown_table(
+          ('signature', 'method', 'inputs', 'outputs'),
+          [
+              (
+                  key,
+                  s.method,
+                  ', '.join(s.inputs),
+                  ', '.join(f'{k} ({v})' for k, v in s.outputs.items()),
+              )
+              for key, s in serving.signatures.items()
+          ],
+      ),
+  ]
 
 
 def _optimizer_table(optimizers: tuple[spec_lib.Optimizer, ...]) -> str:
