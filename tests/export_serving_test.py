@@ -30,10 +30,12 @@ from estimator_migrate.export import serving
 from estimator_migrate.export import signatures
 from estimator_migrate.export import spec as spec_lib
 from tests import export_testing
+from tests import testing
 
 # Every float output of the export's saved_model/ vs the estimator's.
 TOLERANCE = 1e-6
 _N = 12
+_BINARY = 'estimator_migrate/cli/export.py'
 _STEPS = 4
 
 fc = tf.feature_column
@@ -157,6 +159,15 @@ def _cases():
 
 
 _CASES = _cases()
+# For the binary's flags (module:function).
+RAW_RECEIVER_FN = _CASES['raw_linear_regressor'][3]
+
+
+def raw_kwargs() -> dict:
+  """The raw case's constructor kwargs (the binary's --config)."""
+  return dict(_CASES['raw_linear_regressor'][2])
+
+
 _RAW = 'raw_linear_regressor'
 _PARSING = [name for name in _CASES if name != _RAW]
 
@@ -241,7 +252,8 @@ class ExportServingTest(parameterized.TestCase):
     features = _training_features(rng)
     examples = np.array(_examples(rng), dtype=object).astype(bytes)
     raw = _raw_inputs(rng)
-    cls.exports, cls.estimator_dirs, jobs = {}, {}, []
+    cls.root = root
+    cls.exports, cls.model_dirs, jobs = {}, {}, []
     for name, (estimator_class, kind, kwargs, receiver_fn) in _CASES.items():
       labels = _labels(kind, rng)
 
@@ -257,6 +269,7 @@ class ExportServingTest(parameterized.TestCase):
         )
 
       model_dir = os.path.join(root, name)
+      cls.model_dirs[name] = model_dir
       estimator = estimator_class(model_dir=model_dir, **kwargs)
       estimator.train(input_fn, steps=_STEPS)
       columns = [
@@ -425,6 +438,38 @@ class ExportServingTest(parameterized.TestCase):
     # Serving's Regress needs one value per example: refused alike.
     errors = self.proof['combined_regressor_3']['errors']['estimator']
     self.assertCountEqual(errors, ['regression', 'serving_default'])
+
+  def test_binary_flag(self):
+    name = 'raw_linear_regressor'
+    target = os.path.join(self.root, 'cli_export')
+    flags = (
+        '--estimator=LinearRegressor',
+        f'--model_dir={self.model_dirs[name]}',
+        f'--config={__name__}:raw_kwargs',
+        f'--target={target}',
+    )
+    done = testing.run_binary(
+        _BINARY,
+        *flags,
+        f'--serving_input_receiver_fn={__name__}:RAW_RECEIVER_FN',
+    )
+    self.assertEqual(done.returncode, 0, done.stderr[-2000:])
+    with open(os.path.join(target, spec_lib.SPEC_FILE)) as f:
+      written = spec_lib.from_json(f.read())
+    self.assertEqual(written.serving, self.exports[name].spec.serving)
+    self.assertIn('## Serving (`saved_model/`)', done.stdout)
+    refused = testing.run_binary(
+        _BINARY,
+        *flags[:3],
+        f'--target={target}_refused',
+        f'--serving_input_receiver_fn={__name__}:_N',
+    )
+    self.assertEqual(refused.returncode, 2)
+    self.assertRegex(
+        refused.stderr.strip().splitlines()[-1],
+        r'error: --serving_input_receiver_fn .* not a function',
+    )
+    self.assertFalse(os.path.exists(target + '_refused'))
 
   def test_spec_section_round_trips(self):
     for name, result in self.exports.items():
