@@ -125,10 +125,10 @@ def _parsed(feature, key: str) -> spec_lib.ParsedFeature:
         default=_default(feature.default_value, feature.dtype),
     )
   raise ServingError(
-      f'feature {key!r} is parsed as {type(feature).__name__}; the served'
-      ' model parses FixedLenFeature and VarLenFeature only. Give'
-      f' {_ARGUMENT} a receiver parsing those.',
-      argument=_ARGUMENT,
+      f'feature_columns parse feature {key!r} as {type(feature).__name__};'
+      ' the served model parses FixedLenFeature and VarLenFeature only. Give'
+      f' {_ARGUMENT}=, a receiver parsing those.',
+      argument=('feature_columns', _ARGUMENT),
   )
 
 
