@@ -6,9 +6,11 @@ built with (`--config` names a callable returning them: feature columns live
 in user code), and writes --target: `model.py` (Keras 3 code with
 `load(directory=None, compile=False) -> keras.Model`), `spec.json`,
 `weights.npz`, `report.md` and, with --saved_model, `saved_model/` (written
-in the modern environment). The target is written under a temporary name and
-moved into place when complete; report.md lists how every feature column and
-variable was carried.
+in the modern environment: the estimator's serving signatures, taking what
+--serving_input_receiver_fn takes, by default serialized tf.Examples parsed
+as the feature columns parse them). The target is written under a temporary
+name and moved into place when complete; report.md lists how every feature
+column and variable was carried.
 
 A custom estimator (`make_model_fn` or `to_estimator`) is exported with
 --build_model=module:function instead of --estimator: the builder of its Keras
@@ -32,6 +34,9 @@ Example:
   estimator-migrate-export --estimator=DNNLinearCombinedClassifier \
       --model_dir=/models/v2 --config=config.py:kwargs --target=/models/keras \
       --saved_model
+  estimator-migrate-export --estimator=LinearRegressor --model_dir=/models/v2 \
+      --config=config.py:kwargs --target=/models/keras --saved_model \
+      --serving_input_receiver_fn=my_pkg.serving:receiver_fn
   estimator-migrate-export --build_model=my_pkg.models:build \
       --model_dir=/models/custom --config=config.py:export_kwargs \
       --target=/models/keras
@@ -81,6 +86,14 @@ _SAVED_MODEL = flags.DEFINE_bool(
     ' (.venv-modern or $ESTIMATOR_MIGRATE_MODERN_PYTHON).',
 )
 
+_SERVING_INPUT_RECEIVER_FN = flags.DEFINE_string(
+    'serving_input_receiver_fn',
+    None,
+    'module:function (or file.py:function) the estimator is served with:'
+    ' saved_model/ takes the same requests. Default: serialized tf.Examples'
+    " parsed with the feature columns' parse spec.",
+)
+
 _BUILD_MODEL = flags.DEFINE_string(
     'build_model',
     None,
@@ -106,6 +119,7 @@ _ARGUMENTS = console.ArgumentFlags.of(
     'build_model',
     'model_fn',
     'saved_model',
+    'serving_input_receiver_fn',
 )
 
 
@@ -121,6 +135,10 @@ def main(argv: Sequence[str]) -> int:
     )
   if (_ESTIMATOR.value or _MODEL_FN.value) and not _CONFIG.value:
     raise app.UsageError(f'--config is required with --{given[0].name}.')
+  if not _ESTIMATOR.value and _SERVING_INPUT_RECEIVER_FN.value:
+    raise app.UsageError(
+        '--serving_input_receiver_fn is for --estimator exports only.'
+    )
   try:
     if _BUILD_MODEL.value:
       result = _custom()
@@ -128,6 +146,10 @@ def main(argv: Sequence[str]) -> int:
       result = _model_fn()
     else:
       kwargs = exporter.load_config(_CONFIG.value)
+      if _SERVING_INPUT_RECEIVER_FN.value:
+        kwargs['serving_input_receiver_fn'] = exporter.load_receiver_fn(
+            _SERVING_INPUT_RECEIVER_FN.value
+        )
       result = exporter.canned_to_keras(
           _ESTIMATOR.value, model_dir=_MODEL_DIR.value, **kwargs
       )

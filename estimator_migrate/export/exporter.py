@@ -12,6 +12,7 @@ from estimator_migrate.export import columns as columns_lib
 from estimator_migrate.export import families
 from estimator_migrate.export import optimizer_state
 from estimator_migrate.export import settings as settings_lib
+from estimator_migrate.export import signatures
 from estimator_migrate.export import spec as spec_lib
 from estimator_migrate.export import weights as weights_lib
 
@@ -80,13 +81,14 @@ class ExportResult:
             ],
         ),
         '',
-        'Predictions: `logits`, `probabilities`, `class_ids` (and'
-        ' `logistic` for binary classifiers), or `predictions` for'
-        ' regressors.',
+        'Predictions: `logits`, `probabilities`, `class_ids`, `classes`,'
+        ' `all_classes`, `all_class_ids` (and `logistic` for binary'
+        ' classifiers), or `predictions` for regressors.',
         '',
         *codegen.optimizer_report(
             self.spec.training, _optimizer_table, self.optimizer_notes
         ),
+        *_serving_report(self.spec.serving),
     ]
     return '\n'.join(lines) + '\n'
 
@@ -119,6 +121,42 @@ class ExportResult:
     )
 
 
+def _serving_report(serving: spec_lib.Serving | None) -> list[str]:
+  """report.md's serving section: the receiver and the signatures."""
+  if serving is None:
+    return []
+  receiver = serving.receiver
+  if receiver.parse is not None:
+    (name,) = receiver.inputs
+    how = (
+        f'serialized tf.Examples (input `{name}`), parsed:'
+        f' {", ".join(f"`{k}` {f.kind}" for k, f in receiver.parse.items())}.'
+    )
+  else:
+    how = 'raw tensors: ' + ', '.join(
+        f'`{k}` {i.dtype} {list(i.shape)}' for k, i in receiver.inputs.items()
+    )
+  return [
+      '',
+      '## Serving (`saved_model/`)',
+      '',
+      f'Receiver: {how}',
+      '',
+      report_lib.markdown_table(
+          ('signature', 'method', 'inputs', 'outputs'),
+          [
+              (
+                  key,
+                  s.method,
+                  ', '.join(s.inputs),
+                  ', '.join(f'{k} ({v})' for k, v in s.outputs.items()),
+              )
+              for key, s in serving.signatures.items()
+          ],
+      ),
+  ]
+
+
 def _optimizer_table(optimizers: tuple[spec_lib.Optimizer, ...]) -> str:
   return report_lib.markdown_table(
       ('optimizer', 'Keras 3', 'variables', 'iterations', 'config'),
@@ -136,7 +174,11 @@ def _optimizer_table(optimizers: tuple[spec_lib.Optimizer, ...]) -> str:
 
 
 def canned_to_keras(
-    estimator, *, model_dir: str, **constructor_kwargs
+    estimator,
+    *,
+    model_dir: str,
+    serving_input_receiver_fn=None,
+    **constructor_kwargs,
 ) -> ExportResult:
   """Carries a trained canned estimator to a Keras 3 model.
 
@@ -144,6 +186,10 @@ def canned_to_keras(
     estimator: Name or class of the canned estimator, v1 or v2 (e.g.
       `'DNNClassifier'`, `tf.compat.v1.estimator.LinearRegressor`).
     model_dir: Its model_dir or a checkpoint prefix.
+    serving_input_receiver_fn: The function the estimator is served with
+      (`export_saved_model`'s): `saved_model/` takes what it takes. Default:
+      the parsing receiver of the feature columns (serialized tf.Examples
+      parsed by `make_parse_example_spec`).
     **constructor_kwargs: The kwargs the estimator was built with (its
       feature columns live in user code).
 
@@ -153,6 +199,8 @@ def canned_to_keras(
   Raises:
     TranslationError: Not an exportable estimator or option.
     ColumnError: A feature column the exporter does not carry.
+    ServingError: A `serving_input_receiver_fn` whose receiver the
+      export cannot reproduce.
     CheckpointError: No checkpoint, one of another model, or corrupt or
       truncated data (every byte read is checked against its CRC-32C, as
       the converter checks it), or an unreadable v1 graph.
@@ -165,6 +213,20 @@ def canned_to_keras(
     )
   constructor_kwargs.pop('model_dir', None)
   model = families.model_spec(estimator, constructor_kwargs)
+  serving = signatures.serving_spec(
+      model.spec.head,
+      [
+          column
+          for key in (
+              'feature_columns',
+              'dnn_feature_columns',
+              'linear_feature_columns',
+          )
+          for column in constructor_kwargs.get(key) or ()
+      ],
+      serving_input_receiver_fn,
+      features_read=set(model.spec.inputs) - {spec_lib.BASELINE_INPUT},
+  )
   weights = weights_lib.read_weights(
       model_dir,
       model.shapes,
@@ -200,6 +262,7 @@ def canned_to_keras(
       model=model.spec,
       training=spec_lib.Training.of(state.entries, state.reason),
       loss_reduction=settings[0].value,
+      serving=serving,
   )
   return ExportResult(
       estimator=model.row.name,
@@ -298,12 +361,47 @@ def load_config(config: str) -> dict:
   Raises:
     MigrationError: Malformed, not importable, or not returning a dict.
   """
+  value = load_attribute(config, 'config', 'returning the kwargs')
+  kwargs = value() if callable(value) else value
+  if not isinstance(kwargs, dict):
+    raise errors.MigrationError(
+        f'config {config!r} returned {type(kwargs).__name__}, not the dict'
+        ' of constructor kwargs.',
+        argument='config',
+    )
+  return kwargs
+
+
+def load_receiver_fn(name: str):
+  """The serving input receiver function named by `module:function`.
+
+  Raises:
+    MigrationError: Malformed, not importable, or not callable.
+  """
+  argument = 'serving_input_receiver_fn'
+  value = load_attribute(name, argument, 'building the ServingInputReceiver')
+  if not callable(value):
+    raise errors.MigrationError(
+        f'{argument} {name!r} is {type(value).__name__}, not a function.',
+        argument=argument,
+    )
+  return value
+
+
+def load_attribute(config: str, argument: str, what: str):
+  """The attribute named by `module:attribute` (a module or a `.py` file).
+
+  Raises:
+    MigrationError: Malformed, not importable, or no such attribute; names
+      `argument`.
+  """
   module_name, _, attribute = (config or '').rpartition(':')
   if not module_name or not attribute:
     raise errors.MigrationError(
-        f'config {config!r} is not `module:callable` (e.g.'
-        ' my_pkg.config:estimator_kwargs or path/to/config.py:kwargs).',
-        argument='config',
+        f'{argument} {config!r} is not `module:callable` (a callable'
+        f' {what}, e.g. my_pkg.config:estimator_kwargs or'
+        ' path/to/config.py:kwargs).',
+        argument=argument,
     )
   try:
     if module_name.endswith('.py'):
@@ -318,21 +416,14 @@ def load_config(config: str) -> dict:
       module = importlib.import_module(module_name)
   except (ImportError, FileNotFoundError, SyntaxError) as e:
     raise errors.MigrationError(
-        f'config {config!r}: cannot import {module_name!r} ({e}). Give an'
-        ' importable module (on PYTHONPATH) or a .py file.',
-        argument='config',
+        f'{argument} {config!r}: cannot import {module_name!r} ({e}). Give'
+        ' an importable module (on PYTHONPATH) or a .py file.',
+        argument=argument,
     ) from e
   value = getattr(module, attribute, None)
   if value is None:
     raise errors.MigrationError(
-        f'config {config!r}: {module_name!r} has no {attribute!r}.',
-        argument='config',
+        f'{argument} {config!r}: {module_name!r} has no {attribute!r}.',
+        argument=argument,
     )
-  kwargs = value() if callable(value) else value
-  if not isinstance(kwargs, dict):
-    raise errors.MigrationError(
-        f'config {config!r} returned {type(kwargs).__name__}, not the dict'
-        ' of constructor kwargs.',
-        argument='config',
-    )
-  return kwargs
+  return value

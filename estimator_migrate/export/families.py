@@ -73,9 +73,21 @@ def _head(row: estimators.EstimatorRow, kwargs: dict) -> spec_lib.Head:
     return spec_lib.Head('regression', dimension)
   if row.kind == 'Classifier':
     n_classes = int(kwargs.get('n_classes', 2))
+    vocabulary = kwargs.get('label_vocabulary')
+    if vocabulary is not None:
+      vocabulary = tuple(
+          v.decode() if isinstance(v, bytes) else str(v) for v in vocabulary
+      )
     if n_classes == 2:
-      return spec_lib.Head('binary', 1, n_classes=2)
-    return spec_lib.Head('multi_class', n_classes, n_classes=n_classes)
+      return spec_lib.Head(
+          'binary', 1, n_classes=2, label_vocabulary=vocabulary
+      )
+    return spec_lib.Head(
+        'multi_class',
+        n_classes,
+        n_classes=n_classes,
+        label_vocabulary=vocabulary,
+    )
   raise errors.TranslationError(
       f'{row.name} takes a head object, which the exporter does not read.'
       ' Export the matching *Classifier or *Regressor instead.'

@@ -18,8 +18,9 @@ from estimator_migrate import errors
 from estimator_migrate import report as report_lib
 from estimator_migrate.export import modern
 
-# The keys an export returns, by head; the estimator's string keys
-# (`classes`, `all_classes`) stay with the estimator.
+# The numeric keys compared here; classifiers' string keys (`classes`,
+# `all_classes`) and `all_class_ids` are compared through saved_model/
+# (tests/export_serving_test.py).
 KEYS = ('logits', 'logistic', 'probabilities', 'class_ids', 'predictions')
 
 

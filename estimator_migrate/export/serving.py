@@ -1,10 +1,14 @@
 """The export's `saved_model/`: a serving SavedModel written on current TF.
 
-Written in the modern environment (TensorFlow 2.21, Keras 3) by
-`keras.Model.export` from the export's own `model.py`, so it serves exactly
-the Keras 3 model: signature `serving_default` (and `serve`) taking the
-feature dict, returning the prediction keys. One subprocess writes any
-number of directories.
+Written in the modern environment (TensorFlow 2.21, Keras 3) from the
+export's own `model.py` (`load()`), so it serves exactly the Keras 3 model.
+A canned export serves the estimator's signatures as spec.json's `serving`
+section records them (`signatures.py`; keras3/serving_signatures.py writes
+them: the same keys, method names, inputs and outputs as the estimator's
+own SavedModel) and `serving_raw` taking the feature dict; an export
+without that section (custom, or a Baseline without a receiver function)
+gets `keras.Model.export`'s `serving_default` taking the feature dict. One
+subprocess writes any number of directories.
 """
 
 from collections.abc import Sequence

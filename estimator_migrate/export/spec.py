@@ -28,8 +28,7 @@ read. The templates hold the same numbers (their `SCHEMA_VERSION` and
      absent when unused: `serving` (the estimator's serving signatures),
      the head's `label_vocabulary`, and the graph spec of a custom
      `model_fn`'s export. weights.npz's layout is unchanged.
- A new section (a custom model_fn's
-graph, serving signatures, a sharded weights layout) is a new field with
+A new section (a sharded weights layout) is a new field with
 `omit_none` (absent from the JSON when None, so older layouts still decode)
 under a new SCHEMA_VERSION, raised with the templates' in the same change;
 `READABLE` lists the versions `from_dict` takes.
@@ -289,11 +288,16 @@ LinearColumn = NumericColumn | CategoricalColumn
 
 @dataclasses.dataclass(frozen=True)
 class Head(_Record):
-  """`type`: regression, binary or multi_class."""
+  """`type`: regression, binary or multi_class.
+
+  `label_vocabulary` (version 2, classifiers given one): the class names,
+  by class id; `classes` predicts them (else the ids as strings).
+  """
 
   type: str
   logits_dimension: int
   n_classes: int | None = _optional()
+  label_vocabulary: tuple[str, ...] | None = _optional()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -377,6 +381,66 @@ class Training(_Record):
     return cls(tuple(map(Optimizer.from_entry, entries)), None)
 
 
+# How the model is served (version 2; export/signatures.py).
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceiverInput(_Record):
+  """A tensor the serving receiver takes: dtype and shape (batch: None)."""
+
+  dtype: str
+  shape: tuple[int | None, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedFeature(_Record):
+  """A feature parsed from serialized tf.Examples.
+
+  `kind` `fixed` (`tf.io.FixedLenFeature`: `shape`, and `default`, the
+  values flattened, absent when the feature is required) or `var_len`
+  (`tf.io.VarLenFeature`).
+  """
+
+  kind: str
+  dtype: str
+  shape: tuple[int, ...] | None = _optional()
+  default: Json = _optional()
+
+
+@dataclasses.dataclass(frozen=True)
+class Receiver(_Record):
+  """The serving receiver: the tensors it takes and the features it gives.
+
+  A parsing receiver has one string input and `parse` (feature key -> how
+  it is parsed); a raw one `features` (feature key -> its input's key).
+  """
+
+  inputs: Mapping[str, ReceiverInput]
+  parse: Mapping[str, ParsedFeature] | None = _optional()
+  features: Mapping[str, str] | None = _optional()
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature(_Record):
+  """A serving signature as the estimator's head declares it.
+
+  `method`: classify, regress or predict; `inputs`: signature input key ->
+  receiver input key; `outputs`: signature output key -> prediction key.
+  """
+
+  method: str
+  inputs: Mapping[str, str]
+  outputs: Mapping[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Serving(_Record):
+  """The estimator's serving surface: its receiver and signatures by key."""
+
+  receiver: Receiver
+  signatures: Mapping[str, Signature]
+
+
 # The whole file.
 
 
@@ -439,6 +503,7 @@ class CannedSpec(_Spec):
   model: CannedModel = _field(flat=True)
   training: Training = _field(flat=True)
   loss_reduction: str
+  serving: Serving | None = _optional()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -64,7 +64,7 @@ SPEC_KEYS = (
     'optimizers',
     'weights',
 )
-SPEC_SECTIONS = ('baseline', 'dnn', 'linear')
+SPEC_SECTIONS = ('baseline', 'dnn', 'linear', 'serving')
 
 
 class IntegrityError(ValueError):
@@ -458,29 +458,50 @@ class BiasAdd(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Predictions(keras.layers.Layer):
-  """The estimator head's prediction keys, computed from the logits."""
+  """The estimator head's prediction keys, computed from the logits.
+
+  Classifiers also give the string keys of `estimator.predict`: `classes`
+  (the head's `label_vocabulary` entry of `class_ids`, else the id as a
+  string; `[batch, 1]`), `all_classes` (every class name, `[batch,
+  n_classes]`) and `all_class_ids` (`0..n_classes-1`, int32).
+  """
 
   def __init__(self, head, **kwargs):
     super().__init__(**kwargs)
     self.head = head
 
   def call(self, logits):
-    if self.head['type'] == 'regression':
+    head = self.head
+    if head['type'] == 'regression':
       return {'predictions': logits}
-    if self.head['type'] == 'binary':
+    if head['type'] == 'binary':
       logistic = tf.sigmoid(logits)
-      two_class = tf.concat([tf.zeros_like(logits), logits], axis=-1)
-      return {
+      scores = tf.concat([tf.zeros_like(logits), logits], axis=-1)
+      out = {
           'logits': logits,
           'logistic': logistic,
-          'probabilities': tf.nn.softmax(two_class),
-          'class_ids': tf.argmax(two_class, axis=-1)[:, None],
+          'probabilities': tf.nn.softmax(scores),
       }
-    return {
-        'logits': logits,
-        'probabilities': tf.nn.softmax(logits),
-        'class_ids': tf.argmax(logits, axis=-1)[:, None],
-    }
+    else:
+      scores = logits
+      out = {'logits': logits, 'probabilities': tf.nn.softmax(logits)}
+    class_ids = tf.argmax(scores, axis=-1)[:, None]
+    n_classes = head['n_classes']
+    vocabulary = head.get('label_vocabulary')
+    if vocabulary:
+      names = tf.constant(list(vocabulary), tf.string)
+      classes = tf.gather(names, class_ids)
+    else:
+      names = tf.strings.as_string(tf.range(n_classes))
+      classes = tf.strings.as_string(class_ids)
+    batch = tf.shape(logits)[0]
+    out.update(
+        class_ids=class_ids,
+        classes=classes,
+        all_class_ids=tf.tile(tf.range(n_classes)[None], [batch, 1]),
+        all_classes=tf.tile(names[None], [batch, 1]),
+    )
+    return out
 
   def get_config(self):
     return {**super().get_config(), 'head': self.head}

@@ -1,7 +1,12 @@
-"""Writes `<export>/saved_model`: `keras.Model.export` of the export's model.
+"""Writes `<export>/saved_model`: the export's model, served.
 
-argv[1]: JSON list of export directories. Each SavedModel is written under a
-temporary name and renamed when complete. Replies with the SavedModel paths.
+argv[1]: JSON list of export directories. A canned export whose spec.json
+has a `serving` section gets the estimator's signatures
+(`serving_signatures.write`: the same keys, method names, inputs and
+outputs) and `serving_raw` (the feature dict); any other export
+`keras.Model.export`'s `serving_default` (the feature dict). Each SavedModel
+is written under a temporary name and renamed when complete. Replies with
+the SavedModel paths.
 """
 
 import json
@@ -10,6 +15,7 @@ import shutil
 import sys
 
 import jobs
+import serving_signatures
 
 
 def main(argv):
@@ -17,10 +23,14 @@ def main(argv):
   for directory in json.loads(argv[0]):
     module = jobs.load_export(directory, len(result))
     model = module.load(directory)
+    serving = module.read_spec(directory).get('serving')
     target = os.path.join(directory, 'saved_model')
     temporary = target + '.tmp'
     shutil.rmtree(temporary, ignore_errors=True)
-    model.export(temporary, verbose=False)
+    if serving is None:
+      model.export(temporary, verbose=False)
+    else:
+      serving_signatures.write(model, serving, temporary)
     os.rename(temporary, target)
     result.append(target)
   return result
