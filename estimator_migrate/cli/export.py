@@ -135,9 +135,10 @@ def main(argv: Sequence[str]) -> int:
     )
   if (_ESTIMATOR.value or _MODEL_FN.value) and not _CONFIG.value:
     raise app.UsageError(f'--config is required with --{given[0].name}.')
-  if not _ESTIMATOR.value and _SERVING_INPUT_RECEIVER_FN.value:
+  if _BUILD_MODEL.value and _SERVING_INPUT_RECEIVER_FN.value:
     raise app.UsageError(
-        '--serving_input_receiver_fn is for --estimator exports only.'
+        '--serving_input_receiver_fn is for --estimator and --model_fn'
+        ' exports.'
     )
   try:
     if _BUILD_MODEL.value:
@@ -184,6 +185,10 @@ def _model_fn() -> model_fn_export.ModelFnExportResult:
         f' --model_fn it returns features (one batch of the feature dict)'
         ' and optionally params and labels.',
         argument='config',
+    )
+  if _SERVING_INPUT_RECEIVER_FN.value:
+    kwargs['serving_input_receiver_fn'] = exporter.load_receiver_fn(
+        _SERVING_INPUT_RECEIVER_FN.value
     )
   return model_fn_export.model_fn_to_keras(
       _MODEL_FN.value, _MODEL_DIR.value, **kwargs

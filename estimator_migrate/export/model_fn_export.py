@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 import dataclasses
 
 import numpy as np
+import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate import report as report_lib
@@ -28,6 +29,7 @@ from estimator_migrate.export import model_fn_graph
 from estimator_migrate.export import model_fn_losses
 from estimator_migrate.export import model_fn_trace
 from estimator_migrate.export import optimizer_state
+from estimator_migrate.export import signatures
 from estimator_migrate.export import spec as spec_lib
 from estimator_migrate.export import weights as weights_lib
 
@@ -138,6 +140,42 @@ def _check_features(features) -> dict[str, np.ndarray]:
   return out
 
 
+def _export_outputs(export_outputs, outputs: Mapping) -> tuple[dict, dict]:
+  """The PREDICT `export_outputs` as (signatures, extra model outputs).
+
+  Each signature is (method, signature output key -> model output); a
+  tensor that is not already an output becomes one, named
+  `<signature key>.<output key>`.
+  """
+  declared, extra = {}, {}
+  for key, output in sorted(export_outputs.items()):
+    if isinstance(output, tf.estimator.export.ClassificationOutput):
+      method = 'classify'
+      tensors = {'classes': output.classes, 'scores': output.scores}
+    elif isinstance(output, tf.estimator.export.RegressionOutput):
+      method, tensors = 'regress', {'outputs': output.value}
+    elif isinstance(output, tf.estimator.export.PredictOutput):
+      method, tensors = 'predict', dict(output.outputs)
+    else:
+      raise ModelFnError(
+          f'model_fn export_outputs[{key!r}] is {type(output).__name__}:'
+          ' the exporter serves Classification, Regression and Predict'
+          ' outputs.',
+          argument='model_fn',
+      )
+    names = {}
+    for name, tensor in tensors.items():
+      if tensor is None:
+        continue
+      found = [k for k, t in {**outputs, **extra}.items() if t is tensor]
+      if not found:
+        found = [f'{key}.{name}']
+        extra[found[0]] = tensor
+      names[name] = found[0]
+    declared[key] = (method, names)
+  return declared, extra
+
+
 def _code(reference: str, program: model_fn_graph.Program) -> str:
   """The generated part of model.py: `build_model` for this model_fn."""
   body = [
@@ -182,6 +220,7 @@ def model_fn_to_keras(
     features: Mapping[str, np.ndarray],
     params: Mapping | None = None,
     labels=None,
+    serving_input_receiver_fn: Callable | None = None,
 ) -> ModelFnExportResult:
   """Carries a custom TF 1.x `model_fn`'s trained model to Keras 3.
 
@@ -195,6 +234,10 @@ def model_fn_to_keras(
     labels: One batch of labels (an array or a dict of arrays) for the
       TRAIN mode trace that reads the loss and optimizers; without it,
       `load(compile=True)` is not available.
+    serving_input_receiver_fn: The receiver the estimator is exported with:
+      `saved_model/` then serves the signatures the model_fn's
+      `export_outputs` declare, as the estimator's SavedModel does
+      (without it, one `serving_default` taking the feature dict).
 
   Returns:
     The export; `save(directory)` writes it.
@@ -204,6 +247,7 @@ def model_fn_to_keras(
       without an exact Keras 3 mapping (named, with its scope and line).
     ColumnError: A feature column the canned exit does not carry.
     CheckpointError: No checkpoint, one of another model, or corrupt data.
+    ServingError: A receiver the export cannot reproduce.
   """
   if not model_dir:
     raise errors.CheckpointError(
@@ -222,12 +266,25 @@ def model_fn_to_keras(
   training = model_fn_losses.read_training(
       function, batch, params, labels, predictions, predict
   )
+  declared, served = {}, {}
+  if serving_input_receiver_fn is not None:
+    declared, served = _export_outputs(
+        predict.spec.export_outputs,
+        {**predictions, **training.extra_outputs},
+    )
   program = model_fn_graph.read(
       predict,
-      {**predictions, **training.extra_outputs},
+      {**predictions, **training.extra_outputs, **served},
       batch,
       regularize=training.regularized,
   )
+  serving = None
+  if serving_input_receiver_fn is not None:
+    serving = signatures.model_fn_serving(
+        declared,
+        serving_input_receiver_fn,
+        features_read=program.columns.inputs,
+    )
   training = model_fn_losses.check_penalties(training, program, predict)
   weights = weights_lib.read_weights(model_dir, program.shapes)
   try:
@@ -252,6 +309,7 @@ def model_fn_to_keras(
       ),
       training=spec_lib.Training.of(state.entries, state.reason),
       losses=() if state.reason else training.losses,
+      serving=serving,
   )
   return ModelFnExportResult(
       model_fn=reference,

@@ -338,6 +338,11 @@ def serving_spec(
     receiver = parsing_receiver(columns)
   else:
     return None
+  _check_gives(receiver, features_read)
+  return spec_lib.Serving(receiver, signatures(head, receiver))
+
+
+def _check_gives(receiver: spec_lib.Receiver, features_read: Iterable[str]):
   given = set(receiver.parse or receiver.features or ())
   missing = sorted(set(features_read) - given)
   if missing:
@@ -346,4 +351,51 @@ def serving_spec(
         ' reads: give a receiver function that does.',
         argument=_ARGUMENT,
     )
-  return spec_lib.Serving(receiver, signatures(head, receiver))
+
+
+def model_fn_serving(
+    declared: Mapping[str, tuple[str, Mapping[str, str]]],
+    serving_input_receiver_fn: Callable,
+    *,
+    features_read: Iterable[str],
+) -> spec_lib.Serving:
+  """A model_fn export's `serving` section: its export_outputs, served.
+
+  Raises:
+    ServingError: A receiver the export cannot reproduce, or one that does
+      not give a feature the model reads.
+  """
+  receiver = read_receiver(serving_input_receiver_fn)
+  _check_gives(receiver, features_read)
+  return spec_lib.Serving(
+      receiver, export_output_signatures(declared, receiver)
+  )
+
+
+def export_output_signatures(
+    declared: Mapping[str, tuple[str, Mapping[str, str]]],
+    receiver: spec_lib.Receiver,
+) -> dict[str, spec_lib.Signature]:
+  """The signatures a model_fn's `export_outputs` give with `receiver`.
+
+  Args:
+    declared: Signature key -> (method, signature output key -> model
+      output), read from the model_fn's PREDICT `export_outputs`.
+    receiver: The receiver the estimator would export with.
+
+  Returns:
+    The signatures, by key: classify and regress ones only when the receiver
+    is one string tensor, as `export_utils.build_all_signature_defs` keeps.
+  """
+  single = list(receiver.inputs.items())
+  examples = len(single) == 1 and single[0][1].dtype == 'string'
+  out = {}
+  for key, (method, outputs) in declared.items():
+    if method == 'predict':
+      inputs = {name: name for name in receiver.inputs}
+    elif examples:
+      inputs = {EXAMPLES_INPUT: single[0][0]}
+    else:
+      continue
+    out[key] = spec_lib.Signature(method, inputs, dict(outputs))
+  return dict(sorted(out.items()))

@@ -594,12 +594,14 @@ class ModelFnSpec(_Spec):
   """A custom model_fn's export's spec.json (its model.py is generated).
 
   `losses`: the TRAIN loss as a sum of Keras 3 losses (empty: not carried,
-  `compile_unavailable` says why).
+  `compile_unavailable` says why). `serving`: the signatures the model_fn's
+  `export_outputs` declare, with the user's receiver (absent without one).
   """
 
   model: GraphModel = _field(flat=True)
   training: Training = _field(flat=True)
   losses: tuple[Loss, ...]
+  serving: Serving | None = _optional()
 
 
 Spec = CannedSpec | CustomSpec | ModelFnSpec
