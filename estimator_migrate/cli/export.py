@@ -46,6 +46,8 @@ Example:
 """
 
 from collections.abc import Sequence
+import os
+import sys
 
 # First: it quiets TensorFlow, which must not be loaded yet.
 from estimator_migrate.cli import console  # isort: split
@@ -126,6 +128,10 @@ _ARGUMENTS = console.ArgumentFlags.of(
 def main(argv: Sequence[str]) -> int:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  # As `python -m` does: the user's packages (the model_fn, the builder,
+  # what --config imports) import from the directory the binary runs in.
+  if os.getcwd() not in sys.path:
+    sys.path.insert(0, os.getcwd())
   given = [f for f in (_ESTIMATOR, _BUILD_MODEL, _MODEL_FN) if f.value]
   if len(given) != 1:
     raise app.UsageError(

@@ -924,15 +924,20 @@ def select_features(model, features):
 
   An estimator's feature dict may hold more keys (a weight column, features
   of other models); a Keras 3 functional model given extra keys misassigns
-  them, so pass `select_features(model, features)`.
+  them, so pass `select_features(model, features)`. A feature given as
+  `[batch]` (as an input_fn of scalars yields it, which feature columns
+  take) becomes `[batch, 1]` where the model's input has that rank.
   """
   out = {}
-  for key in model.input:
+  for key, spec in model.input.items():
     if key == BATCH:  # a Baseline model reads only the batch size
       first = next(iter(features.values()))
       out[key] = tf.zeros((len(first), 1))
-    else:
-      out[key] = tf.constant(features[key])
+      continue
+    value = tf.constant(features[key])
+    if value.shape.rank == len(spec.shape) - 1:
+      value = value[:, None]
+    out[key] = value
   return out
 
 
