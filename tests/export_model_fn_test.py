@@ -144,9 +144,17 @@ class ModelFnExportTest(parameterized.TestCase):
               quiet.batch_size,
           )
       )
-    cls.predicted = dict(
-        zip(_CASES, parity.modern_predict(predict_jobs), strict=True)
+    # The estimator's input_fn may yield scalars: [batch] features, which
+    # select_features takes as feature columns do.
+    mlp = _CASES['premade_mlp']
+    predict_jobs.append(
+        (
+            cls.exports['premade_mlp'],
+            {k: v[:, 0] for k, v in mlp.held_out.items()},
+        )
     )
+    *predicted, cls.rank_one = parity.modern_predict(predict_jobs)
+    cls.predicted = dict(zip(_CASES, predicted, strict=True))
     cls.fits = dict(zip(_CASES, parity.modern_continue(fit_jobs), strict=True))
 
   @classmethod
@@ -220,6 +228,10 @@ class ModelFnExportTest(parameterized.TestCase):
             for v, got in weights.items()
         ),
     )
+
+  def test_features_of_rank_one_predict_alike(self):
+    for key, want in self.expected['premade_mlp'].items():
+      np.testing.assert_array_equal(self.rank_one[key], want, key)
 
   def test_report_names_every_layer_and_line(self):
     report = self.results['premade_mlp'].report()
