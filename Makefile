@@ -41,7 +41,9 @@ PYTEST_BAZEL_ONLY := tests/faults_test.py tests/cluster_test.py \
 	tests/export_faults_test.py tests/rewrite_faults_test.py \
 	tests/project_corpus_test.py tests/export_truth_test.py \
 	tests/rewrite_speed_test.py tests/checkpoint_continuation_test.py \
-	tests/canned_optimizers_test.py tests/export_memory_test.py
+	tests/canned_optimizers_test.py tests/export_memory_test.py \
+	tests/export_model_fn_test.py tests/export_model_fn_serving_test.py \
+	tests/export_serving_test.py
 PYTEST := $(MODERN_ENV) TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/pytest -q
 
 test: lint test-bazel test-pytest
