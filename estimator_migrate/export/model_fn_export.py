@@ -226,7 +226,7 @@ def model_fn_to_keras(
 
   Args:
     model_fn: The Estimator's model_fn, as `'module:function'` or the
-      function itself.
+      function itself (any callable: model.py does not import it).
     model_dir: The estimator's model_dir or a checkpoint prefix.
     features: One batch of the feature dict (numpy arrays, as the input_fn
       yields them): fixes the inputs' names, dtypes and shapes.
@@ -255,7 +255,16 @@ def model_fn_to_keras(
         ' prefix.',
         argument='model_dir',
     )
-  reference, function, _ = custom.resolve_builder(model_fn, argument='model_fn')
+  if callable(model_fn):  # read here, never imported by model.py
+    function = model_fn
+    reference = (
+        f'{getattr(model_fn, "__module__", "?")}:'
+        f'{getattr(model_fn, "__qualname__", type(model_fn).__name__)}'
+    )
+  else:
+    reference, function, _ = custom.resolve_builder(
+        model_fn, argument='model_fn'
+    )
   batch = _check_features(features)
   predict = model_fn_trace.trace(
       function, batch, mode=model_fn_trace.PREDICT, params=params
