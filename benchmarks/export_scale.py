@@ -13,12 +13,19 @@ fresh process whose peak RSS is its `ru_maxrss`:
 - in the modern environment (TF 2.21, Keras 3): `load()` and
   `load(compile=True)` of the export, and the same process's baseline (TF
   and Keras imported, nothing loaded);
-- at the smallest size only: prediction rows/s of the Keras model at batch 1
-  and 1024, on TF 2.21.
+- at the first size only, prediction rows/s at batch 1 and 1024 (each
+  call timed for 3 s after a first, tracing one) of: the exported Keras
+  model (`load()`, `predict_on_batch`) and its `saved_model/` (a second
+  export with --saved_model, `serving_default`), the estimator's own
+  SavedModel (`export_saved_model` with a raw receiver of the same
+  features, `predict` signature), all three on TF 2.21 through
+  `tf.saved_model.load`, and `estimator.predict` on TF 2.15 (batches from
+  one generator, its graph built and checkpoint restored before timing).
 
-Prints a Markdown table; every case is removed as soon as it is measured.
---with_20gb adds a 20 GB case when the work directory's filesystem has 2.5x
-its size free, else it is skipped with a message.
+Prints Markdown tables, with the load average after each case (the
+machine's other work shows in it); every case is removed as soon as it is
+measured. A case is skipped with a message when the work directory's
+filesystem lacks 2.5x its size; --with_20gb adds a 20 GB case.
 
 Example:
   python benchmarks/export_scale.py --sizes_gb=0.5,2
@@ -54,19 +61,77 @@ _HUGE_GB = 20.0
 _FREE_FACTOR = 2.5  # the checkpoint, the export, a cp copy, and margin
 
 
-def _case(workdir: str, size: str, modern_python: str, first: bool) -> tuple:
+def _load_average() -> str:
+  return '/'.join(f'{n:.1f}' for n in os.getloadavg())
+
+
+def _throughput(case, target: str, directory: str, modern_python: str):
+  """Rows/s at batch 1 and 1024 of the four ways to predict (a table)."""
+  rows = []
+
+  def row(what, measured):
+    cells = (
+        (
+            f'{measured["rows_per_s_1"]:,.0f}',
+            f'{measured["rows_per_s_1024"]:,.0f}',
+        )
+        if measured
+        else ('FAILED', 'FAILED')
+    )
+    rows.append((what, *cells, _load_average()))
+
+  print('predict: Keras model...', file=sys.stderr, flush=True)
+  row(
+      'exported Keras model, `load()`, `predict_on_batch` (TF 2.21)',
+      scale.load(modern_python, target, 'predict')[2],
+  )
+  serving = os.path.join(directory, 'serving')
+  print('predict: saved_model/...', file=sys.stderr, flush=True)
+  _, _, code = scale.export(case, serving, '--saved_model')
+  row(
+      "the export's `saved_model/`, `serving_default` (TF 2.21)",
+      {}
+      if code
+      else scale.load(
+          modern_python,
+          os.path.join(serving, 'saved_model'),
+          'serve',
+          'serving_default',
+      )[2],
+  )
+  print("predict: the estimator's SavedModel...", file=sys.stderr, flush=True)
+  exported = scale.estimator(case, 'export', os.path.join(directory, 'est'))
+  row(
+      "the estimator's own SavedModel (`export_saved_model`, raw receiver),"
+      ' `predict` signature (TF 2.21)',
+      scale.load(modern_python, exported['path'], 'serve', 'predict')[2]
+      if exported
+      else {},
+  )
+  print('predict: estimator.predict...', file=sys.stderr, flush=True)
+  row(
+      '`estimator.predict` (TF 2.15, graph built and checkpoint restored'
+      ' before timing)',
+      scale.estimator(case, 'predict'),
+  )
+  return rows
+
+
+def _case(workdir: str, size: str, modern_python: str, first: bool):
   directory = os.path.join(workdir, f'{size}gb')
   shutil.rmtree(directory, ignore_errors=True)
+  throughput = []
   try:
     print(f'building {size} GB...', file=sys.stderr, flush=True)
     case = scale.build(directory, float(size))
     if case is None:
-      return (f'{size} GB', 'build FAILED')
+      return (f'{size} GB', 'build FAILED'), throughput
     os.sync()
     copy = os.path.join(directory, 'cp')
     os.makedirs(copy)
     cp_seconds, _, _, _ = scale.run(['cp', *case.files, copy])
     shutil.rmtree(copy)
+    os.sync()
     print(f'exporting {size} GB...', file=sys.stderr, flush=True)
     target = os.path.join(directory, 'keras')
     export_seconds, export_rss, code = scale.export(case, target)
@@ -83,31 +148,34 @@ def _case(workdir: str, size: str, modern_python: str, first: bool) -> tuple:
         cells.append('not run')
         continue
       rss, load_code, measured = scale.load(modern_python, target, mode)
+      held = measured.get('kept', 0) + measured.get('slots', 0)
       cells.append(
           'FAILED'
           if load_code
           else f'{measured["seconds"]:.1f} s, {rss:,.0f} MB'
-          f' (weights kept {measured["kept"]:,.0f} MB)'
+          f' ({"weights" if mode == "plain" else "weights + slots"}'
+          f' {held:,.0f} MB)'
       )
-    throughput = ''
     if first and not code:
-      _, _, measured = scale.load(modern_python, target, 'predict')
-      if measured:
-        throughput = (
-            f'{measured["rows_per_s_1"]:,.0f} / '
-            f'{measured["rows_per_s_1024"]:,.0f}'
-        )
+      throughput = _throughput(case, target, directory, modern_python)
   finally:
     if not _KEEP.value:
       shutil.rmtree(directory, ignore_errors=True)
   return (
       f'{case.nbytes / 1e9:.2f} GB',
       f'{case.largest / 1e6:,.0f} MB',
-      f'{cp_seconds:.1f} s',
+      f'{cp_seconds:.2f} s',
       export_cell,
       *cells,
-      throughput or 'not run',
-  )
+      _load_average(),
+  ), throughput
+
+
+def _table(titles: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+  print('| ' + ' | '.join(titles) + ' |')
+  print('|' + ' --- |' * len(titles))
+  for row in rows:
+    print('| ' + ' | '.join(row) + ' |')
 
 
 def main(argv: Sequence[str]) -> None:
@@ -122,29 +190,35 @@ def main(argv: Sequence[str]) -> None:
   sizes = list(_SIZES.value)
   if _WITH_20GB.value and scale.fits(workdir, _HUGE_GB, _FREE_FACTOR):
     sizes.append(f'{_HUGE_GB:g}')
-  rows = [
-      _case(workdir, size, modern_python, i == 0)
-      for i, size in enumerate(sizes)
-  ]
+  rows, throughput = [], []
+  for i, size in enumerate(sizes):
+    if i and not scale.fits(workdir, float(size), _FREE_FACTOR):
+      continue
+    row, measured = _case(workdir, size, modern_python, i == 0)
+    rows.append(row)
+    throughput = throughput or measured
   print(
       f'\nbaseline RSS: export process (python + TF 2.15 + the exporter'
       f' imported) {export_baseline:,.0f} MB; modern process (TF 2.21 +'
       f' Keras 3 imported) {modern_baseline:,.0f} MB. Export time includes'
-      ' the ~4 s of Python and TF start-up; load time is `load()` alone.\n'
+      ' the ~3.5 s of Python and TF start-up; load time is `load()` alone.'
+      ' Load average: 1, 5 and 15 minutes, after the case.\n'
   )
-  titles = (
-      'checkpoint',
-      'largest tensor',
-      'cp',
-      'export',
-      'load()',
-      'load(compile=True)',
-      'predict rows/s (batch 1 / 1024)',
+  _table(
+      (
+          'checkpoint',
+          'largest tensor',
+          'cp',
+          'export',
+          'load()',
+          'load(compile=True)',
+          'load average',
+      ),
+      rows,
   )
-  print('| ' + ' | '.join(titles) + ' |')
-  print('|' + ' --- |' * len(titles))
-  for row in rows:
-    print('| ' + ' | '.join(row) + ' |')
+  if throughput:
+    print(f'\nPrediction at {sizes[0]} GB, rows/s:\n')
+    _table(('model', 'batch 1', 'batch 1024', 'load average'), throughput)
 
 
 if __name__ == '__main__':

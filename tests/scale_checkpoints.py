@@ -99,36 +99,109 @@ EXPORT_BASELINE = r"""
 from estimator_migrate.cli import export  # noqa: F401 (imports TF, the exporter)
 """
 
-LOAD = r"""
+# The features every prediction measure feeds, `batch` rows (numpy).
+FEATURES = r"""
+def features(batch):
+  rng = np.random.default_rng(0)
+  return {'ids': np.array([[f'k{i}'] for i in range(batch)]),
+          'a': np.array([['a']] * batch), 'b': np.array([['c']] * batch),
+          'x': rng.normal(size=(batch, 4)).astype(np.float32)}
+
+
+def rows_per_second(call, batch, seconds=3.0):
+  call()  # traced, warmed
+  runs, began = 0, time.perf_counter()
+  while time.perf_counter() - began < seconds:
+    call()
+    runs += 1
+  return runs * batch / (time.perf_counter() - began)
+"""
+
+LOAD = (
+    r"""
 import importlib.util, json, os, resource, sys, time
 import keras, numpy as np, tensorflow as tf
+"""
+    + FEATURES
+    + r"""
 mode = sys.argv[2]
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 result = dict(baseline=baseline)
-if mode != 'baseline':
+
+
+def nbytes(variables):
+  return sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize
+             for v in variables) / 1e6
+
+
+if mode in ('plain', 'compile', 'predict'):
   spec = importlib.util.spec_from_file_location('exported', os.path.join(sys.argv[1], 'model.py'))
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   began = time.perf_counter()
   model = module.load(sys.argv[1], compile=mode == 'compile')
   result['seconds'] = time.perf_counter() - began
-  result['kept'] = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize
-                       for w in model.weights) / 1e6
+  result['kept'] = nbytes(model.weights)
+  if mode == 'compile':
+    optimizers = [o for o, _ in getattr(model, 'groups', ())] or [model.optimizer]
+    result['slots'] = nbytes([v for o in optimizers for v in o.variables])
   if mode == 'predict':
-    rng = np.random.default_rng(0)
     for batch in (1, 1024):
-      features = {'ids': np.array([[f'k{i}'] for i in range(batch)]),
-                  'a': np.array([['a']] * batch), 'b': np.array([['c']] * batch),
-                  'x': rng.normal(size=(batch, 4)).astype(np.float32)}
-      inputs = module.select_features(model, features)
-      model.predict_on_batch(inputs)
-      runs, began = 0, time.perf_counter()
-      while time.perf_counter() - began < 3:
-        model.predict_on_batch(inputs)
-        runs += 1
-      result[f'rows_per_s_{batch}'] = runs * batch / (time.perf_counter() - began)
+      inputs = module.select_features(model, features(batch))
+      result[f'rows_per_s_{batch}'] = rows_per_second(
+          lambda: model.predict_on_batch(inputs), batch)
+elif mode == 'serve':  # a SavedModel: argv[1] its path, argv[3] its signature
+  signature = tf.saved_model.load(sys.argv[1]).signatures[sys.argv[3]]
+  for batch in (1, 1024):
+    inputs = {k: tf.constant(v) for k, v in features(batch).items()}
+    result[f'rows_per_s_{batch}'] = rows_per_second(
+        lambda: signature(**inputs), batch)
 print('RESULT=' + json.dumps(result))
 """
+)
+
+# On TF 2.15: the estimator itself, `export` (its SavedModel with a raw
+# receiver of the same features, path printed) or `predict` (rows/s of
+# estimator.predict once its graph is built and the checkpoint restored).
+ESTIMATOR = (
+    r"""
+import json, os, sys, time
+import numpy as np
+import tensorflow as tf
+"""
+    + FEATURES
+    + r"""
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+import config
+
+model_dir, mode = sys.argv[2], sys.argv[3]
+estimator = tf.estimator.DNNLinearCombinedClassifier(
+    model_dir=model_dir, **config.kwargs())
+result = {}
+if mode == 'export':
+  def receiver():
+    tensors = {
+        'ids': tf.compat.v1.placeholder(tf.string, [None, 1], 'ids'),
+        'a': tf.compat.v1.placeholder(tf.string, [None, 1], 'a'),
+        'b': tf.compat.v1.placeholder(tf.string, [None, 1], 'b'),
+        'x': tf.compat.v1.placeholder(tf.float32, [None, 4], 'x'),
+    }
+    return tf.estimator.export.ServingInputReceiver(tensors, tensors)
+
+  path = estimator.export_saved_model(sys.argv[4], receiver)
+  result['path'] = path.decode() if isinstance(path, bytes) else path
+else:
+  for batch in (1, 1024):
+    inputs = features(batch)
+    predictions = estimator.predict(
+        lambda: tf.data.Dataset.from_tensors(inputs).repeat(),
+        yield_single_examples=False)
+    result[f'rows_per_s_{batch}'] = rows_per_second(
+        lambda: next(predictions), batch)
+    predictions.close()
+print('RESULT=' + json.dumps(result))
+"""
+)
 
 
 def run(argv: list[str], env: dict[str, str] | None = None):
@@ -220,8 +293,11 @@ def build(directory: str, gigabytes: float, embedding_share: float = 0.75):
   )
 
 
-def export(case: Case, target: str):
-  """Runs estimator-migrate-export on `case`: (seconds, peak RSS MB, code)."""
+def export(case: Case, target: str, *flags: str):
+  """Runs estimator-migrate-export on `case`: (seconds, peak RSS MB, code).
+
+  `flags`: more flags (`--saved_model`).
+  """
   seconds, rss, code, _ = run(
       [
           sys.executable,
@@ -231,20 +307,45 @@ def export(case: Case, target: str):
           f'--model_dir={case.model_dir}',
           f'--config={case.config}:kwargs',
           f'--target={target}',
+          *flags,
       ],
       case.env,
   )
   return seconds, rss, code
 
 
-def load(python: str, target: str, mode: str):
+def load(python: str, target: str, mode: str, *extra: str):
   """`load()` of an export in `python`: (peak RSS MB, exit code, measures).
 
-  `mode`: `plain` (load()), `compile` (load(compile=True)), `predict`
-  (load() and rows/s at batch 1 and 1024), `baseline` (imports only).
+  `mode`: `plain` (load()), `compile` (load(compile=True): also the bytes
+  of the optimizer slots, `slots`), `predict` (load() and rows/s at batch
+  1 and 1024), `baseline` (imports only), `serve` (`target` a SavedModel,
+  called through its signature `extra[0]`: rows/s at batch 1 and 1024).
   """
-  _, rss, code, stdout = run([python, '-c', LOAD, target, mode])
+  _, rss, code, stdout = run([python, '-c', LOAD, target, mode, *extra])
   return rss, code, result(stdout)
+
+
+def estimator(case: Case, mode: str, *extra: str) -> dict:
+  """The case's estimator on TF 2.15; {} if it failed.
+
+  `mode`: `export` (its SavedModel, into the directory `extra[0]`:
+  `{'path': ...}`) or `predict` (rows/s at batch 1 and 1024 of
+  `estimator.predict`, its graph built and checkpoint restored first).
+  """
+  _, _, code, stdout = run(
+      [
+          sys.executable,
+          '-c',
+          ESTIMATOR,
+          case.config,
+          case.model_dir,
+          mode,
+          *extra,
+      ],
+      case.env,
+  )
+  return {} if code else result(stdout)
 
 
 def fits(workdir: str, gigabytes: float, factor: float) -> bool:
