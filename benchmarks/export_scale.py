@@ -66,54 +66,43 @@ def _load_average() -> str:
 
 
 def _throughput(case, target: str, directory: str, modern_python: str):
-  """Rows/s at batch 1 and 1024 of the four ways to predict (a table)."""
-  rows = []
-
-  def row(what, measured):
-    cells = (
-        (
-            f'{measured["rows_per_s_1"]:,.0f}',
-            f'{measured["rows_per_s_1024"]:,.0f}',
-        )
-        if measured
-        else ('FAILED', 'FAILED')
-    )
-    rows.append((what, *cells, _load_average()))
-
-  print('predict: Keras model...', file=sys.stderr, flush=True)
-  row(
-      'exported Keras model, `load()`, `predict_on_batch` (TF 2.21)',
-      scale.load(modern_python, target, 'predict')[2],
-  )
+  """Rows/s at batch 1 and 1024 of five ways to predict (a table's rows)."""
+  print("predict: saved_model/, the estimator's SavedModel...", file=sys.stderr)
   serving = os.path.join(directory, 'serving')
-  print('predict: saved_model/...', file=sys.stderr, flush=True)
   _, _, code = scale.export(case, serving, '--saved_model')
-  row(
-      "the export's `saved_model/`, `serving_default` (TF 2.21)",
-      {}
-      if code
-      else scale.load(
-          modern_python,
-          os.path.join(serving, 'saved_model'),
-          'serve',
-          'serving_default',
-      )[2],
-  )
-  print("predict: the estimator's SavedModel...", file=sys.stderr, flush=True)
+  saved_model = '' if code else os.path.join(serving, 'saved_model')
   exported = scale.estimator(case, 'export', os.path.join(directory, 'est'))
-  row(
-      "the estimator's own SavedModel (`export_saved_model`, raw receiver),"
-      ' `predict` signature (TF 2.21)',
-      scale.load(modern_python, exported['path'], 'serve', 'predict')[2]
-      if exported
-      else {},
+  print('predict: TF 2.21...', file=sys.stderr, flush=True)
+  _, _, measured = scale.load(
+      modern_python, target, 'predict', saved_model, exported.get('path', '')
   )
+  modern_load = _load_average()
   print('predict: estimator.predict...', file=sys.stderr, flush=True)
-  row(
-      '`estimator.predict` (TF 2.15, graph built and checkpoint restored'
-      ' before timing)',
-      scale.estimator(case, 'predict'),
-  )
+  measured.update(scale.estimator(case, 'predict'))
+  rows = []
+  for key, what in (
+      ('predict_function', "exported model, model.py's `predict_function`"),
+      ('predict_on_batch', 'exported model, `predict_on_batch`'),
+      ('saved_model', "the export's `saved_model/`, `serving_default`"),
+      (
+          'estimator_saved_model',
+          "the estimator's own SavedModel (`export_saved_model`, raw"
+          ' receiver), `predict`',
+      ),
+      (
+          'estimator_predict',
+          '`estimator.predict` on TF 2.15 (graph built, checkpoint restored'
+          ' before timing)',
+      ),
+  ):
+    cells = tuple(
+        f'{measured[f"{key}_{batch}"]:,.0f}'
+        if f'{key}_{batch}' in measured
+        else 'FAILED'
+        for batch in (1, 1024)
+    )
+    load = _load_average() if key == 'estimator_predict' else modern_load
+    rows.append((what, *cells, load))
   return rows
 
 
@@ -218,7 +207,15 @@ def main(argv: Sequence[str]) -> None:
   )
   if throughput:
     print(f'\nPrediction at {sizes[0]} GB, rows/s:\n')
-    _table(('model', 'batch 1', 'batch 1024', 'load average'), throughput)
+    _table(
+        (
+            'model (TF 2.21 unless said)',
+            'batch 1',
+            'batch 1024',
+            'load average',
+        ),
+        throughput,
+    )
 
 
 if __name__ == '__main__':

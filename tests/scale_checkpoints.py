@@ -99,8 +99,14 @@ EXPORT_BASELINE = r"""
 from estimator_migrate.cli import export  # noqa: F401 (imports TF, the exporter)
 """
 
-# The features every prediction measure feeds, `batch` rows (numpy).
+# The features every prediction measure feeds, `batch` rows (numpy), and
+# rows/s of calls measured in turns: after two calls each (traced, warmed),
+# ROUNDS rounds of each call for SECONDS; a call's best round counts (the
+# one least slowed by other work on the machine).
 FEATURES = r"""
+ROUNDS, SECONDS = 7, 0.4
+
+
 def features(batch):
   rng = np.random.default_rng(0)
   return {'ids': np.array([[f'k{i}'] for i in range(batch)]),
@@ -108,13 +114,19 @@ def features(batch):
           'x': rng.normal(size=(batch, 4)).astype(np.float32)}
 
 
-def rows_per_second(call, batch, seconds=3.0):
-  call()  # traced, warmed
-  runs, began = 0, time.perf_counter()
-  while time.perf_counter() - began < seconds:
+def rows_per_second(calls, batch):
+  best = dict.fromkeys(calls, 0.0)
+  for call in calls.values():
     call()
-    runs += 1
-  return runs * batch / (time.perf_counter() - began)
+    call()
+  for _ in range(ROUNDS):
+    for name, call in calls.items():
+      runs, began = 0, time.perf_counter()
+      while time.perf_counter() - began < SECONDS:
+        call()
+        runs += 1
+      best[name] = max(best[name], runs * batch / (time.perf_counter() - began))
+  return best
 """
 
 LOAD = (
@@ -145,24 +157,30 @@ if mode in ('plain', 'compile', 'predict'):
   if mode == 'compile':
     optimizers = [o for o, _ in getattr(model, 'groups', ())] or [model.optimizer]
     result['slots'] = nbytes([v for o in optimizers for v in o.variables])
-  if mode == 'predict':
+  if mode == 'predict':  # argv[3], argv[4]: SavedModels ('' for none)
+    served = {}
+    for name, path, key in (('saved_model', sys.argv[3], 'serving_default'),
+                            ('estimator_saved_model', sys.argv[4], 'predict')):
+      if path:
+        served[name] = tf.saved_model.load(path).signatures[key]
     for batch in (1, 1024):
       inputs = module.select_features(model, features(batch))
-      result[f'rows_per_s_{batch}'] = rows_per_second(
-          lambda: model.predict_on_batch(inputs), batch)
-elif mode == 'serve':  # a SavedModel: argv[1] its path, argv[3] its signature
-  signature = tf.saved_model.load(sys.argv[1]).signatures[sys.argv[3]]
-  for batch in (1, 1024):
-    inputs = {k: tf.constant(v) for k, v in features(batch).items()}
-    result[f'rows_per_s_{batch}'] = rows_per_second(
-        lambda: signature(**inputs), batch)
+      calls = {'predict_on_batch': lambda: model.predict_on_batch(inputs)}
+      if hasattr(module, 'predict_function'):
+        function = module.predict_function(model)
+        calls['predict_function'] = lambda: function(inputs)
+      for name, signature in served.items():
+        calls[name] = lambda signature=signature: signature(**inputs)
+      for name, rate in rows_per_second(calls, batch).items():
+        result[f'{name}_{batch}'] = rate
 print('RESULT=' + json.dumps(result))
 """
 )
 
 # On TF 2.15: the estimator itself, `export` (its SavedModel with a raw
-# receiver of the same features, path printed) or `predict` (rows/s of
-# estimator.predict once its graph is built and the checkpoint restored).
+# receiver of the same features, into argv[4]; its path replied) or
+# `predict` (rows/s of estimator.predict once its graph is built and the
+# checkpoint restored: batches from one generator).
 ESTIMATOR = (
     r"""
 import json, os, sys, time
@@ -196,8 +214,8 @@ else:
     predictions = estimator.predict(
         lambda: tf.data.Dataset.from_tensors(inputs).repeat(),
         yield_single_examples=False)
-    result[f'rows_per_s_{batch}'] = rows_per_second(
-        lambda: next(predictions), batch)
+    rates = rows_per_second({'predict': lambda: next(predictions)}, batch)
+    result[f'estimator_predict_{batch}'] = rates['predict']
     predictions.close()
 print('RESULT=' + json.dumps(result))
 """
@@ -318,9 +336,11 @@ def load(python: str, target: str, mode: str, *extra: str):
   """`load()` of an export in `python`: (peak RSS MB, exit code, measures).
 
   `mode`: `plain` (load()), `compile` (load(compile=True): also the bytes
-  of the optimizer slots, `slots`), `predict` (load() and rows/s at batch
-  1 and 1024), `baseline` (imports only), `serve` (`target` a SavedModel,
-  called through its signature `extra[0]`: rows/s at batch 1 and 1024).
+  of the optimizer slots, `slots`), `baseline` (imports only), `predict`
+  (load(), then rows/s at batch 1 and 1024, `<way>_<batch>`, of
+  `predict_on_batch`, the model.py's `predict_function` and, given as
+  `extra` (path or ''), the export's `saved_model/` and the estimator's
+  SavedModel, measured in turns).
   """
   _, rss, code, stdout = run([python, '-c', LOAD, target, mode, *extra])
   return rss, code, result(stdout)

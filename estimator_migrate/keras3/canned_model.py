@@ -9,6 +9,8 @@ their checkpoint names).
   import model
   m = model.load()
   predictions = m(model.select_features(m, features))
+  predict = model.predict_function(m)  # the fastest way to predict
+  predictions = predict(model.select_features(m, features))
 
 `load()` first checks every file the export wrote against `integrity.json`
 (sha256 digests, written last) and refuses a directory that differs. It
@@ -871,6 +873,30 @@ def select_features(model, features):
     else:
       out[key] = tf.constant(features[key])
   return out
+
+
+def predict_function(model):
+  """`model`'s predictions as one traced TensorFlow function, for serving.
+
+  Takes what `select_features` returns (any batch size) and returns the
+  prediction dict as tensors. Traced once, for the model's inputs with any
+  batch size: a call runs the graph, with none of the per-call work of
+  `model(...)` (eager) or `predict_on_batch` (Keras' data handling), as a
+  SavedModel's signature serves.
+
+    predict = model.predict_function(m)
+    predictions = predict(model.select_features(m, features))
+  """
+  signature = {
+      name: tf.TensorSpec(tensor.shape, tensor.dtype, name=name)
+      for name, tensor in model.input.items()
+  }
+
+  @tf.function(input_signature=[signature], jit_compile=False)
+  def predict(features):
+    return model(features, training=False)
+
+  return predict.get_concrete_function()
 
 
 def load(directory=None, compile=False):  # noqa: A002 (Keras' own name)
