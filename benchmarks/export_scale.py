@@ -13,14 +13,15 @@ fresh process whose peak RSS is its `ru_maxrss`:
 - in the modern environment (TF 2.21, Keras 3): `load()` and
   `load(compile=True)` of the export, and the same process's baseline (TF
   and Keras imported, nothing loaded);
-- at the first size only, prediction rows/s at batch 1 and 1024 (each
-  call timed for 3 s after a first, tracing one) of: the exported Keras
-  model (`load()`, `predict_on_batch`) and its `saved_model/` (a second
-  export with --saved_model, `serving_default`), the estimator's own
-  SavedModel (`export_saved_model` with a raw receiver of the same
-  features, `predict` signature), all three on TF 2.21 through
-  `tf.saved_model.load`, and `estimator.predict` on TF 2.15 (batches from
-  one generator, its graph built and checkpoint restored before timing).
+- at the first size only, prediction rows/s at batch 1 and 1024 of: the
+  exported Keras model (model.py's `predict_function`, and
+  `predict_on_batch`), its `saved_model/` (a second export with
+  --saved_model, `serving_default`) and the estimator's own SavedModel
+  (`export_saved_model` with a raw receiver of the same features,
+  `predict` signature), the last two through `tf.saved_model.load`, all
+  four in one TF 2.21 process, in turns (after two calls each, the best of
+  20 rounds of 0.15 s each); and `estimator.predict` on TF 2.15 (batches
+  from one generator, its graph built and checkpoint restored first).
 
 Prints Markdown tables, with the load average after each case (the
 machine's other work shows in it); every case is removed as soon as it is

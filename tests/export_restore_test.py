@@ -1,10 +1,11 @@
 """load() restores large variables block by block, exactly (issue #26).
 
-The canned model.py restores a sparse column's table larger than
-`RESTORE_BLOCK_BYTES` block by block, in place; here that bound is lowered
-to a few rows so that every table of a small trained estimator takes the
-block path, and the result must equal the one-piece restore bit for bit. `load(compile=False)` must not read an
-optimizer slot at all.
+The canned model.py restores a variable (a weight or, with compile=True, an
+optimizer slot) larger than `RESTORE_BLOCK_BYTES` block by block, in place;
+here that bound is lowered to a few rows so that every variable of a small
+trained estimator takes the block path, and the result must equal the
+one-piece restore bit for bit. `load(compile=False)` must not read an
+optimizer slot at all. `predict_function` predicts as the model does.
 """
 
 import functools

@@ -101,10 +101,10 @@ from estimator_migrate.cli import export  # noqa: F401 (imports TF, the exporter
 
 # The features every prediction measure feeds, `batch` rows (numpy), and
 # rows/s of calls measured in turns: after two calls each (traced, warmed),
-# ROUNDS rounds of each call for SECONDS; a call's best round counts (the
-# one least slowed by other work on the machine).
+# ROUNDS short rounds of each call for SECONDS; a call's best round counts
+# (the one least slowed by other work on the machine).
 FEATURES = r"""
-ROUNDS, SECONDS = 7, 0.4
+ROUNDS, SECONDS = 20, 0.15
 
 
 def features(batch):
