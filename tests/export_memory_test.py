@@ -5,8 +5,11 @@ accumulator and a crossed Ftrl column) is exported with the binary and
 loaded on TF 2.21, each in its own process whose peak RSS (`ru_maxrss`) is
 compared with the same interpreter's baseline (its imports, nothing read):
 - export: at most baseline + 1.2 x the largest tensor + 200 MB;
-- load(): at most baseline + 1.2 x the weights the model keeps + 200 MB.
-A regression to reading the checkpoint or weights.npz whole fails here.
+- load(): at most baseline + 1.2 x the weights the model keeps + 200 MB;
+- load(compile=True): at most baseline + 1.2 x (those weights and the
+  optimizer slots) + 200 MB.
+A regression to reading the checkpoint or weights.npz whole, or to
+assigning a slot whole, fails here.
 """
 
 import os
@@ -65,6 +68,21 @@ class MemoryTest(absltest.TestCase):
         peak,
         modern_baseline,
         kept,
+        bound,
+    )
+    self.assertLessEqual(peak, bound)
+
+    peak, code, measured = scale.load(python, self.target, 'compile')
+    self.assertEqual(code, 0)
+    state = (measured['kept'] + measured['slots']) * 1e6 / 2**20
+    self.assertGreater(measured['slots'], 0.95 * _EMBEDDING_MB)  # Adagrad's
+    bound = modern_baseline + _FACTOR * state + _SLACK_MB
+    logging.info(
+        'load(compile=True): peak %.0f MB, baseline %.0f MB, weights and'
+        ' slots %.0f MB, bound %.0f MB',
+        peak,
+        modern_baseline,
+        state,
         bound,
     )
     self.assertLessEqual(peak, bound)

@@ -530,6 +530,7 @@ class TemplatesTest(absltest.TestCase):
       'read_spec',
       '_array_header',
       '_restore',
+      '_restore_optimizer',
   )
 
   def _definitions(self, path: str) -> dict:

@@ -1,10 +1,11 @@
 """load() restores large variables block by block, exactly (issue #26).
 
-The canned model.py restores a sparse column's table larger than
-`RESTORE_BLOCK_BYTES` block by block, in place; here that bound is lowered
-to a few rows so that every table of a small trained estimator takes the
-block path, and the result must equal the one-piece restore bit for bit. `load(compile=False)` must not read an
-optimizer slot at all.
+The canned model.py restores a variable (a weight or, with compile=True, an
+optimizer slot) larger than `RESTORE_BLOCK_BYTES` block by block, in place;
+here that bound is lowered to a few rows so that every variable of a small
+trained estimator takes the block path, and the result must equal the
+one-piece restore bit for bit. `load(compile=False)` must not read an
+optimizer slot at all. `predict_function` predicts as the model does.
 """
 
 import functools
@@ -49,6 +50,18 @@ for name, block, compile in (('whole', None, True), ('blocks', 40, True),
       values.update({f'{i}/{v.name}': np.asarray(v.numpy()).tolist()
                      for v in optimizer.variables})
   result[name] = {'values': values, 'read': read}
+  if name == 'plain':  # model.py's predict_function, at two batch sizes
+    predicted = {}
+    predict = module.predict_function(model)
+    for batch in (1, 3):
+      features = {'word': np.array([['w1'], ['w7'], ['']][:batch]),
+                  'x': np.linspace(-1, 1, 3 * batch, dtype=np.float32
+                                   ).reshape(batch, 3)}
+      inputs = module.select_features(model, features)
+      direct, traced = model(inputs, training=False), predict(inputs)
+      predicted[batch] = {k: [np.asarray(direct[k]).tolist(),
+                              np.asarray(traced[k]).tolist()] for k in direct}
+    result['predicted'] = predicted
 """
 
 
@@ -125,6 +138,19 @@ class RestoreTest(absltest.TestCase):
       spec = json.load(f)
     weights = [n for names in spec['weights'].values() for n in names]
     self.assertCountEqual(read, weights)
+
+  def test_predict_function_predicts_as_the_model(self):
+    for batch, outputs in self.result['predicted'].items():
+      self.assertIn('probabilities', outputs)
+      for key, (direct, traced) in outputs.items():
+        self.assertLen(direct, int(batch), key)
+        np.testing.assert_allclose(
+            np.asarray(traced, float),
+            np.asarray(direct, float),
+            rtol=1e-6,
+            atol=1e-7,
+            err_msg=f'{key} at batch {batch}',
+        )
 
   def test_restored_values_are_the_checkpoints(self):
     values = self.result['plain']['values']

@@ -99,36 +99,127 @@ EXPORT_BASELINE = r"""
 from estimator_migrate.cli import export  # noqa: F401 (imports TF, the exporter)
 """
 
-LOAD = r"""
+# The features every prediction measure feeds, `batch` rows (numpy), and
+# rows/s of calls measured in turns: after two calls each (traced, warmed),
+# ROUNDS short rounds of each call for SECONDS; a call's best round counts
+# (the one least slowed by other work on the machine).
+FEATURES = r"""
+ROUNDS, SECONDS = 20, 0.15
+
+
+def features(batch):
+  rng = np.random.default_rng(0)
+  return {'ids': np.array([[f'k{i}'] for i in range(batch)]),
+          'a': np.array([['a']] * batch), 'b': np.array([['c']] * batch),
+          'x': rng.normal(size=(batch, 4)).astype(np.float32)}
+
+
+def rows_per_second(calls, batch):
+  best = dict.fromkeys(calls, 0.0)
+  for call in calls.values():
+    call()
+    call()
+  for _ in range(ROUNDS):
+    for name, call in calls.items():
+      runs, began = 0, time.perf_counter()
+      while time.perf_counter() - began < SECONDS:
+        call()
+        runs += 1
+      best[name] = max(best[name], runs * batch / (time.perf_counter() - began))
+  return best
+"""
+
+LOAD = (
+    r"""
 import importlib.util, json, os, resource, sys, time
 import keras, numpy as np, tensorflow as tf
+"""
+    + FEATURES
+    + r"""
 mode = sys.argv[2]
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 result = dict(baseline=baseline)
-if mode != 'baseline':
+
+
+def nbytes(variables):
+  return sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize
+             for v in variables) / 1e6
+
+
+if mode in ('plain', 'compile', 'predict'):
   spec = importlib.util.spec_from_file_location('exported', os.path.join(sys.argv[1], 'model.py'))
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   began = time.perf_counter()
   model = module.load(sys.argv[1], compile=mode == 'compile')
   result['seconds'] = time.perf_counter() - began
-  result['kept'] = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize
-                       for w in model.weights) / 1e6
-  if mode == 'predict':
-    rng = np.random.default_rng(0)
+  result['kept'] = nbytes(model.weights)
+  if mode == 'compile':
+    optimizers = [o for o, _ in getattr(model, 'groups', ())] or [model.optimizer]
+    result['slots'] = nbytes([v for o in optimizers for v in o.variables])
+  if mode == 'predict':  # argv[3], argv[4]: SavedModels ('' for none)
+    served = {}
+    for name, path, key in (('saved_model', sys.argv[3], 'serving_default'),
+                            ('estimator_saved_model', sys.argv[4], 'predict')):
+      if path:
+        served[name] = tf.saved_model.load(path).signatures[key]
     for batch in (1, 1024):
-      features = {'ids': np.array([[f'k{i}'] for i in range(batch)]),
-                  'a': np.array([['a']] * batch), 'b': np.array([['c']] * batch),
-                  'x': rng.normal(size=(batch, 4)).astype(np.float32)}
-      inputs = module.select_features(model, features)
-      model.predict_on_batch(inputs)
-      runs, began = 0, time.perf_counter()
-      while time.perf_counter() - began < 3:
-        model.predict_on_batch(inputs)
-        runs += 1
-      result[f'rows_per_s_{batch}'] = runs * batch / (time.perf_counter() - began)
+      inputs = module.select_features(model, features(batch))
+      calls = {'predict_on_batch': lambda: model.predict_on_batch(inputs)}
+      if hasattr(module, 'predict_function'):
+        function = module.predict_function(model)
+        calls['predict_function'] = lambda: function(inputs)
+      for name, signature in served.items():
+        calls[name] = lambda signature=signature: signature(**inputs)
+      for name, rate in rows_per_second(calls, batch).items():
+        result[f'{name}_{batch}'] = rate
 print('RESULT=' + json.dumps(result))
 """
+)
+
+# On TF 2.15: the estimator itself, `export` (its SavedModel with a raw
+# receiver of the same features, into argv[4]; its path replied) or
+# `predict` (rows/s of estimator.predict once its graph is built and the
+# checkpoint restored: batches from one generator).
+ESTIMATOR = (
+    r"""
+import json, os, sys, time
+import numpy as np
+import tensorflow as tf
+"""
+    + FEATURES
+    + r"""
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+import config
+
+model_dir, mode = sys.argv[2], sys.argv[3]
+estimator = tf.estimator.DNNLinearCombinedClassifier(
+    model_dir=model_dir, **config.kwargs())
+result = {}
+if mode == 'export':
+  def receiver():
+    tensors = {
+        'ids': tf.compat.v1.placeholder(tf.string, [None, 1], 'ids'),
+        'a': tf.compat.v1.placeholder(tf.string, [None, 1], 'a'),
+        'b': tf.compat.v1.placeholder(tf.string, [None, 1], 'b'),
+        'x': tf.compat.v1.placeholder(tf.float32, [None, 4], 'x'),
+    }
+    return tf.estimator.export.ServingInputReceiver(tensors, tensors)
+
+  path = estimator.export_saved_model(sys.argv[4], receiver)
+  result['path'] = path.decode() if isinstance(path, bytes) else path
+else:
+  for batch in (1, 1024):
+    inputs = features(batch)
+    predictions = estimator.predict(
+        lambda: tf.data.Dataset.from_tensors(inputs).repeat(),
+        yield_single_examples=False)
+    rates = rows_per_second({'predict': lambda: next(predictions)}, batch)
+    result[f'estimator_predict_{batch}'] = rates['predict']
+    predictions.close()
+print('RESULT=' + json.dumps(result))
+"""
+)
 
 
 def run(argv: list[str], env: dict[str, str] | None = None):
@@ -220,8 +311,11 @@ def build(directory: str, gigabytes: float, embedding_share: float = 0.75):
   )
 
 
-def export(case: Case, target: str):
-  """Runs estimator-migrate-export on `case`: (seconds, peak RSS MB, code)."""
+def export(case: Case, target: str, *flags: str):
+  """Runs estimator-migrate-export on `case`: (seconds, peak RSS MB, code).
+
+  `flags`: more flags (`--saved_model`).
+  """
   seconds, rss, code, _ = run(
       [
           sys.executable,
@@ -231,20 +325,47 @@ def export(case: Case, target: str):
           f'--model_dir={case.model_dir}',
           f'--config={case.config}:kwargs',
           f'--target={target}',
+          *flags,
       ],
       case.env,
   )
   return seconds, rss, code
 
 
-def load(python: str, target: str, mode: str):
+def load(python: str, target: str, mode: str, *extra: str):
   """`load()` of an export in `python`: (peak RSS MB, exit code, measures).
 
-  `mode`: `plain` (load()), `compile` (load(compile=True)), `predict`
-  (load() and rows/s at batch 1 and 1024), `baseline` (imports only).
+  `mode`: `plain` (load()), `compile` (load(compile=True): also the bytes
+  of the optimizer slots, `slots`), `baseline` (imports only), `predict`
+  (load(), then rows/s at batch 1 and 1024, `<way>_<batch>`, of
+  `predict_on_batch`, the model.py's `predict_function` and, given as
+  `extra` (path or ''), the export's `saved_model/` and the estimator's
+  SavedModel, measured in turns).
   """
-  _, rss, code, stdout = run([python, '-c', LOAD, target, mode])
+  _, rss, code, stdout = run([python, '-c', LOAD, target, mode, *extra])
   return rss, code, result(stdout)
+
+
+def estimator(case: Case, mode: str, *extra: str) -> dict:
+  """The case's estimator on TF 2.15; {} if it failed.
+
+  `mode`: `export` (its SavedModel, into the directory `extra[0]`:
+  `{'path': ...}`) or `predict` (rows/s at batch 1 and 1024 of
+  `estimator.predict`, its graph built and checkpoint restored first).
+  """
+  _, _, code, stdout = run(
+      [
+          sys.executable,
+          '-c',
+          ESTIMATOR,
+          case.config,
+          case.model_dir,
+          mode,
+          *extra,
+      ],
+      case.env,
+  )
+  return {} if code else result(stdout)
 
 
 def fits(workdir: str, gigabytes: float, factor: float) -> bool:

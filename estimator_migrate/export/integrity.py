@@ -16,10 +16,8 @@ the directory is moved into place.
 """
 
 from collections.abc import Callable, Mapping
-import hashlib
 import json
 import os
-import zipfile
 
 import tensorflow as tf
 
@@ -32,25 +30,28 @@ FORMAT = 1
 ALGORITHM = 'sha256'
 # Files every export has; `model.py` refuses a record without them.
 REQUIRED = ('model.py', 'spec.json', 'weights.npz')
-_CHUNK = 1 << 20
 
 
 def _sha256(path: str) -> str:
-  digest = hashlib.sha256()
-  with tf.io.gfile.GFile(path, 'rb') as f:
-    while chunk := f.read(_CHUNK):
-      digest.update(chunk)
-  return digest.hexdigest()
+  return npz_stream.sha256(path)
 
 
-def digests(directory: str) -> dict[str, str]:
-  """sha256 of every file under `directory` but the record, by `/` path."""
+def digests(
+    directory: str, known: Mapping[str, str] | None = None
+) -> dict[str, str]:
+  """sha256 of every file under `directory` but the record, by `/` path.
+
+  A file `known` names is not read: its digest is taken from there.
+  """
+  known = known or {}
   out = {}
   for root, _, names in tf.io.gfile.walk(directory):
     relative = os.path.relpath(root, directory) if root != directory else ''
     for name in names:
       key = '/'.join([*relative.split(os.sep), name] if relative else [name])
-      if key != RECORD:
+      if key in known:
+        out[key] = known[key]
+      elif key != RECORD:
         out[key] = _sha256(os.path.join(root, name))
   return dict(sorted(out.items()))
 
@@ -61,10 +62,10 @@ def write_record(directory: str, kept: Mapping[str, str] | None = None) -> dict:
   Args:
     directory: The export directory.
     kept: Digests recorded before, kept as they are (a file changed since
-      then fails `check_record`); other files are digested now.
+      then fails `check_record`); other files are read and digested now.
   """
-  files = digests(directory)
-  files.update(kept or {})
+  files = digests(directory, kept)
+  files.update(kept or {})  # also one gone since: check_record refuses it
   record = {
       'format': FORMAT,
       'algorithm': ALGORITHM,
@@ -83,17 +84,11 @@ def _unreadable(path: str, what: str) -> errors.MigrationError:
   )
 
 
-def check_written(
-    directory: str, spec: Mapping, written: Mapping[str, str]
-) -> None:
-  """Reads `spec.json` and `weights.npz` back: they must hold what was meant.
-
-  `weights.npz` is read one block at a time: each array's sha256 must be
-  the one `npz_stream.write` computed from the bytes it wrote (`written`).
+def check_written(directory: str, spec: Mapping) -> None:
+  """Reads `spec.json` back: it must hold what was meant.
 
   Raises:
-    MigrationError: Either file differs from `spec` / `written` or cannot
-      be read, naming the file.
+    MigrationError: It differs from `spec` or cannot be read, naming it.
   """
   path = os.path.join(directory, 'spec.json')
   try:
@@ -103,16 +98,6 @@ def check_written(
     raise _unreadable(path, f'cannot be read back ({e})') from e
   if read != json.loads(json.dumps(spec)):
     raise _unreadable(path, 'reads back different from the spec')
-  path = os.path.join(directory, 'weights.npz')
-  try:
-    back = npz_stream.digests(path)
-  except (tf.errors.OpError, ValueError, OSError, zipfile.BadZipFile) as e:
-    raise _unreadable(path, f'cannot be read back ({e})') from e
-  if sorted(back) != sorted(written):
-    raise _unreadable(path, 'reads back with other arrays')
-  for name, want in written.items():
-    if back[name] != want:
-      raise _unreadable(path, f'reads back {name!r} different')
 
 
 def check_record(directory: str) -> None:
@@ -153,24 +138,27 @@ def seal(
 ) -> None:
   """Checks what was written into `directory` and writes its record last.
 
-  `spec.json` and `weights.npz` are read back and compared with `spec` and
-  the arrays' digests `written`; the record is written; `then(directory)`
-  (the serving SavedModel, written by the export's own `load()`, which
-  checks the record) may add files, which a second record then covers,
-  keeping the first one's digests; finally every digest is recomputed from
-  disk and compared with the record.
+  `spec.json` is read back and compared with `spec`; the record is written,
+  with the digests `written` (`weights.npz`'s, hashed as its bytes went to
+  the file: it is not read for the record); `then(directory)` (the serving
+  SavedModel, written by the export's own `load()`, which checks the
+  record) may add files, which a second record then covers, keeping the
+  first one's digests; finally every file is read back and its digest
+  recomputed from disk and compared with the record (`weights.npz` read
+  once, one block at a time).
 
   Args:
     directory: The export's temporary directory, every file written.
     spec: What `spec.json` must hold.
-    written: The sha256 of each array of `weights.npz`, as written.
+    written: The sha256 of files as they were written, by name
+      (`weights.npz`).
     then: Adds to the directory before the final record, if given.
 
   Raises:
     MigrationError: A file reads back different, naming it.
   """
-  check_written(directory, spec, written)
-  record = write_record(directory)
+  check_written(directory, spec)
+  record = write_record(directory, kept=written)
   if then is not None:
     then(directory)
     write_record(directory, kept=record['files'])

@@ -3,16 +3,17 @@
 The file is what `np.savez` writes (a zip of `.npy` members, stored, not
 compressed: `np.load` reads it as always), but each member is written from
 its array, or from a `Blocks` that yields its rows block by block, straight
-into the file through `tf.io.gfile`: memory holds one block at a time, not
-the checkpoint. `write` returns each member's sha256 and `digests` computes
-them again from disk, block by block, so that what was written can be
-proven without keeping it.
+into the file (a local file unbuffered, any other through `tf.io.gfile`):
+memory holds one block at a time, not the checkpoint. Every byte is hashed
+once on its way to the file, so `write` returns the file's sha256 without
+reading it again, and `sha256` reads it back, block by block, so that what
+was written can be proven without keeping it.
 
 Example:
-  digests = npz_stream.write(path, {'dense/kernel': kernel,
-                                    'emb': Blocks('float32', (rows, 32),
-                                                  read_rows)})
-  assert npz_stream.digests(path) == digests
+  digest = npz_stream.write(path, {'dense/kernel': kernel,
+                                   'emb': Blocks('float32', (rows, 32),
+                                                 read_rows)})
+  assert npz_stream.sha256(path) == digest
 """
 
 from collections.abc import Callable, Iterator, Mapping
@@ -24,8 +25,13 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
+from estimator_migrate.checkpoints import files
+
 # Bytes per block read or written.
 BLOCK_BYTES = 64 << 20
+# Bytes read at a time to hash a file: one buffer, reused, that stays in
+# the CPU's cache between the read and the hash.
+_HASH_BYTES = 4 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,11 +39,15 @@ class Blocks:
   """An array too large to hold: its dtype, shape and a reader of its rows.
 
   `read(start, stop)` returns rows `[start, stop)` (C order, this dtype).
+  `bounds`: rows where a stored piece begins (a sliced checkpoint tensor);
+  no block crosses one, so that each block is one ranged read, returned
+  without a copy.
   """
 
   dtype: str
   shape: tuple[int, ...]
   read: Callable[[int, int], np.ndarray]
+  bounds: tuple[int, ...] = ()
 
   def __array__(self, dtype=None, copy=None) -> np.ndarray:
     """The whole array, read now (for code that needs it in memory)."""
@@ -53,46 +63,54 @@ class Blocks:
     if not self.shape or not self.shape[0]:
       yield self.read(0, self.shape[0] if self.shape else 1)
       return
+    rows = self.shape[0]
     row = np.dtype(self.dtype).itemsize * int(np.prod(self.shape[1:]))
     step = max(1, block_bytes // max(row, 1))
-    for start in range(0, self.shape[0], step):
-      yield self.read(start, min(self.shape[0], start + step))
+    bounds = sorted({b for b in self.bounds if 0 < b < rows} | {rows})
+    start, edge = 0, 0
+    while start < rows:
+      while bounds[edge] <= start:
+        edge += 1
+      stop = min(start + step, bounds[edge])
+      yield self.read(start, stop)
+      start = stop
 
 
 class _Appending(io.RawIOBase):
-  """A write-only stream over a GFile; zip writes it without seeking."""
+  """A write-only stream over a file that hashes every byte it passes on.
+
+  zip writes it without seeking (a data descriptor after each member), so
+  the bytes hashed are the file's, in order: `digest` is the file's sha256
+  without reading it again. Data is passed on as it comes (memoryviews of
+  arrays, never copied).
+  """
 
   def __init__(self, raw):
     super().__init__()
     self._raw = raw
     self._position = 0
+    self.digest = hashlib.sha256()
 
   def writable(self) -> bool:
     return True
 
   def write(self, data) -> int:
-    data = bytes(data)
-    self._raw.write(data)
-    self._position += len(data)
-    return len(data)
+    data = memoryview(data).cast('B')
+    self.digest.update(data)
+    if isinstance(self._raw, io.RawIOBase):  # may write less than asked
+      done = 0
+      while done < data.nbytes:
+        done += self._raw.write(data[done:])
+    else:  # a GFile takes bytes only
+      self._raw.write(bytes(data))
+    self._position += data.nbytes
+    return data.nbytes
 
   def tell(self) -> int:
     return self._position
 
   def flush(self) -> None:
     self._raw.flush()
-
-
-class _Hashing:
-  """Writes through to `out` and hashes what passes."""
-
-  def __init__(self, out):
-    self._out = out
-    self.digest = hashlib.sha256()
-
-  def write(self, data) -> int:
-    self.digest.update(data)
-    return self._out.write(data)
 
 
 def _header(dtype: np.dtype, shape: tuple[int, ...]) -> dict:
@@ -109,6 +127,11 @@ def _c_order(value, dtype=None) -> np.ndarray:
   return array if array.flags.c_contiguous else array.copy(order='C')
 
 
+def _bytes(array: np.ndarray) -> memoryview:
+  """The raw bytes of a C-ordered array, in place (no copy)."""
+  return memoryview(array.reshape(-1).view(np.uint8)) if array.size else b''
+
+
 def _write_member(out, value, block_bytes: int) -> None:
   if isinstance(value, Blocks):
     dtype = np.dtype(value.dtype)
@@ -122,53 +145,58 @@ def _write_member(out, value, block_bytes: int) -> None:
             f'a block of shape {block.shape} for an array of {value.shape}'
         )
       written += block.shape[0] if value.shape else 1
-      out.write(block.tobytes())
+      out.write(_bytes(block))
     if rows is not None and written != rows:
       raise ValueError(f'{written} rows read for an array of {value.shape}')
     return
   array = _c_order(value)
   np.lib.format.write_array_header_2_0(out, _header(array.dtype, array.shape))
-  out.write(array.tobytes())
+  out.write(_bytes(array))
 
 
 def write(
     path: str,
     arrays: Mapping[str, np.ndarray | Blocks],
     block_bytes: int = BLOCK_BYTES,
-) -> dict[str, str]:
-  """Writes `arrays` as the .npz `path`; returns each member's sha256.
+) -> str:
+  """Writes `arrays` as the .npz `path`; returns the file's sha256.
 
   Values are arrays or `Blocks`; a `Blocks` is read one block at a time.
+  The digest is of the bytes as they were written (each byte is hashed
+  once, on its way to the file); `sha256(path)` reads them back.
   """
-  digests = {}
-  with tf.io.gfile.GFile(path, 'wb') as raw:
+  with _opened(path, 'wb') as raw:
+    stream = _Appending(raw)
     with zipfile.ZipFile(
-        _Appending(raw), 'w', zipfile.ZIP_STORED, allowZip64=True
+        stream, 'w', zipfile.ZIP_STORED, allowZip64=True
     ) as archive:
       for name, value in arrays.items():
         with archive.open(f'{name}.npy', 'w', force_zip64=True) as member:
-          hashing = _Hashing(member)
-          _write_member(hashing, value, block_bytes)
-        digests[name] = hashing.digest.hexdigest()
-  return digests
+          _write_member(member, value, block_bytes)
+  return stream.digest.hexdigest()
 
 
-def digests(path: str, block_bytes: int = BLOCK_BYTES) -> dict[str, str]:
-  """Each member's sha256, read back from `path` one block at a time.
+def _opened(path: str, mode: str):
+  """A local file unbuffered (no copy of each block), else a GFile."""
+  if files.is_local(path):
+    return open(path, mode, buffering=0)  # noqa: SIM115 (returned)
+  return tf.io.gfile.GFile(path, mode)
+
+
+def sha256(path: str, block_bytes: int = BLOCK_BYTES) -> str:
+  """The sha256 of the file `path`, read back one block at a time.
 
   Raises:
-    OSError, ValueError, zipfile.BadZipFile, tf.errors.OpError: `path`
-      cannot be read as a zip (the caller names the file).
+    OSError, tf.errors.OpError: `path` cannot be read (the caller names
+      the file).
   """
-  found = {}
-  with tf.io.gfile.GFile(path, 'rb') as raw:
-    with zipfile.ZipFile(raw) as archive:
-      for info in archive.infolist():
-        if not info.filename.endswith('.npy'):
-          raise ValueError(f'member {info.filename!r} is not an array')
-        digest = hashlib.sha256()
-        with archive.open(info) as member:  # checks the member's CRC-32
-          while block := member.read(block_bytes):
-            digest.update(block)
-        found[info.filename[: -len('.npy')]] = digest.hexdigest()
-  return found
+  digest = hashlib.sha256()
+  with _opened(path, 'rb') as f:
+    if isinstance(f, io.RawIOBase):  # read into one buffer, reused
+      buffer = memoryview(bytearray(min(block_bytes, _HASH_BYTES)))
+      while count := f.readinto(buffer):
+        digest.update(buffer[:count])
+    else:
+      while block := f.read(block_bytes):
+        digest.update(block)
+  return digest.hexdigest()

@@ -105,8 +105,8 @@ def write_directory(
     arrays: Stored in `weights.npz`, one at a time (a `Blocks` one block
       at a time): memory never holds them all.
     finish: Called with the temporary directory when the files are in it
-      and the sha256 of each array as written, to check them and add more
-      (e.g. `saved_model/`; `integrity.sealing`).
+      and `{'weights.npz': its sha256 as written}`, to check them and add
+      more (e.g. `saved_model/`; `integrity.sealing`).
     checkpoint_prefix: The checkpoint exported (see `check`).
 
   Returns:
@@ -205,7 +205,8 @@ def _write_files(
     for name, text in texts.items():
       with tf.io.gfile.GFile(os.path.join(temporary, name), 'w') as f:
         f.write(text)
-    return npz_stream.write(os.path.join(temporary, 'weights.npz'), arrays)
+    path = os.path.join(temporary, 'weights.npz')
+    return {'weights.npz': npz_stream.write(path, arrays)}
   except (OSError, tf.errors.OpError) as e:
     raise _unwritable(target, e) from e
 

@@ -80,7 +80,11 @@ class CheckedReader:
         self.finish()
       return block
 
-    return npz_stream.Blocks(dtype.name, tuple(variable.shape), read)
+    bounds = ()
+    if reader.can_read(name, variable.dtype):  # blocks within stored pieces
+      pieces = reader.index.stored(name, tuple(variable.shape))
+      bounds = tuple(piece.start for piece in pieces)
+    return npz_stream.Blocks(dtype.name, tuple(variable.shape), read, bounds)
 
   def finish(self) -> None:
     """Checks what was read only in part; closes the data files.

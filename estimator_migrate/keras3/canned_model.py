@@ -9,6 +9,8 @@ their checkpoint names).
   import model
   m = model.load()
   predictions = m(model.select_features(m, features))
+  predict = model.predict_function(m)  # the fastest way to predict
+  predictions = predict(model.select_features(m, features))
 
 `load()` first checks every file the export wrote against `integrity.json`
 (sha256 digests, written last) and refuses a directory that differs. It
@@ -157,14 +159,15 @@ def _array_header(f):
   return tuple(shape), dtype
 
 
-def _restore(variable, archive, key, in_place=False):
+def _restore(variable, archive, key):
   """Restores `variable` from `key` of weights.npz.
 
-  With `in_place`, for a variable read only by gathers (a sparse column's
-  table), a large array is read and written into the variable one block at
-  a time (TensorFlow's scatter update): memory holds one block beside the
-  variable, never the whole array. Scatter updates leave the variable
-  copied on every dense read, so other variables are assigned whole.
+  An array larger than `RESTORE_BLOCK_BYTES` is read and written into the
+  variable one block of rows at a time, in place (TensorFlow's strided
+  slice assign): memory holds one block beside the variable, never the
+  whole array. TensorFlow then copies a variable written in part on every
+  dense read (copy-on-read, for concurrent sparse updates); nothing else
+  writes it during the restore, so that is switched off again.
   """
   with archive.open(key + '.npy') as f:
     shape, dtype = _array_header(f)
@@ -176,26 +179,65 @@ def _restore(variable, archive, key, in_place=False):
     size = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
     target = getattr(variable, 'value', variable)
     if (
-        not in_place
-        or not shape
+        not shape
         or size <= RESTORE_BLOCK_BYTES
-        or not hasattr(target, 'scatter_update')  # not TensorFlow's
+        or not hasattr(target, 'handle')  # not TensorFlow's
     ):
       variable.assign(np.frombuffer(f.read(size), dtype).reshape(shape))
       return
-    import tensorflow  # only a large table needs it
+    import tensorflow  # only a large variable needs it
 
+    rest = [int(n) for n in shape[1:]]
+    want = np.dtype(target.dtype.as_numpy_dtype)
     row = size // shape[0]
     step = max(1, RESTORE_BLOCK_BYTES // max(row, 1))
     for start in range(0, shape[0], step):
       stop = min(shape[0], start + step)
       block = np.frombuffer(f.read((stop - start) * row), dtype)
-      target.scatter_update(
-          tensorflow.IndexedSlices(
-              block.reshape((stop - start, *shape[1:])),
-              tensorflow.range(start, stop, dtype=tensorflow.int64),
-          )
+      tensorflow.raw_ops.ResourceStridedSliceAssign(
+          ref=target.handle,
+          begin=[start] + [0] * len(rest),
+          end=[stop, *rest],
+          strides=[1] * len(shape),
+          value=block.reshape((stop - start, *rest)).astype(want, copy=False),
       )
+    tensorflow.raw_ops.DisableCopyOnRead(resource=target.handle)
+
+
+def _restore_optimizer(optimizer, variables, slots, archive):
+  """Builds `optimizer` for `variables` and restores its slots.
+
+  `slots`: the optimizer's attribute holding a kind of slot (such as
+  `_accumulators`) -> [(model variable, weights.npz key)]. Slots are built
+  at zeros and filled in place (`_restore`): Keras would build an
+  accumulator from a constant (the value times ones: twice the slot's
+  memory at once). A slot weights.npz does not hold gets the value Keras
+  gives it.
+  """
+  pending = []
+  add = optimizer.add_variable_from_reference
+
+  def add_at_zeros(reference_variable, name=None, initializer='zeros'):
+    slot = add(reference_variable, name=name, initializer='zeros')
+    if initializer != 'zeros':
+      pending.append((slot, initializer))
+    return slot
+
+  optimizer.add_variable_from_reference = add_at_zeros
+  try:
+    optimizer.build(variables)
+  finally:
+    del optimizer.add_variable_from_reference
+  restored = set()
+  for attribute, pairs in slots.items():
+    for variable, key in pairs:
+      index = optimizer._get_variable_index(variable)  # noqa: SLF001
+      slot = getattr(optimizer, attribute)[index]
+      _restore(slot, archive, key)
+      restored.add(id(slot))
+  for slot, initializer in pending:
+    if id(slot) not in restored:
+      slot.assign(keras.initializers.get(initializer)(slot.shape, slot.dtype))
 
 
 def read_spec(directory):
@@ -906,12 +948,12 @@ def _compile(model, spec, weights):
   for entry in spec['optimizers']:
     optimizer = OPTIMIZERS[entry['class']](**entry['config'])
     group = [variables[name] for name in entry['variables']]
-    optimizer.build(group)
+    slots = {
+        attribute: list(zip(group, keys, strict=True))
+        for attribute, keys in entry['slots'].items()
+    }
+    _restore_optimizer(optimizer, group, slots, weights)
     optimizer.iterations.assign(entry['iterations'])
-    for attribute, keys in entry['slots'].items():
-      for variable, key in zip(group, keys, strict=True):
-        index = optimizer._get_variable_index(variable)  # noqa: SLF001
-        _restore(getattr(optimizer, attribute)[index], weights, key)
     groups.append((optimizer, group))
   # XLA cannot compile the string lookups; the first optimizer is Keras'
   # own, the others are applied by EstimatorModel.train_step.
@@ -941,6 +983,30 @@ def select_features(model, features):
   return out
 
 
+def predict_function(model):
+  """`model`'s predictions as one traced TensorFlow function, for serving.
+
+  Takes what `select_features` returns (any batch size) and returns the
+  prediction dict as tensors. Traced once, for the model's inputs with any
+  batch size: a call runs the graph, with none of the per-call work of
+  `model(...)` (eager) or `predict_on_batch` (Keras' data handling), as a
+  SavedModel's signature serves.
+
+    predict = model.predict_function(m)
+    predictions = predict(model.select_features(m, features))
+  """
+  signature = {
+      name: tf.TensorSpec(tensor.shape, tensor.dtype, name=name)
+      for name, tensor in model.input.items()
+  }
+
+  @tf.function(input_signature=[signature], jit_compile=False)
+  def predict(features):
+    return model(features, training=False)
+
+  return predict.get_concrete_function()
+
+
 def load(directory=None, compile=False):  # noqa: A002 (Keras' own name)
   """Builds the model and restores the estimator's trained weights.
 
@@ -966,13 +1032,8 @@ def load(directory=None, compile=False):  # noqa: A002 (Keras' own name)
   spec = read_spec(directory)
   model = build_model(spec, restoring=True)
   with zipfile.ZipFile(os.path.join(directory, WEIGHTS)) as weights:
-    tables = {
-        id(layer.embeddings)
-        for layer in model.layers
-        if isinstance(layer, SparseCombiner)
-    }
     for name, variable in _variables_by_name(model, spec).items():
-      _restore(variable, weights, name, in_place=id(variable) in tables)
+      _restore(variable, weights, name)
     if compile:  # optimizer slots are read only here
       _compile(model, spec, weights)
   return model
