@@ -30,6 +30,12 @@ fc = tf.feature_column
 # In the modern environment: the same export loaded with the default block
 # size and with blocks of 40 bytes; which members each load() reads.
 _SCRIPT = """
+def plain(value):  # JSON: a classifier's string keys (classes) as str
+  value = np.asarray(value)
+  if value.dtype.kind in 'OS':
+    value = value.astype(bytes).astype(str)
+  return value.tolist()
+
 directory = sys.argv[1]
 result = {}
 for name, block, compile in (('whole', None, True), ('blocks', 40, True),
@@ -59,8 +65,8 @@ for name, block, compile in (('whole', None, True), ('blocks', 40, True),
                                    ).reshape(batch, 3)}
       inputs = module.select_features(model, features)
       direct, traced = model(inputs, training=False), predict(inputs)
-      predicted[batch] = {k: [np.asarray(direct[k]).tolist(),
-                              np.asarray(traced[k]).tolist()] for k in direct}
+      predicted[batch] = {k: [plain(direct[k]), plain(traced[k])]
+                          for k in direct}
     result['predicted'] = predicted
 """
 
