@@ -8,7 +8,7 @@ demo's own model_fn) is trained on TF 2.15, exported by
 Keras 3), one subprocess for all:
 
 - every PREDICT key within 1e-5 of `estimator.predict` on held-out rows
-  (unseen strings, `''` and -1 ids), the `saved_model/` too;
+  (unseen strings, `''` and -1 ids), every `saved_model/` too;
 - `load(compile=True)` then `fit` on the batches the estimator continues
   training on ends with every weight within the canned exit's tolerance
   (cases with dropout run with rate 0 there: each side draws its own masks).
@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from estimator_migrate.export import model_fn_export
 from estimator_migrate.export import parity
+from estimator_migrate.export import serving
 from tests import model_fn_cases
 
 # max |estimator - Keras 3| of a prediction (float32 rounding of the same
@@ -48,8 +49,6 @@ WEIGHT_TOLERANCE = {
 }
 _STEPS = 12  # before the export
 _MORE = 4  # after it, on both sides
-# Cases whose export also writes saved_model/ (one modern start each).
-_SAVED_MODEL = ('premade_mlp', 'multi_task', 'wide_deep_regressor')
 _CASES = {case.name: case for case in model_fn_cases.CASES}
 # The Keras 3 optimizer each v1 optimizer continues as.
 _KERAS3_CLASS = {
@@ -116,7 +115,7 @@ class ModelFnExportTest(parameterized.TestCase):
           labels=labels,
       )
       target = os.path.join(cls.root, f'{name}_keras')
-      result.save(target, saved_model=name in _SAVED_MODEL)
+      result.save(target)
       cls.results[name] = result
       cls.exports[name] = target
       predict_jobs.append((target, _saveable(case.held_out)))
@@ -144,6 +143,8 @@ class ModelFnExportTest(parameterized.TestCase):
               quiet.batch_size,
           )
       )
+    # Every export's saved_model/, in one modern-environment process.
+    serving.write_saved_models(list(cls.exports.values()))
     # The estimator's input_fn may yield scalars: [batch] features, which
     # select_features takes as feature columns do.
     mlp = _CASES['premade_mlp']
@@ -175,8 +176,9 @@ class ModelFnExportTest(parameterized.TestCase):
     expected, got = self.expected[name], self.predicted[name]
     self.figures[name] = (
         max(
-            float(np.max(np.abs(got[k] - want.astype(got[k].dtype))))
+            float(np.max(np.abs(got[p + k] - want.astype(got[p + k].dtype))))
             for k, want in expected.items()
+            for p in ('', 'saved_model/')
         ),
         self.figures.get(name, (None, None))[1],
     )
@@ -191,13 +193,12 @@ class ModelFnExportTest(parameterized.TestCase):
         np.testing.assert_allclose(
             got[key], want, rtol=0, atol=PREDICTION_TOLERANCE
         )
-        if name in _SAVED_MODEL:
-          np.testing.assert_allclose(
-              got[f'saved_model/{key}'],
-              want,
-              rtol=0,
-              atol=PREDICTION_TOLERANCE,
-          )
+        np.testing.assert_allclose(
+            got[f'saved_model/{key}'],
+            want,
+            rtol=0,
+            atol=PREDICTION_TOLERANCE,
+        )
 
   @parameterized.named_parameters((name, name) for name in _CASES)
   def test_continued_training_matches_the_estimator(self, name):
