@@ -17,7 +17,6 @@ Keras 3), one subprocess for all:
 scope; the binary says so in one line and exits 2.
 """
 
-import hashlib
 import os
 import re
 import shutil
@@ -33,6 +32,7 @@ import tensorflow as tf
 from estimator_migrate.export import model_fn_export
 from estimator_migrate.export import parity
 from estimator_migrate.export import serving
+from tests import fault_harness
 from tests import model_fn_cases
 
 # max |estimator - Keras 3| of a prediction (float32 rounding of the same
@@ -249,18 +249,6 @@ class ModelFnExportTest(parameterized.TestCase):
     self.assertIn("name='conv1'", code)  # named after its variable scope
 
 
-def _digests(directory):
-  out = {}
-  for root, _, files in os.walk(directory):
-    for name in files:
-      path = os.path.join(root, name)
-      with open(path, 'rb') as f:
-        out[os.path.relpath(path, directory)] = hashlib.sha256(
-            f.read()
-        ).hexdigest()
-  return out
-
-
 class RefusalTest(parameterized.TestCase):
 
   @parameterized.named_parameters(
@@ -284,7 +272,7 @@ class RefusalTest(parameterized.TestCase):
     case = _CASES['premade_mlp']
     model_dir = os.path.join(root, 'model')
     model_fn_cases.train(case, model_dir, 2)
-    before = _digests(model_dir)
+    before = fault_harness.digests(model_dir)
     with open(os.path.join(root, 'config.py'), 'w') as f:
       f.write(
           'from tests import model_fn_cases\n'
@@ -326,7 +314,7 @@ class RefusalTest(parameterized.TestCase):
     self.assertCountEqual(
         set(os.listdir(root)) - {'__pycache__'}, {'model', 'config.py'}
     )
-    self.assertEqual(_digests(model_dir), before)
+    self.assertEqual(fault_harness.digests(model_dir), before)
 
 
 if __name__ == '__main__':

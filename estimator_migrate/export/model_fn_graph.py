@@ -476,10 +476,6 @@ class _Reader:
         ),
     )
 
-  def _column_call_scope(self, call) -> str:
-    names = call.variables
-    return _scope(names) if names else call.kind
-
   def visit_input_layer(self, call, tensor) -> str:
     arguments = call.arguments
     if arguments.get('weight_collections') or arguments.get('cols_to_vars'):
