@@ -1,4 +1,4 @@
-r"""Exports a trained canned estimator as a Keras 3 model for current TF.
+r"""Exports a trained estimator as a Keras 3 model for current TF.
 
 Reads the estimator's checkpoint (v1 or v2 canned DNN, Linear or
 DNNLinearCombined Classifier/Regressor) and the constructor kwargs it was
@@ -25,7 +25,9 @@ callable returning `features` (one batch of the feature dict, numpy arrays:
 names, dtypes and shapes), and optionally `params` and `labels` (one batch of
 labels, to carry the TRAIN loss and optimizers for `load(compile=True)`).
 What has no exact Keras 3 mapping is refused, naming the op, its scope and
-the model_fn's line, and nothing is written.
+the model_fn's line, and nothing is written. With --saved_model and
+--serving_input_receiver_fn, saved_model/ serves the signatures the model_fn's
+`export_outputs` declare, as the estimator's own SavedModel does.
 
 Example:
   bazel run //estimator_migrate/cli:export -- --estimator=DNNClassifier \
@@ -92,8 +94,10 @@ _SERVING_INPUT_RECEIVER_FN = flags.DEFINE_string(
     'serving_input_receiver_fn',
     None,
     'module:function (or file.py:function) the estimator is served with:'
-    ' saved_model/ takes the same requests. Default: serialized tf.Examples'
-    " parsed with the feature columns' parse spec.",
+    ' saved_model/ takes the same requests. Default (--estimator):'
+    " serialized tf.Examples parsed with the feature columns' parse spec;"
+    ' with --model_fn, saved_model/ serves its export_outputs only when'
+    ' given.',
 )
 
 _BUILD_MODEL = flags.DEFINE_string(
