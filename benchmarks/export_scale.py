@@ -59,6 +59,9 @@ _WITH_20GB = flags.DEFINE_bool(
     'Also run a 20 GB case; needs 50 GB free in --workdir, else skipped.',
 )
 _HUGE_GB = 20.0
+# load(compile=True) holds the weights and slots (the whole checkpoint):
+# skipped where that, with room, exceeds the memory available.
+_MEMORY_FACTOR = 1.2
 _FREE_FACTOR = 2.5  # the checkpoint, the export, a cp copy, and margin
 
 
@@ -107,6 +110,18 @@ def _throughput(case, target: str, directory: str, modern_python: str):
   return rows
 
 
+def _available_memory() -> int:
+  """Bytes of memory available now (MemAvailable), or 0 if unknown."""
+  try:
+    with open('/proc/meminfo') as f:
+      for line in f:
+        if line.startswith('MemAvailable:'):
+          return int(line.split()[1]) * 1024
+  except OSError:
+    pass
+  return 0
+
+
 def _case(workdir: str, size: str, modern_python: str, first: bool):
   directory = os.path.join(workdir, f'{size}gb')
   shutil.rmtree(directory, ignore_errors=True)
@@ -136,6 +151,16 @@ def _case(workdir: str, size: str, modern_python: str, first: bool):
       print(f'load ({mode}) {size} GB...', file=sys.stderr, flush=True)
       if code:
         cells.append('not run')
+        continue
+      available = _available_memory()
+      if mode == 'compile' and case.nbytes * _MEMORY_FACTOR > available:
+        # Weights and slots are the whole checkpoint: held in memory, they
+        # cannot fit, and the kernel would kill the process (or the
+        # machine's other work).
+        cells.append(
+            f'skipped: weights + slots {case.nbytes / 1e9:.1f} GB, memory'
+            f' available {available / 1e9:.1f} GB'
+        )
         continue
       rss, load_code, measured = scale.load(modern_python, target, mode)
       held = measured.get('kept', 0) + measured.get('slots', 0)
