@@ -14,7 +14,7 @@ estimator's after the same steps. At the export, the estimator also wrote its
 own SavedModel with a parsing receiver (what TensorFlow Serving serves from
 an Estimator); `prove_serving` then serves it beside the export's
 `saved_model/` (`serving_parity.compare_saved_models`, one subprocess for
-every model): every signature and every Serving request on the test set as
+all models): every signature and every Serving request on the test set as
 serialized tf.Examples.
 
 Example:
