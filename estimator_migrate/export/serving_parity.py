@@ -62,9 +62,7 @@ class ServingParity:
   @property
   def estimator_signatures(self) -> dict[str, Mapping]:
     """The estimator's signatures (but `OWN`, which a TF 2 SavedModel has)."""
-    return {
-        k: v for k, v in self.signatures[ESTIMATOR].items() if k not in OWN
-    }
+    return {k: v for k, v in self.signatures[ESTIMATOR].items() if k not in OWN}
 
   @property
   def export_signatures(self) -> dict[str, Mapping]:
