@@ -22,7 +22,9 @@ import tensorflow as tf
 from estimator_migrate import errors
 from estimator_migrate.demo import keras3_act
 from estimator_migrate.export import modern
+from estimator_migrate.export import parity
 from estimator_migrate.export import serving_parity
+from estimator_migrate.tf2 import differences
 
 _SPEC = {
     'x': tf.io.FixedLenFeature([1], tf.float32, default_value=[0.0]),
@@ -188,6 +190,32 @@ class ServingParityTest(absltest.TestCase):
     table = self.offset.table().splitlines()
     self.assertLen(table, 3)
     self.assertIn('| serving_default | predict | 0.001 | 0.001 |', table[2])
+
+  def test_demo_verdict_counts_the_serving_gap(self):
+    # The demo's third-act row: a serving gap above 1e-6 diverges.
+    def result(served):
+      return keras3_act.Result(
+          name='m',
+          directory=self.root,
+          parity=parity.Parity({'logits': 0.0, 'saved_model/logits': 0.0}),
+          weights=differences.Difference(0.0, 0.0),
+          losses=(),
+          serving=served,
+      )
+
+    ok, gap, unequal = (
+        result(s) for s in (self.same, self.offset, self.separator)
+    )
+    self.assertEqual(ok.problems(), [])
+    self.assertEqual(ok.row()[3], '0 (1 signature, defs identical)')
+    self.assertEqual(ok.row()[-1], 'ok')
+    (problem,) = gap.problems()
+    self.assertIn("served through the estimator's signatures", problem)
+    self.assertEqual(gap.row()[3], '0.001 (1 signature, defs identical)')
+    self.assertEqual(gap.row()[-1], 'DIVERGED')
+    self.assertEqual(unequal.row()[3], 'unequal (1 signature, defs identical)')
+    self.assertEqual(unequal.row()[-1], 'DIVERGED')
+    self.assertEqual(result(None).row()[3], 'n/a')
 
   def test_not_a_saved_model_refused(self):
     with self.assertRaisesRegex(errors.MigrationError, 'no saved_model.pb'):
