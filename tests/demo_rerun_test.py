@@ -23,6 +23,11 @@ _WEIGHT_TOLERANCE = 1e-5
 # The custom model_fn's CNN (Adam, BatchNorm): rounding compounds faster
 # (5.4e-4 at the default 200 steps), bounded as the demo bounds it.
 _CUSTOM_WEIGHT_TOLERANCE = 5e-3
+# The export's saved_model/ vs the estimator's own SavedModel, every
+# signature and Serving answer on the test set (issue #25's bound; measured
+# 0 for both models).
+_SERVING_TOLERANCE = 1e-6
+_SERVING = "serving signatures vs estimator's SavedModel"
 
 
 def _table(stdout: str) -> list[str]:
@@ -98,6 +103,35 @@ class RerunTest(absltest.TestCase):
         )
         self.assertEqual(keras3['verdict'], 'ok')
 
+  def test_saved_models_serve_as_the_estimators_own(self):
+    # Both SavedModels served beside the estimator's (parsing receiver):
+    # every signature and Serving request, identical SignatureDefs.
+    header, _, *rows = (_cells(line) for line in self.table[4:])
+    self.assertIn(_SERVING, header)
+    self.assertIn('limit (predictions / serving / weights)', header)
+    for row, signatures in zip(rows, (3, 1), strict=True):
+      served = dict(zip(header, row, strict=True))
+      with self.subTest(model=served['model']):
+        cell = served[_SERVING]
+        self.assertLessEqual(float(cell.split()[0]), _SERVING_TOLERANCE)
+        self.assertEqual(
+            cell.split(' ', 1)[1],
+            f'({signatures} signature{"s" * (signatures > 1)}, defs'
+            ' identical)',
+        )
+    report = self.read('report.md')
+    # Per signature: the canned classifier's Classify and Predict, the
+    # custom model_fn's default Predict.
+    for line in (
+        '| classification | classify |',
+        '| predict | predict |',
+        '| serving_default | classify |',
+        '| serving_default | predict |',
+    ):
+      self.assertIn(line, report)
+    self.assertIn('served (69 tf.Examples)', report)
+    self.assertIn('served (360 tf.Examples)', report)
+
   def test_perturbed_run_in_between_diverges(self):
     self.assertEqual(self.diverged.returncode, 1, self.diverged.stderr[-3000:])
     self.assertIn('DIVERGED: canned', self.diverged.stdout)
@@ -130,8 +164,11 @@ class RerunTest(absltest.TestCase):
     # Nothing left behind by the perturbed run in between either.
     workdir = self.workdir
     for part, extra in (
-        ('canned', ['keras3']),
-        ('custom', ['keras3', 'keras3_fit', 'tf1_quiet']),
+        ('canned', ['keras3', 'estimator_saved_model']),
+        (
+            'custom',
+            ['keras3', 'keras3_fit', 'tf1_quiet', 'estimator_saved_model'],
+        ),
     ):
       self.assertCountEqual(
           os.listdir(os.path.join(workdir, part)),
@@ -148,6 +185,11 @@ class RerunTest(absltest.TestCase):
               'integrity.json',
               'saved_model',
           ],
+      )
+    for part in ('canned', 'custom'):
+      self.assertCountEqual(
+          os.listdir(os.path.join(workdir, part, 'estimator_saved_model')),
+          ['saved_model.pb', 'variables'],
       )
     self.assertCountEqual(
         os.listdir(workdir),

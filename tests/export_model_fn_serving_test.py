@@ -5,13 +5,12 @@ a receiver, and `model_fn_to_keras(..., serving_input_receiver_fn=...)`
 writes `saved_model/` from the same receiver and the model_fn's PREDICT
 `export_outputs` (the default `serving_default` predict signature, or the
 declared Classification / Regression / Predict outputs). On TF 2.21
-(tests/serving_proof.py, one subprocess) both SavedModels are called on the
+(`serving_parity`, one subprocess) both SavedModels are called on the
 same serialized tf.Examples (unseen strings, missing features) or raw
 tensors: signature defs, `saved_model_cli` listings and TensorFlow Serving's
 Classify / Regress / Predict answers identical, floats within 1e-6.
 """
 
-import json
 import os
 import shutil
 import tempfile
@@ -22,8 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from estimator_migrate.export import model_fn_export
-from estimator_migrate.export import modern
 from estimator_migrate.export import serving
+from estimator_migrate.export import serving_parity
 from tests import model_fn_cases
 
 TOLERANCE = 1e-6
@@ -114,11 +113,6 @@ def _example(values: dict) -> bytes:
   return example.SerializeToString()
 
 
-def _proof_source() -> str:
-  with open(os.path.join(os.path.dirname(__file__), 'serving_proof.py')) as f:
-    return f.read()
-
-
 class ModelFnServingTest(parameterized.TestCase):
 
   @classmethod
@@ -193,25 +187,23 @@ class ModelFnServingTest(parameterized.TestCase):
       target = os.path.join(cls.root, name + '_keras')
       result.save(target)
       cls.results[name] = result
-      path = os.path.join(cls.root, name + '_inputs.npz')
-      np.savez(path, **inputs)
       jobs.append(
-          dict(
-              name=name,
-              estimator=own.decode() if isinstance(own, bytes) else own,
-              ours=os.path.join(target, serving.DIRECTORY),
-              inputs=path,
-              output=os.path.join(cls.root, name + '_served.npz'),
+          (
+              own.decode() if isinstance(own, bytes) else own,
+              os.path.join(target, serving.DIRECTORY),
+              inputs,
           )
       )
-    serving.write_saved_models([os.path.dirname(j['ours']) for j in jobs])
-    cls.proof = modern.run(
-        _proof_source(), json.dumps(jobs), what='serving both SavedModels'
-    )
-    cls.served = {}
-    for job in jobs:
-      with np.load(job['output']) as f:
-        cls.served[job['name']] = {k: f[k] for k in f.files}
+    serving.write_saved_models([os.path.dirname(j[1]) for j in jobs])
+    compared = serving_parity.compare_saved_models(jobs)
+    cls.proof, cls.served = {}, {}
+    for name, served in zip(cases, compared, strict=True):
+      cls.proof[name] = {
+          'signatures': served.signatures,
+          'listing': served.listings,
+          'errors': served.errors,
+      }
+      cls.served[name] = dict(served.outputs)
 
   @classmethod
   def tearDownClass(cls):

@@ -4,7 +4,7 @@ Each case trains a small canned estimator a few steps on TF 2.15, has it
 export its own SavedModel (`export_saved_model` with the parsing receiver of
 its columns, or a user's raw-tensor receiver), and exports it with
 `canned_to_keras(...).save(...)` plus `saved_model/` (one modern subprocess
-writes them all). On TF 2.21 (one more subprocess, tests/serving_proof.py)
+writes them all). On TF 2.21 (one more subprocess, `serving_parity`)
 both SavedModels are loaded side by side and every signature of the
 estimator's is called on the same batch of serialized tf.Examples (unseen
 strings, missing features, multivalent features, `''` and `-1`), and
@@ -12,7 +12,6 @@ answers TensorFlow Serving's Classify, Regress and Predict requests through
 an in-process handler mapping them to signatures as Serving does.
 """
 
-import json
 import os
 import tempfile
 
@@ -25,8 +24,8 @@ import tensorflow as tf
 from estimator_migrate import errors
 from estimator_migrate import export
 from estimator_migrate.export import exporter
-from estimator_migrate.export import modern
 from estimator_migrate.export import serving
+from estimator_migrate.export import serving_parity
 from estimator_migrate.export import signatures
 from estimator_migrate.export import spec as spec_lib
 from tests import export_testing
@@ -237,11 +236,6 @@ def _raw_inputs(rng) -> dict:
   }
 
 
-def _proof_source() -> str:
-  with open(os.path.join(os.path.dirname(__file__), 'serving_proof.py')) as f:
-    return f.read()
-
-
 class ExportServingTest(parameterized.TestCase):
 
   @classmethod
@@ -298,28 +292,23 @@ class ExportServingTest(parameterized.TestCase):
       target = os.path.join(root, name + '_keras')
       result.save(target)
       cls.exports[name] = result
-      inputs = os.path.join(root, name + '_inputs.npz')
-      np.savez(inputs, **(raw if name == _RAW else {'examples': examples}))
       jobs.append(
-          dict(
-              name=name,
-              estimator=own.decode() if isinstance(own, bytes) else own,
-              ours=os.path.join(target, serving.DIRECTORY),
-              inputs=inputs,
-              output=os.path.join(root, name + '_served.npz'),
+          (
+              own.decode() if isinstance(own, bytes) else own,
+              os.path.join(target, serving.DIRECTORY),
+              raw if name == _RAW else {'examples': examples},
           )
       )
-    serving.write_saved_models([os.path.dirname(job['ours']) for job in jobs])
-    cls.proof = modern.run(
-        _proof_source(),
-        json.dumps(jobs),
-        what='serving both SavedModels',
-        timeout=900,
-    )
-    cls.served = {}
-    for job in jobs:
-      with np.load(job['output']) as f:
-        cls.served[job['name']] = {k: f[k] for k in f.files}
+    serving.write_saved_models([os.path.dirname(job[1]) for job in jobs])
+    compared = serving_parity.compare_saved_models(jobs)
+    cls.proof, cls.served = {}, {}
+    for name, served in zip(_CASES, compared, strict=True):
+      cls.proof[name] = {
+          'signatures': served.signatures,
+          'listing': served.listings,
+          'errors': served.errors,
+      }
+      cls.served[name] = dict(served.outputs)
 
   def _own_signatures(self, name):
     return {

@@ -10,25 +10,35 @@ environment (TensorFlow 2.21, Keras 3, subprocesses): the Keras model and
 the SavedModel predict the test set (`parity.modern_predict`, compared with
 `parity.compare`), and the Keras model `fit`s the batches the estimator
 continued on (`parity.modern_fit`); its weights are compared with the
-estimator's after the same steps.
+estimator's after the same steps. At the export, the estimator also wrote its
+own SavedModel with a parsing receiver (what TensorFlow Serving serves from
+an Estimator); `prove_serving` then serves it beside the export's
+`saved_model/` (`serving_parity.compare_saved_models`, one subprocess for
+all models): every signature and every Serving request on the test set as
+serialized tf.Examples.
 
 Example:
   pending = keras3_act.save_export(estimator, kwargs, '/tmp/k3', test,
                                    batches, 64)
   estimator.train(train_fn, steps=len(batches))   # the same batches
   result = keras3_act.prove(pending, estimator)
+  (result,) = keras3_act.prove_serving([(result, pending)])
   print(result.problems())
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 import dataclasses
+import os
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from estimator_migrate import errors
 from estimator_migrate import export
 from estimator_migrate.export import parity
+from estimator_migrate.export import serving
+from estimator_migrate.export import serving_parity
 from estimator_migrate.tf2 import differences
 
 Arrays = Mapping[str, np.ndarray]
@@ -47,6 +57,10 @@ class Tolerance:
   # far below what a lost slot moves (Adam without slots: 0.21 after 4
   # steps, tests/checkpoint_warm_start_test.py).
   weights: float = 1e-5
+  # Every float a signature or a Serving answer gives, the export's
+  # SavedModel vs the estimator's (issue #25's bound; strings and integers
+  # must be identical).
+  serving: float = 1e-6
 
 
 TOLERANCE = Tolerance()
@@ -73,6 +87,10 @@ class Pending:
   # The export `fit` trains (default: `directory`) and its loss output.
   fit_directory: str | None = None
   label_output: str = 'logits'
+  # The estimator's own SavedModel (parsing receiver), and the requests
+  # served to it and to the export's `saved_model/`.
+  estimator_saved_model: str | None = None
+  examples: tuple[bytes, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +103,10 @@ class Result:
   weights: differences.Difference  # estimator vs Keras 3, continued
   losses: tuple[tuple[int, float], ...]  # Keras 3's (step, training loss)
   tolerance: Tolerance = TOLERANCE
+  # Both SavedModels serving the same tf.Examples (`prove_serving`); None:
+  # not compared.
+  serving: serving_parity.ServingParity | None = None
+  served_examples: int = 0
 
   @property
   def keras_parity(self) -> float:
@@ -114,25 +136,47 @@ class Result:
           f'{self.name}: Keras 3 weights after training on differ by'
           f' {self.weights.absolute:.3g} > {self.tolerance.weights:g}'
       )
+    if self.serving is not None:
+      out += [
+          f"{self.name}: served through the estimator's signatures, {p}"
+          for p in self.serving.problems(self.tolerance.serving)
+      ]
     return out
+
+  def serving_cell(self) -> str:
+    """The largest gap over every signature and Serving answer; the defs."""
+    served = self.serving
+    if served is None:
+      return 'n/a'
+    gap = 'unequal' if served.mismatched else f'{served.max_abs_diff:.2g}'
+    same = served.signatures_equal and served.listings_equal
+    count = len(served.estimator_signatures)
+    return (
+        f'{gap} ({count} signature{"s" if count != 1 else ""},'
+        f' defs {"identical" if same else "DIFFER"})'
+    )
 
   def row(self) -> tuple[str, ...]:
     return (
         self.name,
         f'{self.keras_parity:.2g}',
         f'{self.saved_model_parity:.2g}',
+        self.serving_cell(),
         f'{self.weights.absolute:.2g}',
-        f'{self.tolerance.predictions:g} / {self.tolerance.weights:g}',
+        f'{self.tolerance.predictions:g} / {self.tolerance.serving:g} /'
+        f' {self.tolerance.weights:g}',
         'ok' if not self.problems() else 'DIVERGED',
     )
 
 
+SERVING_COLUMN = "serving signatures vs estimator's SavedModel"
 HEADER = (
     'model',
     'Keras 3 predictions vs estimator',
     'SavedModel vs estimator',
+    SERVING_COLUMN,
     'weights after training on',
-    'limit (predictions / weights)',
+    'limit (predictions / serving / weights)',
     'verdict',
 )
 
@@ -179,6 +223,90 @@ def dataset_arrays(
   return features, {'labels': labels}
 
 
+def _feature(values: np.ndarray) -> tf.train.Feature:
+  values = np.ravel(values)
+  if values.dtype.kind in 'USO':
+    return tf.train.Feature(
+        bytes_list=tf.train.BytesList(
+            value=[v.encode() if isinstance(v, str) else v for v in values]
+        )
+    )
+  if values.dtype.kind in 'iub':
+    return tf.train.Feature(
+        int64_list=tf.train.Int64List(value=values.astype(np.int64))
+    )
+  return tf.train.Feature(
+      float_list=tf.train.FloatList(value=values.astype(np.float32))
+  )
+
+
+def serialized_examples(features: Arrays) -> tuple[bytes, ...]:
+  """Each row of `features` as a serialized tf.Example, as a client sends it.
+
+  Every feature of the row is in its tf.Example (values flattened), but a
+  missing value: `''` (the data's NA, e.g. a penguin's unrecorded sex) is
+  left out, as tf.Examples carry a missing value, so the receiver parses the
+  feature as absent. (A tf.Example carrying `''` itself is not served alike
+  yet: the estimator's parsing receiver looks it up in the vocabulary,
+  the export drops it as the estimator's own input_fn path does.)
+  """
+  rows = len(next(iter(features.values())))
+  out = []
+  for i in range(rows):
+    example = tf.train.Example()
+    for key, column in sorted(features.items()):
+      values = np.ravel(column[i])
+      if values.dtype.kind in 'US':
+        values = values[np.char.str_len(values) > 0]
+        if not values.size:
+          continue
+      example.features.feature[key].CopyFrom(_feature(values))
+    out.append(example.SerializeToString())
+  return tuple(out)
+
+
+def export_estimator_saved_model(
+    estimator: tf.estimator.Estimator, receiver_fn, target: str
+) -> str:
+  """`estimator.export_saved_model` with `receiver_fn`, moved to `target`.
+
+  The estimator writes `<base>/<timestamp>/` (under a temporary name until
+  complete); that directory becomes `target`, replacing an earlier one.
+  """
+  base = target + '.export'
+  if tf.io.gfile.exists(base):
+    tf.io.gfile.rmtree(base)
+  written = estimator.export_saved_model(base, receiver_fn)
+  if isinstance(written, bytes):
+    written = written.decode()
+  if tf.io.gfile.exists(target):
+    tf.io.gfile.rmtree(target)
+  tf.io.gfile.rename(written, target)
+  tf.io.gfile.rmtree(base)
+  return target
+
+
+def parsing_receiver_fn(kwargs: Mapping[str, Any]):
+  """The parsing receiver of a canned estimator's feature columns.
+
+  `build_parsing_serving_input_receiver_fn(make_parse_example_spec(...))`:
+  how Estimators are exported for TensorFlow Serving, and what the export's
+  `saved_model/` takes without a `serving_input_receiver_fn`.
+  """
+  columns = [
+      column
+      for key in (
+          'feature_columns',
+          'linear_feature_columns',
+          'dnn_feature_columns',
+      )
+      for column in kwargs.get(key) or ()
+  ]
+  return tf.estimator.export.build_parsing_serving_input_receiver_fn(
+      tf.compat.v1.feature_column.make_parse_example_spec(columns)
+  )
+
+
 def save_export(
     estimator: tf.estimator.Estimator,
     kwargs: Mapping[str, Any],
@@ -186,6 +314,8 @@ def save_export(
     features: Arrays,
     batches: tuple[Arrays, Arrays],
     batch_size: int,
+    *,
+    estimator_saved_model: str | None = None,
 ) -> Pending:
   """Exports the trained v2 canned `estimator` and saves it in `directory`.
 
@@ -193,16 +323,28 @@ def save_export(
     estimator: A v2 canned estimator with a checkpoint.
     kwargs: Its constructor kwargs.
     directory: A new directory for the export (with `saved_model/`).
-    features: Test features, for prediction parity.
+    features: Test features, for prediction parity (and, as serialized
+      tf.Examples, for serving parity).
     batches: (features, {'labels': labels}) the estimator continues on.
     batch_size: Examples per continuation batch.
+    estimator_saved_model: Where the estimator writes its own SavedModel
+      (the parsing receiver of its columns), for `prove_serving`; None:
+      not written.
   """
   result = export.canned_to_keras(
       type(estimator), model_dir=estimator.model_dir, **kwargs
   )
   result.save(directory, saved_model=True)
   features = {k: _numpy(v) for k, v in features.items()}
+  examples = ()
+  if estimator_saved_model is not None:
+    export_estimator_saved_model(
+        estimator, parsing_receiver_fn(kwargs), estimator_saved_model
+    )
+    examples = serialized_examples(features)
   return Pending(
+      estimator_saved_model=estimator_saved_model,
+      examples=examples,
       directory=directory,
       features=features,
       expected=parity.estimator_predict(estimator, features),
@@ -226,6 +368,8 @@ def save_model_fn_export(
     *,
     estimator: tf.estimator.Estimator,
     fit_export: tuple[Mapping[str, Any], str] | None = None,
+    serving_input_receiver_fn=None,
+    estimator_saved_model: str | None = None,
 ) -> Pending:
   """Exports a TF1 `model_fn`'s checkpoint and saves it in `directory`.
 
@@ -241,6 +385,10 @@ def save_model_fn_export(
     fit_export: (params, directory): also export with these params (e.g.
       dropout 0, so that both sides train alike) into that directory, for
       `fit`.
+    serving_input_receiver_fn: A parsing receiver: `saved_model/` serves the
+      estimator's signatures through it, and (with `estimator_saved_model`)
+      the estimator writes its own SavedModel with it, for `prove_serving`.
+    estimator_saved_model: Where the estimator writes that SavedModel.
   """
   features = {k: _numpy(v) for k, v in features.items()}
   first = {k: v[:batch_size] for k, v in batches[0].items()}
@@ -253,6 +401,9 @@ def save_model_fn_export(
         features=first,
         params=export_params,
         labels=labels,
+        serving_input_receiver_fn=(
+            serving_input_receiver_fn if saved_model else None
+        ),
     )
     result.save(target, saved_model=saved_model)
     return result
@@ -263,7 +414,21 @@ def save_model_fn_export(
     export_to(fit_export[1], fit_export[0], False)
     fit_directory = fit_export[1]
   (loss,) = result.spec.losses
+  examples = ()
+  if estimator_saved_model is not None:
+    if serving_input_receiver_fn is None:
+      raise errors.MigrationError(
+          'estimator_saved_model is set but serving_input_receiver_fn is'
+          ' not: give the receiver the estimator is exported with.',
+          argument=('estimator_saved_model', 'serving_input_receiver_fn'),
+      )
+    export_estimator_saved_model(
+        estimator, serving_input_receiver_fn, estimator_saved_model
+    )
+    examples = serialized_examples(features)
   return Pending(
+      estimator_saved_model=estimator_saved_model,
+      examples=examples,
       directory=directory,
       features=features,
       expected=_predictions(estimator, features, result.spec.model.outputs),
@@ -341,3 +506,46 @@ def prove(
       ),
       tolerance=tolerance,
   )
+
+
+def prove_serving(
+    proven: Sequence[tuple[Result, Pending]],
+) -> list[Result]:
+  """Serves each export's `saved_model/` beside its estimator's SavedModel.
+
+  One modern subprocess for all (`serving_parity.compare_saved_models`):
+  every signature of the estimator's SavedModel is called on both with the
+  pending's serialized tf.Examples, and TensorFlow Serving's Classify /
+  Regress / Predict requests are answered by both.
+
+  Args:
+    proven: (`prove`'s result, its pending) per model; a pending without
+      `estimator_saved_model` keeps its result as it is.
+
+  Returns:
+    The results, in order, with `serving` set where compared.
+
+  Raises:
+    MigrationError: No modern environment (or no tensorflow-serving-api),
+      or serving failed there.
+  """
+  jobs = [
+      (
+          pending.estimator_saved_model,
+          os.path.join(pending.directory, serving.DIRECTORY),
+          {'examples': pending.examples},
+      )
+      for _, pending in proven
+      if pending.estimator_saved_model is not None
+  ]
+  compared = iter(serving_parity.compare_saved_models(jobs) if jobs else ())
+  return [
+      dataclasses.replace(
+          result,
+          serving=next(compared),
+          served_examples=len(pending.examples),
+      )
+      if pending.estimator_saved_model is not None
+      else result
+      for result, pending in proven
+  ]

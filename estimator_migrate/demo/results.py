@@ -139,6 +139,40 @@ class DemoReport:
         keras3_act.HEADER, [k.row() for k in self.keras3]
     )
 
+  def serving_lines(self) -> list[str]:
+    """How the SavedModels were served, and per signature what they gave."""
+    served = [k for k in self.keras3 if k.serving is not None]
+    if not served:
+      return []
+    lines = [
+        f'"{keras3_act.SERVING_COLUMN}": at the export each estimator also'
+        ' wrote its own SavedModel, as Estimators are exported for'
+        ' TensorFlow Serving (`export_saved_model` with a parsing receiver:'
+        " the canned model's `make_parse_example_spec` of its feature"
+        " columns, the custom model's `image` as one float"
+        ' `FixedLenFeature`). In the modern environment both SavedModels'
+        ' were loaded side by side and given the test set as serialized'
+        " tf.Examples (the rows the input_fn yields; a row with `''`,"
+        " the data's missing value, also with that feature left out):"
+        " every signature of the estimator's was called on both, and"
+        " TensorFlow Serving's Classify, Regress and Predict requests"
+        ' (`tensorflow-serving-api`) were answered by both through a'
+        ' handler mapping them to signatures as Serving does. The cell'
+        ' gives the largest float difference over every output and answer'
+        ' (strings and integers must be identical) and whether the'
+        ' SignatureDefs (keys, methods, inputs and outputs with dtypes and'
+        ' shapes) and `saved_model_cli show --all` listings are identical.',
+        '',
+    ]
+    for k in served:
+      lines += [
+          f'{k.name}, served ({k.served_examples} tf.Examples):',
+          '',
+          k.serving.table(),
+          '',
+      ]
+    return lines
+
   def migration_table(self) -> str:
     """TF1 continued vs migrated continued, per model."""
     rows = []
@@ -240,6 +274,7 @@ class DemoReport:
         ' every model weight once both trained on; the Keras 3 training loss'
         ' is in the canned panel of the loss curves.',
         '',
+        *self.serving_lines(),
         '## Speed (varies from run to run)',
         '',
         self.speeds(),

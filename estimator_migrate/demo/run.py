@@ -36,6 +36,9 @@ Progress = Callable[[str], None]
 SEED = 0
 # The top-level entries a run writes into its workdir (and a rerun replaces).
 OUTPUTS = ('canned', 'custom', 'report.md', 'loss_curves.png')
+# Under `canned/` and `custom/`: the estimator's own SavedModel (parsing
+# receiver), served beside the export's `keras3/saved_model/`.
+ESTIMATOR_SAVED_MODEL = 'estimator_saved_model'
 KERAS3_CURVE = 'Keras 3 (TF 2.21)'
 
 
@@ -234,7 +237,10 @@ def _run_canned(workdir, steps, data_dir, batch_size, perturb_lr, say):
   restored = _max_difference(
       _probabilities(tf1, predict_fn), _probabilities(migrated, predict_fn)
   )
-  say('canned: exporting the migrated model to Keras 3, with a SavedModel')
+  say(
+      'canned: exporting the migrated model to Keras 3, with a SavedModel;'
+      ' the estimator exports its own (parsing receiver)'
+  )
   test_features, _ = keras3_act.dataset_arrays(eval_fn, None, SEED)
   pending = keras3_act.save_export(
       migrated,
@@ -243,6 +249,9 @@ def _run_canned(workdir, steps, data_dir, batch_size, perturb_lr, say):
       test_features,
       keras3_act.dataset_arrays(train_fn, steps, SEED),
       batch_size,
+      estimator_saved_model=os.path.join(
+          workdir, 'canned', ESTIMATOR_SAVED_MODEL
+      ),
   )
   say(f'canned: continuing TF1 (twice) and migrated for {steps} steps')
   names = [
@@ -272,7 +281,7 @@ def _run_canned(workdir, steps, data_dir, batch_size, perturb_lr, say):
       f' the same {steps} batches'
   )
   keras3 = keras3_act.prove(name, pending, migrated)
-  return result, keras3, conversion, translation.table()
+  return result, (keras3, pending), conversion, translation.table()
 
 
 def _run_custom(workdir, steps, dataset, data_dir, batch_size, say):
@@ -305,7 +314,8 @@ def _run_custom(workdir, steps, dataset, data_dir, batch_size, say):
   tf1.train(train_fn, steps=steps)
   say(
       'custom: exporting the TF1 model_fn to Keras 3 (read from the graph it'
-      ' builds, no Keras twin), with a SavedModel'
+      ' builds, no Keras twin), with a SavedModel; the estimator exports its'
+      ' own (parsing receiver)'
   )
   # Dropout draws other masks on each side: the training comparison runs
   # both without it, from the same checkpoint (`tf1_quiet`, `keras3_fit`).
@@ -321,6 +331,15 @@ def _run_custom(workdir, steps, dataset, data_dir, batch_size, say):
       batch_size,
       estimator=tf1,
       fit_export=(quiet_params, os.path.join(workdir, 'custom', 'keras3_fit')),
+      # The image as a client sends it: one FixedLenFeature of floats.
+      serving_input_receiver_fn=(
+          tf.estimator.export.build_parsing_serving_input_receiver_fn(
+              {'image': tf.io.FixedLenFeature(shape, tf.float32)}
+          )
+      ),
+      estimator_saved_model=os.path.join(
+          workdir, 'custom', ESTIMATOR_SAVED_MODEL
+      ),
   )
   quiet_dir = os.path.join(workdir, 'custom', 'tf1_quiet')
   shutil.copytree(tf1.model_dir, quiet_dir)
@@ -386,8 +405,9 @@ def _run_custom(workdir, steps, dataset, data_dir, batch_size, say):
   )
   quiet = make_tf1(quiet_dir, quiet_params)
   quiet.train(train_fn, steps=steps)
-  return result, keras3_act.prove(
-      name, pending, quiet, keras3_act.CUSTOM_TOLERANCE
+  return result, (
+      keras3_act.prove(name, pending, quiet, keras3_act.CUSTOM_TOLERANCE),
+      pending,
   )
 
 
@@ -407,8 +427,10 @@ def run_demo(
   Writes `OUTPUTS` into `workdir`: the model_dirs (`canned/`, `custom/`, each
   with `tf1`, `tf1_rerun` and `migrated`), the Keras 3 exports
   (`canned/keras3`, `custom/keras3` and `custom/keras3_fit` with
-  `custom/tf1_quiet`, proven in the modern environment: `keras3_act`),
-  `report.md` and `loss_curves.png`. A rerun in the same `workdir` replaces
+  `custom/tf1_quiet`, proven in the modern environment: `keras3_act`), the
+  estimators' own SavedModels served beside them
+  (`{canned,custom}/estimator_saved_model`), `report.md` and
+  `loss_curves.png`. A rerun in the same `workdir` replaces
   them; a run that fails leaves none of them.
 
   Args:
@@ -445,11 +467,19 @@ def run_demo(
     tf.keras.utils.set_random_seed(SEED)
     tf.config.experimental.enable_op_determinism()
   try:
-    canned_result, keras3, conversion, changes = _run_canned(
+    canned_result, canned_proven, conversion, changes = _run_canned(
         workdir, steps, data_dir, batch_size, perturb_lr, say
     )
-    custom_result, custom_keras3 = _run_custom(
+    custom_result, custom_proven = _run_custom(
         workdir, steps, dataset, data_dir, batch_size, say
+    )
+    say(
+        'both: on TensorFlow 2.21, serving each SavedModel beside the'
+        " estimator's own: every signature and TensorFlow Serving request"
+        ' on the test set as tf.Examples'
+    )
+    keras3, custom_keras3 = keras3_act.prove_serving(
+        [canned_proven, custom_proven]
     )
     plot_path = os.path.join(workdir, 'loss_curves.png')
     plot.loss_curves(

@@ -7,7 +7,8 @@ the reply's prefix): it copies `canned_model.py` or
 the modern environment (`estimator_migrate.export.modern`): `predict` and
 `fit` (canned exports predicting and training on, for the parity checks),
 `custom_run` (the same for custom exports), `save_serving` (an export's
-`saved_model/`), with `jobs` (loading an export, replying) shared by them;
+`saved_model/`), `serving_proof` (it and the estimator's SavedModel served
+side by side), with `jobs` (loading an export, replying) shared by them;
 and `cluster_fit` (an export's `fit` on a loopback multi-worker cluster).
 """
 

@@ -1,19 +1,21 @@
-"""Serves two SavedModels side by side in the modern environment (TF 2.21).
+"""Serves two SavedModels side by side, as TensorFlow Serving would.
 
-Run by tests/export_serving_test.py through `modern.run` (this file's text).
-argv[1]: JSON list of cases {name, estimator, ours, inputs, output}: the
-estimator's SavedModel, the export's `saved_model/`, an .npz of the
-requests' inputs (`examples`: serialized tf.Examples; else raw tensors by
-receiver key) and the .npz to write. For each case and each of the
+Runs only in the modern environment (current TensorFlow, with
+`tensorflow-serving-api`); `estimator_migrate.export.serving_parity` starts
+it and compares what it replies. argv[1]: JSON list of jobs [estimator,
+ours, inputs, output]: the estimator's own SavedModel, an export's
+`saved_model/`, an .npz of the requests' inputs (serialized tf.Examples as
+`examples_bytes` + `examples_lengths`, or `examples`; else raw tensors by
+receiver key) and the .npz to write. For each job and each of the
 estimator's signatures, both models are called on the same inputs, and
 TensorFlow Serving's requests (ClassificationRequest, RegressionRequest,
-PredictRequest of `tensorflow-serving-api`) are answered by `handle`, which
-maps them to signatures as Serving's classifier.cc, regressor.cc and
-predict_util.cc do. Replies per case: each model's SignatureDefs (method,
-inputs and outputs with dtype and shape, no tensor names), its
-`saved_model_cli show --all` listing of them stripped of tensor names, and
-the requests' errors; the outputs go to the .npz as
-`<side>/<signature>/<key>` and `client/<side>/<signature>/<field>`.
+PredictRequest) are answered by `handle`, which maps them to signatures as
+Serving's classifier.cc, regressor.cc and predict_util.cc do. Replies per
+job: [each model's SignatureDefs (method, inputs and outputs with dtype and
+shape, no tensor names), its `saved_model_cli show --all` listing of them
+stripped of tensor names, and the requests' errors; the output path]. The
+outputs go to the .npz as `<side>/<signature>/<key>` and
+`client/<side>/<signature>/<field>`.
 """
 
 import contextlib
@@ -22,14 +24,24 @@ import json
 import os
 import sys
 
+import jobs
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.tools import saved_model_cli
-from tensorflow_serving.apis import classification_pb2
-from tensorflow_serving.apis import predict_pb2
-from tensorflow_serving.apis import regression_pb2
+
+try:
+  from tensorflow_serving.apis import classification_pb2
+  from tensorflow_serving.apis import predict_pb2
+  from tensorflow_serving.apis import regression_pb2
+except ImportError as e:  # one line, which the TF 2.15 side reports
+  sys.exit(
+      f'tensorflow-serving-api is not installed in {sys.prefix} ({e}):'
+      ' install it there with `pip install tensorflow-serving-api` (the'
+      ' version requirements-modern.lock pins), or recreate the environment'
+      ' with `make .venv-modern`'
+  )
 
 CLASSIFY = 'tensorflow/serving/classify'
 REGRESS = 'tensorflow/serving/regress'
@@ -254,10 +266,29 @@ def _numpy(value):
   return value.astype(bytes) if value.dtype == object else value
 
 
-def prove(case):
-  with np.load(case['inputs']) as f:
+def read_inputs(path):
+  """The requests' inputs: serialized tf.Examples as `examples`, or tensors.
+
+  Examples come as one byte buffer and their lengths: a numpy bytes array
+  would drop an example's trailing zero bytes (a last feature of `''` or
+  0).
+  """
+  with np.load(path) as f:
     inputs = {k: f[k] for k in f.files}
-  paths = {'estimator': case['estimator'], 'ours': case['ours']}
+  if 'examples_lengths' in inputs:
+    data = inputs.pop('examples_bytes').tobytes()
+    ends = np.cumsum(inputs.pop('examples_lengths'))
+    starts = np.concatenate([[0], ends[:-1]])
+    inputs['examples'] = np.array(
+        [data[a:b] for a, b in zip(starts, ends, strict=True)], dtype=object
+    )
+  return inputs
+
+
+def prove(estimator, ours, inputs_path, output):
+  """Calls both SavedModels and answers Serving's requests with each."""
+  inputs = read_inputs(inputs_path)
+  paths = {'estimator': estimator, 'ours': ours}
   defs = {side: signature_defs(path) for side, path in paths.items()}
   models = {side: tf.saved_model.load(path) for side, path in paths.items()}
   arrays, errors = {}, {}
@@ -267,7 +298,7 @@ def prove(case):
     for name in names:
       signature = defs['estimator'][name]
       feed = {
-          key: inputs['examples' if 'examples' in inputs else key]
+          key: tf.constant(inputs['examples' if 'examples' in inputs else key])
           for key in signature.inputs
       }
       if name in model.signatures:
@@ -282,20 +313,23 @@ def prove(case):
         continue
       for key, value in response_arrays(response).items():
         arrays[f'client/{side}/{name}/{key}'] = value
-  np.savez(case['output'], **arrays)
-  return {
-      'signatures': {
-          side: {k: describe(v) for k, v in sorted(d.items())}
-          for side, d in defs.items()
+  np.savez(output, **arrays)
+  return [
+      {
+          'signatures': {
+              side: {k: describe(v) for k, v in sorted(d.items())}
+              for side, d in defs.items()
+          },
+          'listing': {side: listing(path) for side, path in paths.items()},
+          'errors': errors,
       },
-      'listing': {side: listing(path) for side, path in paths.items()},
-      'errors': errors,
-  }
+      output,
+  ]
 
 
 def main(argv):
-  return {case['name']: prove(case) for case in json.loads(argv[0])}
+  return [prove(*job) for job in json.loads(argv[0])]
 
 
 if __name__ == '__main__':
-  print('ESTIMATOR_MIGRATE_RESULT=' + json.dumps(main(sys.argv[1:])))
+  jobs.reply(main(sys.argv[1:]))
