@@ -102,7 +102,12 @@ def _cases():
                   c['age'],
                   fc.embedding_column(c['code'], 2),
               ],
-              linear_feature_columns=[c['word'], c['city']],
+              # A cross of raw strings: gaps left out, '' crossed.
+              linear_feature_columns=[
+                  c['word'],
+                  c['city'],
+                  fc.crossed_column(['city', 'word'], 7),
+              ],
           ),
           None,
       ),
@@ -203,7 +208,9 @@ def _feature(values):
 
 def _examples(rng) -> list[bytes]:
   """Serialized tf.Examples: unseen strings, missing and multivalent."""
-  words = ['alpha', 'beta', 'gamma', 'unseen', 'never-trained']
+  # '' sent as a value: the estimator's sparse input looks it up (an
+  # out-of-vocabulary bucket, a hash bucket), unlike a dense ''.
+  words = ['alpha', 'beta', 'gamma', 'unseen', 'never-trained', '']
   out = []
   for i in range(_N):
     features = {

@@ -19,6 +19,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import tensorflow as tf
 
+from estimator_migrate import keras3
 from estimator_migrate.export import codegen
 from estimator_migrate.export import custom
 from estimator_migrate.export import families
@@ -303,6 +304,13 @@ class SharedNamesTest(absltest.TestCase):
 
   def value(self, template: dict, name: str):
     return ast.literal_eval(template[name])
+
+  def test_served_strings(self):
+    # What saved_model/ feeds a served variable-length string feature and
+    # what model.py reads from it.
+    served = _definitions(keras3.path('serving_signatures.py'))
+    for name in ('SERVED_PAD', 'SERVED_EMPTY'):
+      self.assertEqual(self.value(self.canned, name), self.value(served, name))
 
   def test_constants(self):
     for template in (self.canned, self.custom):

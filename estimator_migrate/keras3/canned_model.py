@@ -53,6 +53,11 @@ SCHEMA_VERSION = 2
 READABLE = (1, 2)
 SPEC = 'spec.json'
 WEIGHTS = 'weights.npz'
+# What keras3/serving_signatures.py gives a served tf.Example's
+# variable-length string feature (it holds the same values): gaps, and an
+# explicit '' (which the model's dense input would otherwise drop).
+SERVED_PAD = '\x00estimator_migrate:pad'
+SERVED_EMPTY = '\x00estimator_migrate:empty'
 # Bytes of weights.npz read at a time when a large variable is restored.
 RESTORE_BLOCK_BYTES = 16 << 20
 # spec.json's keys (SPEC_SECTIONS: those it may lack).
@@ -315,7 +320,11 @@ class CategoricalIds(keras.layers.Layer):
       offsets = tf.range(tf.shape(buckets)[-1], dtype=tf.int64) * width
       return buckets + offsets
     if values.dtype == tf.string:
-      valid = tf.not_equal(values, '')
+      # A served tf.Example's variable-length feature (saved_model/): its
+      # gaps are SERVED_PAD, dropped; an explicit '' is SERVED_EMPTY,
+      # looked up as '', as the estimator's sparse input looks it up.
+      valid = tf.not_equal(values, '') & tf.not_equal(values, SERVED_PAD)
+      values = tf.where(tf.equal(values, SERVED_EMPTY), '', values)
     else:
       values = tf.cast(values, tf.int64)
       valid = tf.not_equal(values, -1)
@@ -348,6 +357,19 @@ def _ids_to_sparse(ids):
   )
 
 
+def _served_strings(values):
+  """Raw strings as feature columns cross them: `''` kept, gaps not.
+
+  Dense input keeps every value (`''` too); a served variable-length
+  feature's gaps (SERVED_PAD) are left out and its explicit `''`
+  (SERVED_EMPTY) is `''` again, as the estimator's sparse input has them.
+  """
+  kept = tf.where(tf.not_equal(values, SERVED_PAD))
+  strings = tf.gather_nd(values, kept)
+  strings = tf.where(tf.equal(strings, SERVED_EMPTY), '', strings)
+  return tf.SparseTensor(kept, strings, tf.shape(values, out_type=tf.int64))
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class CrossedIds(keras.layers.Layer):
   """`crossed_column`: every combination of the leaves' values, hashed.
@@ -366,10 +388,10 @@ class CrossedIds(keras.layers.Layer):
   def call(self, sources):
     inputs = []
     for source, values in zip(self.column['sources'], sources, strict=True):
-      if 'raw' in source:
-        inputs.append(
-            values if values.dtype == tf.string else tf.cast(values, tf.int64)
-        )
+      if 'raw' in source and values.dtype == tf.string:
+        inputs.append(_served_strings(values))
+      elif 'raw' in source:
+        inputs.append(tf.cast(values, tf.int64))
       else:
         inputs.append(_ids_to_sparse(values))
     crossed = tf.sparse.cross_hashed(

@@ -8,8 +8,10 @@ keys, method names (`tensorflow/serving/classify`, `.../regress`,
 `.../predict`), input keys and dtypes, output keys, dtypes and shapes. A
 parsing receiver's serialized tf.Examples are parsed with the recorded
 parse spec (missing features get its defaults); variable-length features
-become the model's dense inputs padded with the value the model drops (`''`
-or `-1`). `serving_raw` takes the model's own feature dict.
+become the model's dense inputs padded with a value the model drops
+(SERVED_PAD for strings, whose explicit `''` becomes SERVED_EMPTY, looked up
+as `''` as the estimator's sparse input looks it up; `-1` for integers).
+`serving_raw` takes the model's own feature dict.
 """
 
 import os
@@ -35,10 +37,16 @@ METHOD_NAMES = {
 BATCH = 'batch_size_of'
 
 
+# canned_model.py's SERVED_PAD and SERVED_EMPTY (tests hold them equal): a
+# variable-length string feature's gaps, and its explicit ''.
+SERVED_PAD = '\x00estimator_migrate:pad'
+SERVED_EMPTY = '\x00estimator_migrate:empty'
+
+
 def _padding(dtype):
   """What fills a variable-length feature's gaps: what the model drops."""
   if dtype == tf.string:
-    return ''
+    return SERVED_PAD
   if dtype.is_integer:
     return tf.constant(-1, dtype)
   return tf.constant(0, dtype)
@@ -83,6 +91,12 @@ def model_inputs(model, features):
       continue
     value = features[key]
     if isinstance(value, tf.SparseTensor):
+      if value.dtype == tf.string:  # an explicit '' is a value here
+        value = tf.SparseTensor(
+            value.indices,
+            tf.where(tf.equal(value.values, ''), SERVED_EMPTY, value.values),
+            value.dense_shape,
+        )
       value = tf.sparse.to_dense(value, _padding(value.dtype))
     if value.shape.rank == 1:
       value = value[:, None]
