@@ -264,8 +264,8 @@ class SerializedExamplesTest(absltest.TestCase):
     self.assertEqual(first['island'].bytes_list.value, [b'Dream'])
     self.assertEqual(first['mass'].float_list.value, [3.5])
     self.assertEqual(first['year'].int64_list.value, [2007])
-    # '' (a missing value) is left out of the tf.Example.
-    self.assertNotIn('island', second)
+    # '' (a missing value) is sent as a value, as many clients send it.
+    self.assertEqual(second['island'].bytes_list.value, [b''])
     self.assertEqual(second['year'].int64_list.value, [0])
 
 

@@ -243,24 +243,17 @@ def _feature(values: np.ndarray) -> tf.train.Feature:
 def serialized_examples(features: Arrays) -> tuple[bytes, ...]:
   """Each row of `features` as a serialized tf.Example, as a client sends it.
 
-  Every feature of the row is in its tf.Example (values flattened), but a
-  missing value: `''` (the data's NA, e.g. a penguin's unrecorded sex) is
-  left out, as tf.Examples carry a missing value, so the receiver parses the
-  feature as absent. (A tf.Example carrying `''` itself is not served alike
-  yet: the estimator's parsing receiver looks it up in the vocabulary,
-  the export drops it as the estimator's own input_fn path does.)
+  Every feature of the row is in its tf.Example (values flattened), `''`
+  (the data's NA, e.g. a penguin's unrecorded sex) included as a value, as
+  many clients write a missing string: the estimator's parsing receiver
+  looks it up in the vocabulary, and so must the export's `saved_model/`.
   """
   rows = len(next(iter(features.values())))
   out = []
   for i in range(rows):
     example = tf.train.Example()
     for key, column in sorted(features.items()):
-      values = np.ravel(column[i])
-      if values.dtype.kind in 'US':
-        values = values[np.char.str_len(values) > 0]
-        if not values.size:
-          continue
-      example.features.feature[key].CopyFrom(_feature(values))
+      example.features.feature[key].CopyFrom(_feature(np.ravel(column[i])))
     out.append(example.SerializeToString())
   return tuple(out)
 
