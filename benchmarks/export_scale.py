@@ -16,7 +16,7 @@ fresh process whose peak RSS is its `ru_maxrss`:
 - at the first size only, prediction rows/s at batch 1 and 1024 of: the
   exported Keras model (model.py's `predict_function`, and
   `predict_on_batch`), its `saved_model/` (a second export with
-  --saved_model, `serving_default`) and the estimator's own SavedModel
+  --saved_model, `serving_raw`: the feature dict) and the estimator's own SavedModel
   (`export_saved_model` with a raw receiver of the same features,
   `predict` signature), the last two through `tf.saved_model.load`, all
   four in one TF 2.21 process, in turns (after two calls each, the best of
@@ -87,7 +87,7 @@ def _throughput(case, target: str, directory: str, modern_python: str):
   for key, what in (
       ('predict_function', "exported model, model.py's `predict_function`"),
       ('predict_on_batch', 'exported model, `predict_on_batch`'),
-      ('saved_model', "the export's `saved_model/`, `serving_default`"),
+      ('saved_model', "the export's `saved_model/`, `serving_raw`"),
       (
           'estimator_saved_model',
           "the estimator's own SavedModel (`export_saved_model`, raw"

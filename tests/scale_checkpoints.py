@@ -159,10 +159,14 @@ if mode in ('plain', 'compile', 'predict'):
     result['slots'] = nbytes([v for o in optimizers for v in o.variables])
   if mode == 'predict':  # argv[3], argv[4]: SavedModels ('' for none)
     served = {}
-    for name, path, key in (('saved_model', sys.argv[3], 'serving_default'),
-                            ('estimator_saved_model', sys.argv[4], 'predict')):
+    # The feature dict: the export's serving_raw (its serving_default is
+    # the estimator's, on tf.Examples), the estimator's raw receiver.
+    for name, path, keys in (
+        ('saved_model', sys.argv[3], ('serving_raw', 'serving_default')),
+        ('estimator_saved_model', sys.argv[4], ('predict',))):
       if path:
-        served[name] = tf.saved_model.load(path).signatures[key]
+        signatures = tf.saved_model.load(path).signatures
+        served[name] = signatures[next(k for k in keys if k in signatures)]
     for batch in (1, 1024):
       inputs = module.select_features(model, features(batch))
       calls = {'predict_on_batch': lambda: model.predict_on_batch(inputs)}
