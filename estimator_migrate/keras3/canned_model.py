@@ -358,11 +358,10 @@ def _ids_to_sparse(ids):
 
 
 def _served_strings(values):
-  """Raw strings as feature columns cross them: `''` kept, gaps not.
+  """A served variable-length string feature as the estimator has it.
 
-  Dense input keeps every value (`''` too); a served variable-length
-  feature's gaps (SERVED_PAD) are left out and its explicit `''`
-  (SERVED_EMPTY) is `''` again, as the estimator's sparse input has them.
+  Sparse: its gaps (SERVED_PAD) left out, its explicit `''` (SERVED_EMPTY)
+  `''` again.
   """
   kept = tf.where(tf.not_equal(values, SERVED_PAD))
   strings = tf.gather_nd(values, kept)
@@ -386,14 +385,33 @@ class CrossedIds(keras.layers.Layer):
     self.column = column
 
   def call(self, sources):
-    inputs = []
+    dense, served, strings = [], [], []
     for source, values in zip(self.column['sources'], sources, strict=True):
       if 'raw' in source and values.dtype == tf.string:
-        inputs.append(_served_strings(values))
-      elif 'raw' in source:
-        inputs.append(tf.cast(values, tf.int64))
+        dense.append(values)
+        served.append(_served_strings(values))
+        strings.append(values)
+        continue
+      if 'raw' in source:
+        value = tf.cast(values, tf.int64)
       else:
-        inputs.append(_ids_to_sparse(values))
+        value = _ids_to_sparse(values)
+      dense.append(value)
+      served.append(value)
+    if not strings:
+      return self._cross(dense)
+    # The op crosses sparse inputs before dense ones, so the estimator's
+    # dense input (an input_fn) and its sparse input (a served tf.Example,
+    # whose strings always carry SERVED_PAD) hash differently: each is
+    # crossed as the estimator crosses it.
+    is_served = tf.reduce_any(
+        [tf.reduce_any(tf.equal(v, SERVED_PAD)) for v in strings]
+    )
+    return tf.cond(
+        is_served, lambda: self._cross(served), lambda: self._cross(dense)
+    )
+
+  def _cross(self, inputs):
     crossed = tf.sparse.cross_hashed(
         inputs,
         num_buckets=self.column['num_buckets'],

@@ -98,6 +98,11 @@ def model_inputs(model, features):
             value.dense_shape,
         )
       value = tf.sparse.to_dense(value, _padding(value.dtype))
+      if value.dtype == tf.string:
+        # One SERVED_PAD column more, always: it marks the input as served
+        # (canned_model.py's CrossedIds crosses it as sparse input).
+        pad = tf.fill([tf.shape(value)[0], 1], SERVED_PAD)
+        value = tf.concat([value, pad], axis=1)
     if value.shape.rank == 1:
       value = value[:, None]
     dtype = tf.as_dtype(spec.dtype)
