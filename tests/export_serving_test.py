@@ -163,6 +163,8 @@ def _cases():
 
 
 _CASES = _cases()
+# This module as the binary imports it (under Bazel it runs as __main__).
+_MODULE = 'tests.export_serving_test'
 # For the binary's flags (module:function).
 RAW_RECEIVER_FN = _CASES['raw_linear_regressor'][3]
 
@@ -441,13 +443,13 @@ class ExportServingTest(parameterized.TestCase):
     flags = (
         '--estimator=LinearRegressor',
         f'--model_dir={self.model_dirs[name]}',
-        f'--config={__name__}:raw_kwargs',
+        f'--config={_MODULE}:raw_kwargs',
         f'--target={target}',
     )
     done = testing.run_binary(
         _BINARY,
         *flags,
-        f'--serving_input_receiver_fn={__name__}:RAW_RECEIVER_FN',
+        f'--serving_input_receiver_fn={_MODULE}:RAW_RECEIVER_FN',
     )
     self.assertEqual(done.returncode, 0, done.stderr[-2000:])
     with open(os.path.join(target, spec_lib.SPEC_FILE)) as f:
@@ -458,7 +460,7 @@ class ExportServingTest(parameterized.TestCase):
         _BINARY,
         *flags[:3],
         f'--target={target}_refused',
-        f'--serving_input_receiver_fn={__name__}:_N',
+        f'--serving_input_receiver_fn={_MODULE}:_N',
     )
     self.assertEqual(refused.returncode, 2)
     self.assertRegex(
