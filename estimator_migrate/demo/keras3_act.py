@@ -411,8 +411,8 @@ def save_model_fn_export(
   if estimator_saved_model is not None:
     if serving_input_receiver_fn is None:
       raise errors.MigrationError(
-          'estimator_saved_model is set but serving_input_receiver_fn is'
-          ' not: give the receiver the estimator is exported with.',
+          'estimator_saved_model is set without serving_input_receiver_fn=:'
+          ' give the receiver the estimator is exported with.',
           argument=('estimator_saved_model', 'serving_input_receiver_fn'),
       )
     export_estimator_saved_model(

@@ -255,7 +255,8 @@ def compare_saved_models(
         raise errors.MigrationError(
             f'{path} holds no saved_model.pb: give the directory'
             " `export_saved_model` returned, and the export's"
-            ' `saved_model/` (save(..., saved_model=True)).'
+            ' `saved_model/` (written when the export is saved with a'
+            ' SavedModel).'
         )
     inputs = dict(inputs)
     if 'examples' in inputs:
