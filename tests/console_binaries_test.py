@@ -33,7 +33,7 @@ _BINARIES = (
     (
         'estimator_migrate.cli.export',
         'estimator-migrate-export',
-        'Exports a trained canned estimator',
+        'Exports a trained estimator',
     ),
     (
         'estimator_migrate.cli.rewrite',
