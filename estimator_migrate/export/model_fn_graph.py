@@ -34,30 +34,23 @@ from estimator_migrate.export import spec as spec_lib
 
 ModelFnError = model_fn_trace.ModelFnError
 
+# A convolution's config keys (Conv1D and Conv2D alike).
+_CONV = (
+    'filters',
+    'kernel_size',
+    'strides',
+    'padding',
+    'data_format',
+    'dilation_rate',
+    'activation',
+    'use_bias',
+)
 # Keras layer class -> the config keys Keras 3's class of the same name
 # takes, as they are in the TF 2.15 layer's get_config().
 LAYERS: Mapping[str, tuple[str, ...]] = {
     'Dense': ('units', 'activation', 'use_bias'),
-    'Conv1D': (
-        'filters',
-        'kernel_size',
-        'strides',
-        'padding',
-        'data_format',
-        'dilation_rate',
-        'activation',
-        'use_bias',
-    ),
-    'Conv2D': (
-        'filters',
-        'kernel_size',
-        'strides',
-        'padding',
-        'data_format',
-        'dilation_rate',
-        'activation',
-        'use_bias',
-    ),
+    'Conv1D': _CONV,
+    'Conv2D': _CONV,
     'MaxPooling1D': ('pool_size', 'strides', 'padding', 'data_format'),
     'MaxPooling2D': ('pool_size', 'strides', 'padding', 'data_format'),
     'AveragePooling1D': ('pool_size', 'strides', 'padding', 'data_format'),
