@@ -38,3 +38,32 @@ def batch_norm(params):
           tf.keras.layers.Dense(params.get('classes', 3)),
       ]
   )
+
+
+def regressor(params):
+  """One output, a number: 3 features -> `units` hidden -> 1."""
+  return tf.keras.Sequential(
+      [
+          tf.keras.Input((3,), name='x'),
+          tf.keras.layers.Dense(params.get('units', 4), activation='relu'),
+          tf.keras.layers.Dense(1),
+      ]
+  )
+
+
+def two_heads(params):
+  """Two inputs (`a`, `b`) and two named outputs: `logits` and `score`.
+
+  Named layers: `to_estimator` serves its outputs by output name, which
+  Keras numbers for unnamed layers by how many the process built.
+  """
+  a = tf.keras.Input((2,), name='a')
+  b = tf.keras.Input((1,), name='b')
+  hidden = tf.keras.layers.Dense(
+      params.get('units', 4), activation='tanh', name='hidden'
+  )(tf.keras.layers.Concatenate(name='joined')([a, b]))
+  logits = tf.keras.layers.Dense(params.get('classes', 3), name='logits')(
+      hidden
+  )
+  score = tf.keras.layers.Dense(1, activation='sigmoid', name='score')(hidden)
+  return tf.keras.Model({'a': a, 'b': b}, [logits, score])

@@ -280,6 +280,20 @@ class ExportCustomTest(parameterized.TestCase):
           self.model_dirs['model_fn_adam'], builder, params=_PARAMS
       )
 
+  @parameterized.named_parameters(('adam', 'adam'), ('Adam', 'Adam'))
+  def test_optimizer_named_as_compile_takes_it(self, name):
+    # An object-based checkpoint (to_estimator's) is read by the class.
+    result = export.keras_model_to_keras(
+        self.model_dirs['to_estimator_adam'],
+        _BUILDER,
+        params=_PARAMS,
+        loss=_loss(),
+        optimizer=name,
+    )
+    self.assertIsNone(result.spec.training.compile_unavailable)
+    (optimizer,) = result.spec.training.optimizers
+    self.assertEqual(optimizer.keras_class, 'Adam')
+
   def test_binary_exports_custom_estimator(self):
     config = os.path.join(self.root, 'config.py')
     with open(config, 'w') as f:

@@ -23,6 +23,7 @@ import tensorflow as tf
 from estimator_migrate.export import model_fn_export
 from estimator_migrate.export import serving
 from estimator_migrate.export import serving_parity
+from tests import export_testing
 from tests import model_fn_cases
 
 TOLERANCE = 1e-6
@@ -97,22 +98,6 @@ def _declared_rows(rng, rows):
   }
 
 
-def _example(values: dict) -> bytes:
-  example = tf.train.Example()
-  for key, value in values.items():
-    value = np.ravel(value).tolist()
-    if not value:
-      continue
-    feature = example.features.feature[key]
-    if isinstance(value[0], (str, bytes)):
-      feature.bytes_list.value.extend(
-          v.encode() if isinstance(v, str) else v for v in value
-      )
-    else:
-      feature.float_list.value.extend(value)
-  return example.SerializeToString()
-
-
 class ModelFnServingTest(parameterized.TestCase):
 
   @classmethod
@@ -136,7 +121,7 @@ class ModelFnServingTest(parameterized.TestCase):
     # drop an example's trailing zero byte, which '' last would be.
     colors = ['red', 'purple', 'blue', 'green', 'Red']
     declared_examples = [
-        _example(
+        export_testing.example(
             {
                 'x': rng.normal(size=2),
                 'color': [] if i % 4 == 0 else [colors[i % len(colors)]],
@@ -145,7 +130,9 @@ class ModelFnServingTest(parameterized.TestCase):
         for i in range(_N)
     ]
     mlp_examples = [
-        _example({k: rng.normal(size=1) for k in model_fn_cases.IRIS_COLUMNS})
+        export_testing.example(
+            {k: rng.normal(size=1) for k in model_fn_cases.IRIS_COLUMNS}
+        )
         for _ in range(_N)
     ]
     raw = {
@@ -230,19 +217,7 @@ class ModelFnServingTest(parameterized.TestCase):
       for n in ('mlp_default_signature', 'declared_parsing', 'declared_raw')
   )
   def test_outputs_and_client_answers_identical(self, name):
-    served = self.served[name]
-    expected = [
-        k for k in served if k.startswith(('estimator/', 'client/estimator/'))
-    ]
-    self.assertNotEmpty(expected)
-    for key in expected:
-      want = served[key]
-      got = served[key.replace('estimator/', 'ours/', 1)]
-      self.assertEqual(got.shape, want.shape, key)
-      if want.dtype.kind == 'f':
-        np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE)
-      else:
-        np.testing.assert_array_equal(got, want, key)
+    export_testing.served_alike(self, self.served[name], TOLERANCE)
     errors = self.proof[name]['errors']
     self.assertEqual(errors['ours'], errors['estimator'])
 

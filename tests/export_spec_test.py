@@ -309,7 +309,12 @@ class SharedNamesTest(absltest.TestCase):
     # What saved_model/ feeds a served variable-length string feature and
     # what model.py reads from it.
     served = _definitions(keras3.path('serving_signatures.py'))
-    for name in ('SERVED_PAD', 'SERVED_EMPTY'):
+    for name in (
+        'SERVED_PAD',
+        'SERVED_EMPTY',
+        'SERVED_INT_PAD',
+        'SERVED_MINUS_ONE',
+    ):
       self.assertEqual(self.value(self.canned, name), self.value(served, name))
 
   def test_constants(self):

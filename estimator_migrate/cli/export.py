@@ -16,7 +16,10 @@ A custom estimator (`make_model_fn` or `to_estimator`) is exported with
 --build_model=module:function instead of --estimator: the builder of its Keras
 model, which the generated model.py imports; --config, if given, then names a
 callable returning `keras_model_to_keras`'s keyword arguments (`params`,
-`loss`, `optimizer`).
+`loss`, `optimizer`; and `model_fn`, the make_model_fn result the estimator
+was built with, or `export_outputs`, to_estimator's). With --saved_model and
+--serving_input_receiver_fn, saved_model/ serves the signatures the
+estimator's `export_outputs` declare.
 
 A custom TF 1.x `model_fn` is exported with --model_fn=module:function: it is
 run in PREDICT mode on TF 2.15 and the graph it builds becomes a generated
@@ -76,7 +79,8 @@ _CONFIG = flags.DEFINE_string(
     'config',
     None,
     'module:callable (or file.py:callable) returning the constructor kwargs'
-    ' (with --build_model: params, loss, optimizer).',
+    ' (with --build_model: params, loss, optimizer, and for serving'
+    ' model_fn or export_outputs).',
 )
 _TARGET = flags.DEFINE_string(
     'target',
@@ -96,8 +100,8 @@ _SERVING_INPUT_RECEIVER_FN = flags.DEFINE_string(
     'module:function (or file.py:function) the estimator is served with:'
     ' saved_model/ takes the same requests. Default (--estimator):'
     " serialized tf.Examples parsed with the feature columns' parse spec;"
-    ' with --model_fn, saved_model/ serves its export_outputs only when'
-    ' given.',
+    ' with --model_fn and --build_model, saved_model/ serves the'
+    " estimator's export_outputs only when given.",
 )
 
 _BUILD_MODEL = flags.DEFINE_string(
@@ -106,7 +110,7 @@ _BUILD_MODEL = flags.DEFINE_string(
     'module:function building the Keras model of a custom estimator'
     ' (make_model_fn / to_estimator); replaces --estimator.',
 )
-_CUSTOM_KWARGS = ('params', 'loss', 'optimizer')
+_CUSTOM_KWARGS = ('params', 'loss', 'optimizer', 'model_fn', 'export_outputs')
 _MODEL_FN = flags.DEFINE_string(
     'model_fn',
     None,
@@ -145,11 +149,6 @@ def main(argv: Sequence[str]) -> int:
     )
   if (_ESTIMATOR.value or _MODEL_FN.value) and not _CONFIG.value:
     raise app.UsageError(f'--config is required with --{given[0].name}.')
-  if _BUILD_MODEL.value and _SERVING_INPUT_RECEIVER_FN.value:
-    raise app.UsageError(
-        '--serving_input_receiver_fn is for --estimator and --model_fn'
-        ' exports.'
-    )
   try:
     if _BUILD_MODEL.value:
       result = _custom()
@@ -180,6 +179,10 @@ def _custom() -> custom.CustomExportResult:
         f'config {_CONFIG.value!r} returned {unknown}: with --build_model it'
         f' returns only {list(_CUSTOM_KWARGS)}.',
         argument='config',
+    )
+  if _SERVING_INPUT_RECEIVER_FN.value:
+    kwargs['serving_input_receiver_fn'] = exporter.load_receiver_fn(
+        _SERVING_INPUT_RECEIVER_FN.value
     )
   return custom.keras_model_to_keras(
       _MODEL_DIR.value, _BUILD_MODEL.value, **kwargs

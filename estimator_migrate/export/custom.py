@@ -21,6 +21,7 @@ from estimator_migrate import errors
 from estimator_migrate import report as report_lib
 from estimator_migrate.export import codegen
 from estimator_migrate.export import custom_checkpoint
+from estimator_migrate.export import custom_serving
 from estimator_migrate.export import optimizer_state
 from estimator_migrate.export import spec as spec_lib
 
@@ -40,6 +41,8 @@ class CustomExportResult:
   spec: spec_lib.CustomSpec
   arrays: dict
   optimizer_notes: tuple[str, ...] = ()
+  code: str = ''  # model.py's generated `serving_model`, when serving
+  serving_mappings: tuple = ()  # model_fn_graph.LayerMapping, when serving
 
   def report(self) -> str:
     """Every weight: which checkpoint tensor fills it; the optimizer."""
@@ -67,8 +70,29 @@ class CustomExportResult:
         *codegen.optimizer_report(
             self.spec.training, self._optimizer_line, self.optimizer_notes
         ),
+        *self._serving_report(),
     ]
     return '\n'.join(lines) + '\n'
+
+  def _serving_report(self) -> list[str]:
+    serving = self.spec.serving
+    if serving is None:
+      return []
+    rows = [
+        (key, s.method, ', '.join(f'{k} <- {v}' for k, v in s.outputs.items()))
+        for key, s in serving.signatures.items()
+    ]
+    steps = [(m.what, m.keras, m.line or '') for m in self.serving_mappings]
+    return [
+        '',
+        "## Serving (saved_model/): the estimator's signatures",
+        '',
+        report_lib.markdown_table(('signature', 'method', 'outputs'), rows),
+        '',
+        "model.py's `serving_model(model)`, read from the model_fn:",
+        '',
+        report_lib.markdown_table(('TF 2.15', 'Keras 3', 'line'), steps),
+    ]
 
   def _optimizer_line(self, optimizers: tuple[spec_lib.Optimizer, ...]) -> str:
     (optimizer,) = optimizers
@@ -106,6 +130,7 @@ class CustomExportResult:
         report=self.report(),
         arrays=self.arrays,
         saved_model=saved_model,
+        generated=self.code,
     )
 
 
@@ -170,6 +195,9 @@ def keras_model_to_keras(
     params: Mapping | None = None,
     loss=None,
     optimizer=None,
+    serving_input_receiver_fn: Callable | None = None,
+    model_fn: str | Callable | None = None,
+    export_outputs: Mapping | None = None,
 ) -> CustomExportResult:
   """Carries a custom estimator's Keras model to Keras 3.
 
@@ -188,6 +216,16 @@ def keras_model_to_keras(
     optimizer: The optimizer argument trained with (name, Keras 2 legacy
       optimizer, or factory): its Python-side config (epsilon, nesterov) is
       carried; a compiled model's optimizer is used if not given.
+    serving_input_receiver_fn: The receiver the estimator is exported with:
+      `saved_model/` then serves the signatures the estimator's
+      `export_outputs` declare, as its own SavedModel does (without it,
+      one `serving_default` taking the model's inputs).
+    model_fn: For a `make_model_fn` estimator, the model_fn it was built
+      with (`'module:function'` or the function): run in PREDICT mode to
+      read its predictions and export_outputs. Without it, the estimator
+      is read as `to_estimator`'s.
+    export_outputs: For a `to_estimator` estimator, the `export_outputs`
+      it was given (output name -> ExportOutput class).
 
   Returns:
     The export; `save(directory)` writes it.
@@ -196,7 +234,11 @@ def keras_model_to_keras(
     ModelError: `build_model` is not importable or builds no Keras model.
     CheckpointError: No checkpoint, or the built model does not match it
       (the message names each differing position).
-    MigrationError: `params` or `loss` cannot be stored.
+    MigrationError: `params` or `loss` cannot be stored; `model_fn` or
+      `export_outputs` without `serving_input_receiver_fn`.
+    ServingError: A receiver or export output the export cannot reproduce.
+    ModelFnError: What the estimator serves is computed by an op without
+      an exact Keras 3 mapping (named, with its line).
   """
   if not model_dir:
     raise errors.CheckpointError(
@@ -212,6 +254,14 @@ def keras_model_to_keras(
         f'params is not JSON-serializable ({e}): model.py passes the builder'
         ' the params it stores; give plain values.'
     ) from e
+  served = _serving(
+      reference,
+      builder,
+      params,
+      serving_input_receiver_fn,
+      model_fn,
+      export_outputs,
+  )
   found = custom_checkpoint.match(model_dir, builder, params, optimizer)
   reader = found.reader  # every byte checked against its CRC-32C
   try:
@@ -246,6 +296,7 @@ def keras_model_to_keras(
       ),
       training=spec_lib.Training.of(state.entries, reason),
       loss=loss_config(loss),
+      serving=served.serving if served else None,
   )
   return CustomExportResult(
       builder=reference,
@@ -254,6 +305,38 @@ def keras_model_to_keras(
       spec=spec,
       arrays={**arrays, **({} if reason else state.arrays)},
       optimizer_notes=() if reason else state.notes,
+      code=served.code if served else '',
+      serving_mappings=served.mappings if served else (),
+  )
+
+
+def _serving(
+    reference, builder, params, receiver_fn, model_fn, export_outputs
+) -> custom_serving.CustomServing | None:
+  """What saved_model/ serves: the estimator's signatures, if a receiver."""
+  if receiver_fn is None:
+    given = [
+        n
+        for n, v in (('model_fn', model_fn), ('export_outputs', export_outputs))
+        if v is not None
+    ]
+    if given:
+      raise errors.MigrationError(
+          f"{given[0]} is read only to serve the estimator's signatures:"
+          ' give serving_input_receiver_fn too (the receiver the estimator'
+          ' is exported with).',
+          argument=given[0],
+      )
+    return None
+  if isinstance(model_fn, str):
+    _, model_fn, _ = resolve_builder(model_fn, argument='model_fn')
+  return custom_serving.read(
+      reference,
+      builder,
+      params,
+      receiver_fn,
+      model_fn=model_fn,
+      export_outputs=export_outputs,
   )
 
 

@@ -240,7 +240,11 @@ def _optimizer_class(model: tf.keras.Model, optimizer) -> str:
   if optimizer is None:
     optimizer = getattr(model, 'optimizer', None)
   if isinstance(optimizer, str):
-    return optimizer
+    # As compile() takes it: 'adam' is Adam.
+    try:
+      return type(tf.keras.optimizers.get(optimizer)).__name__
+    except ValueError:
+      return optimizer
   if callable(optimizer) and not hasattr(optimizer, 'get_config'):
     optimizer = optimizer()
   return type(optimizer).__name__ if optimizer is not None else 'Unknown'

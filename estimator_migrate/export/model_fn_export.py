@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
 
 from estimator_migrate import errors
 from estimator_migrate import report as report_lib
@@ -140,42 +139,6 @@ def _check_features(features) -> dict[str, np.ndarray]:
   return out
 
 
-def _export_outputs(export_outputs, outputs: Mapping) -> tuple[dict, dict]:
-  """The PREDICT `export_outputs` as (signatures, extra model outputs).
-
-  Each signature is (method, signature output key -> model output); a
-  tensor that is not already an output becomes one, named
-  `<signature key>.<output key>`.
-  """
-  declared, extra = {}, {}
-  for key, output in sorted(export_outputs.items()):
-    if isinstance(output, tf.estimator.export.ClassificationOutput):
-      method = 'classify'
-      tensors = {'classes': output.classes, 'scores': output.scores}
-    elif isinstance(output, tf.estimator.export.RegressionOutput):
-      method, tensors = 'regress', {'outputs': output.value}
-    elif isinstance(output, tf.estimator.export.PredictOutput):
-      method, tensors = 'predict', dict(output.outputs)
-    else:
-      raise ModelFnError(
-          f'model_fn export_outputs[{key!r}] is {type(output).__name__}:'
-          ' the exporter serves Classification, Regression and Predict'
-          ' outputs.',
-          argument='model_fn',
-      )
-    names = {}
-    for name, tensor in tensors.items():
-      if tensor is None:
-        continue
-      found = [k for k, t in {**outputs, **extra}.items() if t is tensor]
-      if not found:
-        found = [f'{key}.{name}']
-        extra[found[0]] = tensor
-      names[name] = found[0]
-    declared[key] = (method, names)
-  return declared, extra
-
-
 def _code(reference: str, program: model_fn_graph.Program) -> str:
   """The generated part of model.py: `build_model` for this model_fn."""
   body = [
@@ -277,7 +240,7 @@ def model_fn_to_keras(
   )
   declared, served = {}, {}
   if serving_input_receiver_fn is not None:
-    declared, served = _export_outputs(
+    declared, served = signatures.declared_outputs(
         predict.spec.export_outputs,
         {**predictions, **training.extra_outputs},
     )

@@ -13,6 +13,9 @@ placeholders (`model_fn_trace`). Each step is one of:
   a table lookup           `tf.nn.embedding_lookup` of a `get_variable`
                            table: a Keras `Embedding` named after it
   an op of `OPS`           one `keras.ops` call (constants inlined)
+  a Keras model's call     with `models=True` (a Keras-built custom
+                           estimator's export): the Keras 3 model the
+                           builder makes, called on the same inputs
 
 and anything else is refused (`ModelFnError`) before anything is written,
 naming the op, its name (scope) and the line of the user's model_fn. The
@@ -190,11 +193,16 @@ class Program:
   mappings: list[LayerMapping] = dataclasses.field(default_factory=list)
   tensors: dict[str, str] = dataclasses.field(default_factory=dict)
   regularized: list[str] = dataclasses.field(default_factory=list)
+  models: int = 0  # Keras model calls read (`read(models=True)`)
+
+
+# Names the generated functions use themselves.
+_RESERVED = ('keras', 'np', 'tf', 'spec', 'inputs', 'model')
 
 
 def _python_name(name: str, taken: Mapping) -> str:
   base = re.sub(r'\W', '_', name).strip('_').lower() or 'x'
-  if base[0].isdigit() or base in ('keras', 'np', 'tf', 'spec', 'inputs'):
+  if base[0].isdigit() or base in _RESERVED:
     base = f'x_{base}'
   unique, count = base, 1
   while unique in taken:
@@ -304,8 +312,12 @@ def regularizers(graph) -> dict[str, str]:
 class _Reader:
   """One pass over a PREDICT trace (`read`)."""
 
-  def __init__(self, trace: model_fn_trace.Trace, regularize: bool):
+  def __init__(
+      self, trace: model_fn_trace.Trace, regularize: bool, models: bool
+  ):
     self.trace = trace
+    self.models = models
+    self.called: dict[int, str] = {}  # id(model call) -> its outputs' name
     self.program = Program()
     self.names: dict[int, str] = {}  # id(tensor) -> python name
     self.taken: dict[str, None] = {}
@@ -386,6 +398,12 @@ class _Reader:
     return self.visit_op(tensor)
 
   def visit_call(self, call, index: int, tensor) -> str:
+    if (
+        call.kind == 'layer'
+        and self.models
+        and isinstance(call.target, tf.keras.Model)
+    ):
+      return self.visit_model(call, index, tensor)
     if call.kind == 'layer':
       if len(call.outputs) != 1:
         raise self.refuse(tensor.op, 'is one of several outputs of a layer')
@@ -468,6 +486,56 @@ class _Reader:
             call.line,
         ),
     )
+
+  def _structure(self, value) -> str:
+    """Python source of a call's (nested) inputs, each tensor visited."""
+    if isinstance(value, Mapping):
+      items = ', '.join(
+          f'{k!r}: {self._structure(v)}' for k, v in sorted(value.items())
+      )
+      return '{' + items + '}'
+    if isinstance(value, (list, tuple)):
+      return '[' + ', '.join(self._structure(v) for v in value) + ']'
+    if not isinstance(value, tf.Tensor):
+      raise ModelFnError(
+          f'model_fn calls a Keras model on {type(value).__name__}, not on'
+          ' tensors of the features.',
+          argument='model_fn',
+      )
+    return self.visit(value)
+
+  def visit_model(self, call, index: int, tensor) -> str:
+    """Output `index` of the Keras model's call: the builder's model.
+
+    The model's weights are its own (matched to the checkpoint by
+    position); the program reads only its inputs and its outputs.
+    """
+    called = self.called.get(id(call))
+    if called is None:
+      given = call.arguments.get('args') or ()
+      value = (
+          given[0] if given else call.arguments.get('kwargs', {}).get('inputs')
+      )
+      if self.called:
+        raise self.refuse(
+            tensor.op,
+            f'is the output of a second Keras model ({call.target.name!r});'
+            ' the export serves the one model the builder builds',
+        )
+      called = _python_name('model_outputs', self.taken)
+      self.taken[called] = None
+      code = f'keras.tree.flatten(model({self._structure(value)}))'
+      self.program.lines.append(f'{called} = {code}')
+      self.program.mappings.append(
+          LayerMapping(
+              f'Keras model {call.target.name!r}',
+              "the builder's Keras 3 model",
+              call.line,
+          )
+      )
+      self.called[id(call)] = called
+      self.program.models += 1
+    return self.emit(tensor, f'output_{index}', f'{called}[{index}]')
 
   def visit_input_layer(self, call, tensor) -> str:
     arguments = call.arguments
@@ -829,6 +897,7 @@ def read(
     features: Mapping[str, np.ndarray],
     *,
     regularize: bool = False,
+    models: bool = False,
 ) -> Program:
   """The Keras 3 program computing `outputs` from the trace's features.
 
@@ -839,13 +908,15 @@ def read(
     features: The batch of features the trace was made with.
     regularize: Give layers the regularizers their weights' penalties in
       the graph's REGULARIZATION_LOSSES compute (the TRAIN loss adds them).
+    models: Read a Keras model's call as the builder's Keras 3 model
+      (`model` in the generated code) instead of refusing it.
 
   Raises:
     ModelFnError: An op, layer or call without an exact Keras 3 mapping
       (naming it, its scope and the user's line).
     ColumnError: A feature column the canned exit does not carry.
   """
-  reader = _Reader(trace, regularize)
+  reader = _Reader(trace, regularize, models)
   for key, tensor in outputs.items():
     if not isinstance(tensor, tf.Tensor):
       raise ModelFnError(

@@ -372,6 +372,55 @@ def model_fn_serving(
   )
 
 
+def declared_outputs(
+    export_outputs: Mapping, outputs: Mapping, argument: str = 'model_fn'
+) -> tuple[dict, dict]:
+  """A PREDICT EstimatorSpec's `export_outputs` as (declared, extra outputs).
+
+  Args:
+    export_outputs: Signature key -> `tf.estimator.export.ExportOutput`.
+    outputs: The model's outputs by name (tensors of the same graph).
+    argument: The argument that gave the model_fn (named in errors).
+
+  Returns:
+    `declared`: signature key -> (method, signature output key -> model
+    output), as `export_output_signatures` takes it. `extra`: the tensors
+    a signature serves that are not already outputs, each named
+    `<signature key>.<output key>`.
+
+  Raises:
+    ServingError: An ExportOutput other than Classification, Regression
+      and Predict.
+  """
+  declared, extra = {}, {}
+  for key, output in sorted(export_outputs.items()):
+    if isinstance(output, tf.estimator.export.ClassificationOutput):
+      method = 'classify'
+      tensors = {'classes': output.classes, 'scores': output.scores}
+    elif isinstance(output, tf.estimator.export.RegressionOutput):
+      method, tensors = 'regress', {'outputs': output.value}
+    elif isinstance(output, tf.estimator.export.PredictOutput):
+      method, tensors = 'predict', dict(output.outputs)
+    else:
+      raise ServingError(
+          f'{argument} export_outputs[{key!r}] is {type(output).__name__}:'
+          ' the exporter serves Classification, Regression and Predict'
+          ' outputs.',
+          argument=argument,
+      )
+    names = {}
+    for name, tensor in tensors.items():
+      if tensor is None:
+        continue
+      found = [k for k, t in {**outputs, **extra}.items() if t is tensor]
+      if not found:
+        found = [f'{key}.{name}']
+        extra[found[0]] = tensor
+      names[name] = found[0]
+    declared[key] = (method, names)
+  return declared, extra
+
+
 def export_output_signatures(
     declared: Mapping[str, tuple[str, Mapping[str, str]]],
     receiver: spec_lib.Receiver,

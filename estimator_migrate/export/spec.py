@@ -8,7 +8,7 @@ nothing of this package). One class per object of the file:
   CannedSpec = CannedModel (families.py, columns.py: inputs, categorical id
                layers, towers, head, weights) + Training + loss_reduction
   CustomSpec = CustomModel (custom.py: builder, params, weights by
-               position) + Training + loss
+               position) + Training + loss [+ serving]
   Training   = the optimizers (optimizer_state.py) or why there are none
 
 `CannedModel`, `CustomModel` and `Training` are flattened into the top level
@@ -529,12 +529,15 @@ class CustomSpec(_Spec):
   """A custom export's spec.json (keras3/custom_model.py reads it).
 
   `loss`: what `keras.losses.get` takes (a name or `{class_name, config}`),
-  or None.
+  or None. `serving` (version 2): the signatures the estimator's
+  `export_outputs` declare, with the user's receiver (absent without one);
+  model.py's generated `serving_model` gives the tensors they name.
   """
 
   model: CustomModel = _field(flat=True)
   training: Training = _field(flat=True)
   loss: Json
+  serving: Serving | None = _optional()
 
 
 # A custom model_fn's export (version 2; model_fn_export.py).

@@ -58,6 +58,11 @@ WEIGHTS = 'weights.npz'
 # explicit '' (which the model's dense input would otherwise drop).
 SERVED_PAD = '\x00estimator_migrate:pad'
 SERVED_EMPTY = '\x00estimator_migrate:empty'
+# The same for a variable-length int64 feature: its gaps (the smallest
+# int64), and an explicit -1 (the next one), which the estimator's sparse
+# input looks up where a dense -1 is dropped.
+SERVED_INT_PAD = -9223372036854775808
+SERVED_MINUS_ONE = -9223372036854775807
 # Bytes of weights.npz read at a time when a large variable is restored.
 RESTORE_BLOCK_BYTES = 16 << 20
 # spec.json's keys (SPEC_SECTIONS: those it may lack).
@@ -326,8 +331,13 @@ class CategoricalIds(keras.layers.Layer):
       valid = tf.not_equal(values, '') & tf.not_equal(values, SERVED_PAD)
       values = tf.where(tf.equal(values, SERVED_EMPTY), '', values)
     else:
+      # Served gaps are SERVED_INT_PAD, dropped; a served -1 is
+      # SERVED_MINUS_ONE, looked up as -1.
       values = tf.cast(values, tf.int64)
-      valid = tf.not_equal(values, -1)
+      valid = tf.not_equal(values, -1) & tf.not_equal(values, SERVED_INT_PAD)
+      values = tf.where(
+          tf.equal(values, SERVED_MINUS_ONE), np.int64(-1), values
+      )
     if kind == 'vocabulary':
       index = tf.cast(self.lookup(values), tf.int64)
       size = len(column['vocabulary'])
@@ -392,8 +402,9 @@ class CrossedIds(keras.layers.Layer):
         served.append(_served_strings(values))
         strings.append(values)
         continue
-      if 'raw' in source:
+      if 'raw' in source:  # a served int's markers: -1, as before
         value = tf.cast(values, tf.int64)
+        value = tf.where(value <= SERVED_MINUS_ONE, np.int64(-1), value)
       else:
         value = _ids_to_sparse(values)
       dense.append(value)

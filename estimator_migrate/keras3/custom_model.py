@@ -67,7 +67,7 @@ SPEC_KEYS = (
     'shapes',
     'trainable',
 )
-SPEC_SECTIONS = ()
+SPEC_SECTIONS = ('serving',)
 
 
 class IntegrityError(ValueError):

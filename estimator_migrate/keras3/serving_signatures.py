@@ -10,7 +10,8 @@ parsing receiver's serialized tf.Examples are parsed with the recorded
 parse spec (missing features get its defaults); variable-length features
 become the model's dense inputs padded with a value the model drops
 (SERVED_PAD for strings, whose explicit `''` becomes SERVED_EMPTY, looked up
-as `''` as the estimator's sparse input looks it up; `-1` for integers).
+as `''` as the estimator's sparse input looks it up; SERVED_INT_PAD for
+int64s, whose explicit `-1` becomes SERVED_MINUS_ONE, looked up as `-1`).
 `serving_raw` takes the model's own feature dict.
 """
 
@@ -41,12 +42,18 @@ BATCH = 'batch_size_of'
 # variable-length string feature's gaps, and its explicit ''.
 SERVED_PAD = '\x00estimator_migrate:pad'
 SERVED_EMPTY = '\x00estimator_migrate:empty'
+# canned_model.py's SERVED_INT_PAD and SERVED_MINUS_ONE: a variable-length
+# int64 feature's gaps, and its explicit -1.
+SERVED_INT_PAD = -9223372036854775808
+SERVED_MINUS_ONE = -9223372036854775807
 
 
 def _padding(dtype):
   """What fills a variable-length feature's gaps: what the model drops."""
   if dtype == tf.string:
     return SERVED_PAD
+  if dtype == tf.int64:
+    return tf.constant(SERVED_INT_PAD, dtype)
   if dtype.is_integer:
     return tf.constant(-1, dtype)
   return tf.constant(0, dtype)
@@ -97,13 +104,20 @@ def model_inputs(model, features):
             tf.where(tf.equal(value.values, ''), SERVED_EMPTY, value.values),
             value.dense_shape,
         )
+      elif value.dtype == tf.int64:  # and so is an explicit -1
+        minus_one = tf.constant(SERVED_MINUS_ONE, tf.int64)
+        value = tf.SparseTensor(
+            value.indices,
+            tf.where(tf.equal(value.values, -1), minus_one, value.values),
+            value.dense_shape,
+        )
       value = tf.sparse.to_dense(value, _padding(value.dtype))
       if value.dtype == tf.string:
         # One SERVED_PAD column more, always: it marks the input as served
         # (canned_model.py's CrossedIds crosses it as sparse input).
         pad = tf.fill([tf.shape(value)[0], 1], SERVED_PAD)
         value = tf.concat([value, pad], axis=1)
-    if value.shape.rank == 1:
+    if value.shape.rank == 1 and len(spec.shape) == 2:
       value = value[:, None]
     dtype = tf.as_dtype(spec.dtype)
     if value.dtype != dtype and dtype != tf.string:

@@ -58,7 +58,7 @@ def _fresh_optimizer(optimizer: Any):
   )
 
 
-def _route(features: Any, model: tf.keras.Model) -> Any:
+def route(features: Any, model: tf.keras.Model) -> Any:
   """Features as the model takes them: by input name when there are several."""
   names = model.input_names
   if isinstance(features, Mapping):
@@ -163,7 +163,9 @@ def make_model_fn(
     predictions: (
         Callable[[Mapping[str, tf.Tensor]], Mapping[str, tf.Tensor]] | None
     ) = None,
-    export_outputs: Mapping[str, ExportOutput] | None = None,
+    export_outputs: (
+        Callable[[Mapping[str, tf.Tensor]], Mapping[str, ExportOutput]] | None
+    ) = None,
 ) -> Callable[..., tf.estimator.EstimatorSpec]:
   """Returns `model_fn(features, labels, mode, params, config)`.
 
@@ -179,21 +181,30 @@ def make_model_fn(
       several outputs); evaluated with the loss.
     predictions: `fn(outputs by name) -> dict`; default: `probabilities` and
       `class_ids` for a classifier, else the outputs.
-    export_outputs: SavedModel signatures; default a `serving_default`
-      PredictOutput of the predictions.
+    export_outputs: `fn(predictions) -> {signature key: ExportOutput}`, the
+      SavedModel's signatures, built in each graph from that graph's
+      predictions; default a `serving_default` PredictOutput of them.
 
   Returns:
     The model_fn.
 
   Raises:
-    ModelError: when the model_fn runs, if features, labels, losses or the
-      optimizer do not fit the model.
+    ModelError: `export_outputs` is not callable; when the model_fn runs,
+      if features, labels, losses or the optimizer do not fit the model.
   """
+  if export_outputs is not None and not callable(export_outputs):
+    raise errors.ModelError(
+        f'export_outputs is {type(export_outputs).__name__}: give a function'
+        ' of the predictions returning {signature key: ExportOutput} (the'
+        " ExportOutputs hold the model_fn graph's tensors, so they are made"
+        ' in it).',
+        argument='export_outputs',
+    )
 
   def model_fn(features, labels, mode, params, config):
     del config
     model = build_model(dict(params or {}))
-    inputs = _route(features, model)
+    inputs = route(features, model)
     raw = model(inputs, training=mode == ModeKeys.TRAIN)
     names = model.output_names
     outputs = dict(zip(names, tf.nest.flatten(raw), strict=True))
@@ -202,7 +213,7 @@ def make_model_fn(
       return tf.estimator.EstimatorSpec(
           mode,
           predictions=preds,
-          export_outputs=dict(export_outputs)
+          export_outputs=dict(export_outputs(preds))
           if export_outputs
           else {'serving_default': tf.estimator.export.PredictOutput(preds)},
       )
