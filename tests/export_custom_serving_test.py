@@ -182,6 +182,22 @@ _CASES = {
         regressor_model_fn,
         'x',
     ),
+    # tensorflow_estimator's keras_lib_test exports a Sequential model of
+    # both checkpoint formats through a parsing receiver.
+    'to_estimator_sequential_parsing': (
+        'to_estimator',
+        'dense',
+        x_parsing_receiver_fn,
+        None,
+        'x',
+    ),
+    'to_estimator_sequential_saver_parsing': (
+        'to_estimator',
+        'dense',
+        x_parsing_receiver_fn,
+        None,
+        'x',
+    ),
     'to_estimator_default_raw': (
         'to_estimator',
         'two_heads',
@@ -209,16 +225,23 @@ _CASES = {
 }
 
 
-def _estimator(how, builder, given, model_dir):
+def _estimator(name, how, builder, given, model_dir):
   """`given`: make_model_fn's model_fn, or to_estimator's export_outputs."""
   if how == 'model_fn':
     return tf.estimator.Estimator(given, model_dir=model_dir, params=_PARAMS)
+  # The layer names of a fresh process: to_estimator serves the outputs by
+  # name, and `dense` does not name its layers (docs/serving.md).
+  tf.keras.backend.clear_session()
   model = getattr(export_custom_builders, builder)(_PARAMS)
   model.compile(
-      optimizer=tf.keras.optimizers.legacy.Adam(0.01), loss=_two_heads_loss()
+      optimizer=tf.keras.optimizers.legacy.Adam(0.01),
+      loss=_two_heads_loss() if builder == 'two_heads' else _loss(),
   )
   return keras_estimator.to_estimator(
-      model, model_dir=model_dir, export_outputs=given
+      model,
+      model_dir=model_dir,
+      export_outputs=given,
+      checkpoint_format='saver' if 'saver' in name else 'checkpoint',
   )
 
 
@@ -231,11 +254,11 @@ def _rows(rng, kind, rows):
   }
 
 
-def _labels(rng, how, builder, rows):
+def _labels(rng, builder, rows):
   if builder == 'regressor':
     return rng.normal(size=(rows, 1)).astype(np.float32)
   classes = rng.integers(0, 3, size=(rows, 1))
-  if how == 'to_estimator':  # by output name
+  if builder == 'two_heads':  # by output name
     return {
         'logits': classes,
         'score': rng.integers(0, 2, size=(rows, 1)).astype(np.float32),
@@ -260,8 +283,8 @@ class ExportCustomServingTest(parameterized.TestCase):
     cls.results, jobs = {}, []
     for name, (how, builder, receiver_fn, given, kind) in _CASES.items():
       model_dir = os.path.join(cls.root, name)
-      estimator = _estimator(how, builder, given, model_dir)
-      _train(estimator, _rows(rng, kind, 24), _labels(rng, how, builder, 24))
+      estimator = _estimator(name, how, builder, given, model_dir)
+      _train(estimator, _rows(rng, kind, 24), _labels(rng, builder, 24))
       own = estimator.export_saved_model(
           os.path.join(cls.root, name + '_estimator'), receiver_fn
       )
@@ -347,6 +370,22 @@ class ExportCustomServingTest(parameterized.TestCase):
   )
   def test_declared_signatures_kept_where_the_receiver_allows(self, name, keys):
     self.assertEqual(list(self.results[name].spec.serving.signatures), keys)
+
+  def test_both_checkpoint_formats(self):
+    formats = {
+        name: self.results[name].spec.model.checkpoint_format
+        for name in (
+            'to_estimator_sequential_parsing',
+            'to_estimator_sequential_saver_parsing',
+        )
+    }
+    self.assertEqual(
+        formats,
+        {
+            'to_estimator_sequential_parsing': 'object-based',
+            'to_estimator_sequential_saver_parsing': 'named',
+        },
+    )
 
   def test_spec_and_report_name_what_is_served(self):
     result = self.results['model_fn_declared_parsing']
