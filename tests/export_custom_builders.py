@@ -67,3 +67,19 @@ def two_heads(params):
   )
   score = tf.keras.layers.Dense(1, activation='sigmoid', name='score')(hidden)
   return tf.keras.Model({'a': a, 'b': b}, [logits, score])
+
+
+def unbuilt(params):
+  """`dense` without an Input: no weights until it is first called."""
+  del params
+  return tf.keras.Sequential([tf.keras.layers.Dense(3)])
+
+
+def unbuilt_dense(params):
+  """`dense` without its Input: the same layers, built by the first call."""
+  return tf.keras.Sequential(
+      [
+          tf.keras.layers.Dense(params.get('units', 4), activation='tanh'),
+          tf.keras.layers.Dense(params.get('classes', 3)),
+      ]
+  )

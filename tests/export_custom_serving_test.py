@@ -477,26 +477,35 @@ class ExportCustomServingTest(parameterized.TestCase):
       )
 
   def test_binary_serves_with_the_receiver_and_model_fn_of_config(self):
+    # From another directory, relative paths; the config imports a module
+    # beside it, as `python proj/export_config.py` would.
     root = tempfile.mkdtemp(dir=self.root)
-    config = os.path.join(root, 'export_config.py')
-    with open(config, 'w') as f:
+    os.mkdir(os.path.join(root, 'proj'))
+    with open(os.path.join(root, 'proj', 'receivers.py'), 'w') as f:
       f.write(
+          'from tests import export_custom_serving_test as cases\n'
+          'receiver = cases.x_parsing_receiver_fn\n'
+      )
+    with open(os.path.join(root, 'proj', 'export_config.py'), 'w') as f:
+      f.write(
+          'import receivers\n'
           'from tests import export_custom_serving_test as cases\n'
           'def kwargs():\n'
           "  return dict(params={'units': 5, 'classes': 3},"
           ' model_fn=cases.declared_model_fn)\n'
-          'receiver = cases.x_parsing_receiver_fn\n'
+          'receiver = receivers.receiver\n'
       )
-    target = os.path.join(root, 'keras')
     run = testing.run_binary(
         _BINARY,
         f'--build_model={_MODULE}:dense',
-        f'--model_dir={self.root}/model_fn_declared_parsing',
-        f'--config={config}:kwargs',
-        f'--serving_input_receiver_fn={config}:receiver',
-        f'--target={target}',
+        '--model_dir=../model_fn_declared_parsing',
+        '--config=proj/export_config.py:kwargs',
+        '--serving_input_receiver_fn=proj/export_config.py:receiver',
+        '--target=keras',
+        cwd=root,
     )
     self.assertEqual(run.returncode, 0, run.stderr[-2000:])
+    target = os.path.join(root, 'keras')
     with open(os.path.join(target, 'spec.json')) as f:
       spec = json.load(f)
     self.assertEqual(

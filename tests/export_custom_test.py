@@ -89,7 +89,13 @@ _CASES = {
     'to_estimator_sgd_momentum': ('to_estimator', _sgd, 'SGD', 'dense'),
     'model_fn_batch_norm_adam': ('model_fn', _adam, 'Adam', 'batch_norm'),
     'to_estimator_batch_norm_sgd': ('to_estimator', _sgd, 'SGD', 'batch_norm'),
+    # Trained with `unbuilt` (no Input: built by its first call, the
+    # migration guide's model_fn's Sequential, so its weights are
+    # `sequential/dense/...`), exported with `dense`, the same model built.
+    'model_fn_unbuilt_adam': ('model_fn', _adam, 'Adam', 'dense'),
 }
+# Cases trained with another builder than the one exported with.
+_TRAINED_WITH = {'model_fn_unbuilt_adam': 'unbuilt_dense'}
 _SAVED_MODEL_CASE = 'model_fn_adam'
 
 
@@ -144,7 +150,9 @@ class ExportCustomTest(parameterized.TestCase):
     jobs = []
     for name, (how, optimizer, _, builder) in _CASES.items():
       model_dir = os.path.join(cls.root, name)
-      estimator = _estimator(how, optimizer, builder, model_dir)
+      estimator = _estimator(
+          how, optimizer, _TRAINED_WITH.get(name, builder), model_dir
+      )
       estimator.train(input_fn(0, split), steps=_STEPS)
       result = export.keras_model_to_keras(
           model_dir,
@@ -164,7 +172,7 @@ class ExportCustomTest(parameterized.TestCase):
       if result.spec.model.checkpoint_format == 'object-based':
         suffix = '/.ATTRIBUTES/VARIABLE_VALUE'
       cls.trained[name] = {
-          n: reader.get_tensor(n + suffix)
+          n: reader.get_tensor(result.checkpoint_keys.get(n, n) + suffix)
           for n in result.spec.model.trainable + result.spec.model.non_trainable
       }
       cls.results[name] = result
@@ -273,12 +281,35 @@ class ExportCustomTest(parameterized.TestCase):
       ('lambda', lambda params: None, 'cannot be imported by reference'),
       ('no_function', 'tests.export_custom_builders:nope', 'no function'),
       ('no_module', 'no_such_module_xyz:build', 'cannot import'),
+      # The migration guide's Sequential([Dense(1)]): built only by a call.
+      (
+          'unbuilt',
+          'tests.export_custom_builders:unbuilt',
+          'a model without weights: build it',
+      ),
   )
   def test_unusable_builder_is_refused(self, builder, expected):
     with self.assertRaisesRegex(errors.ModelError, expected):
       export.keras_model_to_keras(
           self.model_dirs['model_fn_adam'], builder, params=_PARAMS
       )
+
+  def test_model_built_by_its_first_call_is_matched_under_its_name(self):
+    result = self.results['model_fn_unbuilt_adam']
+    self.assertEqual(
+        result.checkpoint_keys,
+        {
+            'dense/kernel': 'sequential/dense/kernel',
+            'dense/bias': 'sequential/dense/bias',
+            'dense_1/kernel': 'sequential/dense_1/kernel',
+            'dense_1/bias': 'sequential/dense_1/bias',
+        },
+    )
+    self.assertIn(
+        '| trainable | 0 | sequential/dense/kernel | 3x5 |', result.report()
+    )
+    (optimizer,) = result.spec.training.optimizers
+    self.assertEqual(optimizer.keras_class, 'Adam')
 
   @parameterized.named_parameters(('adam', 'adam'), ('Adam', 'Adam'))
   def test_optimizer_named_as_compile_takes_it(self, name):

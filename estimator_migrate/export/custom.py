@@ -41,6 +41,9 @@ class CustomExportResult:
   spec: spec_lib.CustomSpec
   arrays: dict
   optimizer_notes: tuple[str, ...] = ()
+  # Weight -> its checkpoint tensor, where the names differ (a model built
+  # by its first call names its weights under its own name).
+  checkpoint_keys: dict = dataclasses.field(default_factory=dict)
   code: str = ''  # model.py's generated `serving_model`, when serving
   serving_mappings: tuple = ()  # model_fn_graph.LayerMapping, when serving
 
@@ -48,7 +51,12 @@ class CustomExportResult:
     """Every weight: which checkpoint tensor fills it; the optimizer."""
     model = self.spec.model
     rows = [
-        (kind, position, name, 'x'.join(map(str, model.shapes[name])))
+        (
+            kind,
+            position,
+            self.checkpoint_keys.get(name, name),
+            'x'.join(map(str, model.shapes[name])),
+        )
         for kind, names in (
             ('trainable', model.trainable),
             ('non_trainable', model.non_trainable),
@@ -305,6 +313,11 @@ def keras_model_to_keras(
       spec=spec,
       arrays={**arrays, **({} if reason else state.arrays)},
       optimizer_notes=() if reason else state.notes,
+      checkpoint_keys={
+          name: key
+          for name, key in found.keys.items()
+          if key != name and not found.object_based
+      },
       code=served.code if served else '',
       serving_mappings=served.mappings if served else (),
   )

@@ -81,7 +81,11 @@ def _build(builder, params, graph: bool) -> tf.keras.Model:
         f'build_model returned {type(model).__name__}, not a Keras model.',
         argument='build_model',
     )
-  if not model.weights:
+  try:
+    weights = model.weights
+  except ValueError:  # Keras 2 refuses to list an unbuilt model's weights
+    weights = []
+  if not weights:
     raise errors.ModelError(
         'build_model returned a model without weights: build it (give it an'
         ' Input) so its weights exist, as the estimator did.',
@@ -149,12 +153,21 @@ def _name_based(variables: Mapping, model: tf.keras.Model):
   trainable = names(model.trainable_weights)
   non_trainable = names(model.non_trainable_weights)
   weights = set(trainable + non_trainable)
-  keys = {n: n for n in weights}
+  # A model built by its first call (a Sequential without an Input, as the
+  # migration guide's model_fn makes it) names its weights under its own
+  # name: `sequential/dense/kernel` where the built model has
+  # `dense/kernel`.
+  prefix = ''
+  if not weights & set(variables) and all(
+      f'{model.name}/{n}' in variables for n in weights
+  ):
+    prefix = f'{model.name}/'
+  keys = {n: prefix + n for n in weights}
   # `<scope>/<weight>/<slot>`: a Keras optimizer's slot of a model weight.
   view, scopes = {}, set()
   for name in variables:
     for weight in weights:
-      scope, _, slot = name.rpartition(f'/{weight}/')
+      scope, _, slot = name.rpartition(f'/{prefix}{weight}/')
       if scope and slot and '/' not in slot and name != weight:
         optimizer = scope.rpartition('/')[2]
         view[f'training/{optimizer}/{weight}/{slot}'] = name
@@ -268,7 +281,9 @@ def _check(source, names, shapes, keys, optimizer_view) -> None:
   extra = sorted(
       n
       for n in source.variables
-      if n not in claimed and n != _OBJECT_GRAPH and _is_variable(n, names)
+      if n not in claimed
+      and n != _OBJECT_GRAPH
+      and _is_variable(n, [keys[m] for m in names])
   )
   if extra:
     problems.append(f'the checkpoint also holds {extra[:10]}, which no weight')

@@ -4,6 +4,7 @@ import dataclasses
 import importlib
 import importlib.util
 import os
+import sys
 
 from estimator_migrate import errors
 from estimator_migrate import report as report_lib
@@ -410,6 +411,12 @@ def load_attribute(config: str, argument: str, what: str):
       )
       if spec is None or not os.path.isfile(module_name):
         raise FileNotFoundError(module_name)
+      # As `python path/to/config.py` would: the file's own directory
+      # imports (its sibling modules, the package beside it), searched last
+      # so that it shadows nothing.
+      directory = os.path.dirname(os.path.abspath(module_name))
+      if directory not in sys.path:
+        sys.path.append(directory)
       module = importlib.util.module_from_spec(spec)
       spec.loader.exec_module(module)
     else:

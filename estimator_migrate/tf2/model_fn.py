@@ -61,6 +61,10 @@ def _fresh_optimizer(optimizer: Any):
 def route(features: Any, model: tf.keras.Model) -> Any:
   """Features as the model takes them: by input name when there are several."""
   names = model.input_names
+  if names is None:  # built by its first call (no Input): one input
+    if isinstance(features, Mapping) and len(features) == 1:
+      (features,) = features.values()
+    return features
   if isinstance(features, Mapping):
     missing = [n for n in names if n not in features]
     if missing:
