@@ -4,6 +4,8 @@ Importable on both stacks (`tf.keras` is Keras 2 on TF 2.15, Keras 3 on TF
 2.21): the export's model.py imports them by reference.
 """
 
+import collections
+
 import tensorflow as tf
 
 
@@ -82,4 +84,19 @@ def unbuilt_dense(params):
           tf.keras.layers.Dense(params.get('units', 4), activation='tanh'),
           tf.keras.layers.Dense(params.get('classes', 3)),
       ]
+  )
+
+
+def ordered_heads(params):
+  """Outputs as an OrderedDict out of key order: `zeta`, then `alpha`.
+
+  Keras 2 flattens them by key (alpha, zeta), Keras 3 in insertion order.
+  """
+  del params
+  x = tf.keras.Input((3,), name='x')
+  hidden = tf.keras.layers.Dense(4, activation='tanh', name='hidden')(x)
+  zeta = tf.keras.layers.Dense(3, name='zeta')(hidden)
+  alpha = tf.keras.layers.Dense(2, name='alpha')(zeta)
+  return tf.keras.Model(
+      x, collections.OrderedDict([('zeta', zeta), ('alpha', alpha)])
   )

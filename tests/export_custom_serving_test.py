@@ -82,6 +82,9 @@ declared_model_fn = model_fn_lib.make_model_fn(
     predictions=declared_predictions,
     export_outputs=declared_export_outputs,
 )
+ordered_model_fn = model_fn_lib.make_model_fn(
+    export_custom_builders.ordered_heads, loss='mse', optimizer='Adam'
+)
 regressor_model_fn = model_fn_lib.make_model_fn(
     export_custom_builders.regressor, loss='mse', optimizer='SGD'
 )
@@ -175,6 +178,14 @@ _CASES = {
         declared_model_fn,
         'x',
     ),
+    # Two outputs in an OrderedDict out of key order: served by name.
+    'model_fn_ordered_outputs_raw': (
+        'model_fn',
+        'ordered_heads',
+        x_raw_receiver_fn,
+        ordered_model_fn,
+        'x',
+    ),
     'model_fn_regressor_parsing': (
         'model_fn',
         'regressor',
@@ -257,6 +268,11 @@ def _rows(rng, kind, rows):
 def _labels(rng, builder, rows):
   if builder == 'regressor':
     return rng.normal(size=(rows, 1)).astype(np.float32)
+  if builder == 'ordered_heads':
+    return {
+        'alpha': rng.normal(size=(rows, 2)).astype(np.float32),
+        'zeta': rng.normal(size=(rows, 3)).astype(np.float32),
+    }
   classes = rng.integers(0, 3, size=(rows, 1))
   if builder == 'two_heads':  # by output name
     return {
@@ -449,6 +465,12 @@ class ExportCustomServingTest(parameterized.TestCase):
           r"export_outputs key 'logit' is not an output",
       ),
       (
+          'export_outputs_not_classes',
+          dict(export_outputs={'dense_1': 'classify'}),
+          signatures.ServingError,
+          'output name -> ExportOutput class',
+      ),
+      (
           'model_fn_without_receiver',
           dict(model_fn=default_model_fn, serving_input_receiver_fn=None),
           errors.MigrationError,
@@ -461,10 +483,12 @@ class ExportCustomServingTest(parameterized.TestCase):
     model_dir = os.path.join(self.root, 'model_fn_default_raw')
     before = fault_harness.digests(model_dir)
     kwargs = {'serving_input_receiver_fn': x_raw_receiver_fn, **kwargs}
-    with self.assertRaisesRegex(error, message):
-      export.keras_model_to_keras(
-          model_dir, f'{_MODULE}:dense', params=_PARAMS, **kwargs
-      )
+    # Before the checkpoint is read: the same refusal without one.
+    for directory in (model_dir, os.path.join(self.root, 'no_such_model')):
+      with self.assertRaisesRegex(error, message):
+        export.keras_model_to_keras(
+            directory, f'{_MODULE}:dense', params=_PARAMS, **kwargs
+        )
     self.assertEqual(fault_harness.digests(model_dir), before)
 
   def test_make_model_fn_refuses_export_outputs_that_are_not_a_function(self):
@@ -514,6 +538,23 @@ class ExportCustomServingTest(parameterized.TestCase):
     )
     with open(os.path.join(target, 'model.py')) as f:
       self.assertIn('def serving_model(model):', f.read())
+    # Without the receiver: refused, naming --config (which gave model_fn),
+    # not --model_fn (the model_fn exit's flag).
+    refused = testing.run_binary(
+        _BINARY,
+        f'--build_model={_MODULE}:dense',
+        '--model_dir=../model_fn_declared_parsing',
+        '--config=proj/export_config.py:kwargs',
+        '--target=keras_2',
+        cwd=root,
+    )
+    self.assertEqual(refused.returncode, 2, refused.stderr[-2000:])
+    last = refused.stderr.strip().splitlines()[-1]
+    self.assertIn(
+        "error: --config 'proj/export_config.py:kwargs': model_fn", last
+    )
+    self.assertNotIn('--model_fn', last)
+    self.assertFalse(os.path.exists(os.path.join(root, 'keras_2')))
 
 
 if __name__ == '__main__':

@@ -184,9 +184,15 @@ def _custom() -> custom.CustomExportResult:
     kwargs['serving_input_receiver_fn'] = exporter.load_receiver_fn(
         _SERVING_INPUT_RECEIVER_FN.value
     )
-  return custom.keras_model_to_keras(
-      _MODEL_DIR.value, _BUILD_MODEL.value, **kwargs
-  )
+  try:
+    return custom.keras_model_to_keras(
+        _MODEL_DIR.value, _BUILD_MODEL.value, **kwargs
+    )
+  except errors.MigrationError as e:
+    if not {'model_fn', 'export_outputs'} & set(e.arguments):
+      raise
+    # Given by --config here, not by --model_fn (the model_fn exit's flag).
+    raise type(e)(f'config {_CONFIG.value!r}: {e}', argument='config') from e
 
 
 def _model_fn() -> model_fn_export.ModelFnExportResult:

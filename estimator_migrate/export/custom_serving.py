@@ -91,6 +91,22 @@ def to_estimator_model_fn(
   return model_fn
 
 
+def _check_export_outputs(export_outputs) -> None:
+  if export_outputs is None:
+    return
+  if isinstance(export_outputs, Mapping) and all(
+      isinstance(v, type) and issubclass(v, tf.estimator.export.ExportOutput)
+      for v in export_outputs.values()
+  ):
+    return
+  raise ServingError(
+      f'export_outputs {export_outputs!r}: give what to_estimator took, a'
+      ' dict of output name -> ExportOutput class (e.g.'
+      " {'score': tf.estimator.export.RegressionOutput}).",
+      argument='export_outputs',
+  )
+
+
 def _batch(receiver: spec_lib.Receiver) -> dict[str, np.ndarray]:
   """One row of every feature the receiver gives (names, dtypes, shapes)."""
   shapes = {}
@@ -165,6 +181,16 @@ def _code(reference: str, program: model_fn_graph.Program) -> str:
           "# the model's outputs and every served tensor.",
           '',
           '',
+          'def _flatten(outputs):',
+          '  """Outputs in the order Keras 2 flattened them (`tf.nest`:',
+          '  every mapping by sorted key)."""',
+          '  if isinstance(outputs, dict):',
+          '    return [x for k in sorted(outputs) for x in _flatten(outputs[k])]',
+          '  if isinstance(outputs, (list, tuple)):',
+          '    return [x for o in outputs for x in _flatten(o)]',
+          '  return [outputs]',
+          '',
+          '',
           'def serving_model(model):',
           '  """`model` (load()) taking the receiver\'s features by key.',
           '',
@@ -211,7 +237,9 @@ def read(
         " model_fn's own export_outputs are served; give one of them.",
         argument='export_outputs',
     )
-  argument = 'model_fn' if model_fn is not None else 'build_model'
+  argument = 'model_fn' if model_fn is not None else 'export_outputs'
+  if model_fn is None:
+    _check_export_outputs(export_outputs)
   receiver = signatures.read_receiver(serving_input_receiver_fn)
   features = _batch(receiver)
   function = model_fn or to_estimator_model_fn(build, params, export_outputs)

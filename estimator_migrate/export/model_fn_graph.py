@@ -318,6 +318,7 @@ class _Reader:
     self.trace = trace
     self.models = models
     self.called: dict[int, str] = {}  # id(model call) -> its outputs' name
+    self.model_calls: list = []
     self.program = Program()
     self.names: dict[int, str] = {}  # id(tensor) -> python name
     self.taken: dict[str, None] = {}
@@ -517,14 +518,22 @@ class _Reader:
           given[0] if given else call.arguments.get('kwargs', {}).get('inputs')
       )
       if self.called:
+        again = any(c.target is call.target for c in self.model_calls)
+        what = (
+            f'a second call of the Keras model {call.target.name!r}'
+            if again
+            else f'a second Keras model ({call.target.name!r})'
+        )
         raise self.refuse(
             tensor.op,
-            f'is the output of a second Keras model ({call.target.name!r});'
-            ' the export serves the one model the builder builds',
+            f'is the output of {what}; the export serves one call of the'
+            ' one model the builder builds',
         )
+      self.model_calls.append(call)
       called = _python_name('model_outputs', self.taken)
       self.taken[called] = None
-      code = f'keras.tree.flatten(model({self._structure(value)}))'
+      # As Keras 2's outputs were flattened (tf.nest: mappings by key).
+      code = f'_flatten(model({self._structure(value)}))'
       self.program.lines.append(f'{called} = {code}')
       self.program.mappings.append(
           LayerMapping(
