@@ -192,7 +192,9 @@ def _custom() -> custom.CustomExportResult:
     if not {'model_fn', 'export_outputs'} & set(e.arguments):
       raise
     # Given by --config here, not by --model_fn (the model_fn exit's flag).
-    raise type(e)(f'config {_CONFIG.value!r}: {e}', argument='config') from e
+    raise errors.MigrationError(
+        f'config {_CONFIG.value!r}: {e}', argument='config'
+    ) from e
 
 
 def _model_fn() -> model_fn_export.ModelFnExportResult:
