@@ -141,9 +141,7 @@ def _batch(receiver: spec_lib.Receiver) -> dict[str, np.ndarray]:
 
 def _served(trace, argument: str) -> tuple[dict, dict]:
   """(declared signatures, served tensor name -> tensor) of the trace."""
-  predictions = trace.spec.predictions
-  if not isinstance(predictions, Mapping):
-    predictions = {'predictions': predictions}
+  predictions = trace.predictions()
   declared, extra = signatures.declared_outputs(
       trace.spec.export_outputs, predictions, argument
   )
@@ -246,7 +244,7 @@ def read(
   trace = model_fn_trace.trace(function, features, params=params)
   declared, served = _served(trace, argument)
   program = model_fn_graph.read(trace, served, features, models=True)
-  if not program.models:
+  if not program.calls_model:
     raise model_fn_trace.ModelFnError(
         f'{argument} serves no output of a Keras model: give the model_fn'
         ' the estimator was built with (make_model_fn(build_model, ...)).',
@@ -262,7 +260,7 @@ def read(
     )
   serving = signatures.model_fn_serving(
       declared,
-      serving_input_receiver_fn,
+      receiver,
       features_read=program.columns.inputs,
   )
   return CustomServing(

@@ -232,9 +232,7 @@ def model_fn_to_keras(
   predict = model_fn_trace.trace(
       function, batch, mode=model_fn_trace.PREDICT, params=params
   )
-  predictions = predict.spec.predictions
-  if not isinstance(predictions, Mapping):
-    predictions = {'predictions': predictions}
+  predictions = predict.predictions()
   training = model_fn_losses.read_training(
       function, batch, params, labels, predictions, predict
   )
@@ -254,7 +252,7 @@ def model_fn_to_keras(
   if serving_input_receiver_fn is not None:
     serving = signatures.model_fn_serving(
         declared,
-        serving_input_receiver_fn,
+        signatures.read_receiver(serving_input_receiver_fn),
         features_read=program.columns.inputs,
     )
   training = model_fn_losses.check_penalties(training, program, predict)

@@ -193,7 +193,7 @@ class Program:
   mappings: list[LayerMapping] = dataclasses.field(default_factory=list)
   tensors: dict[str, str] = dataclasses.field(default_factory=dict)
   regularized: list[str] = dataclasses.field(default_factory=list)
-  models: int = 0  # Keras model calls read (`read(models=True)`)
+  calls_model: bool = False  # a Keras model's call read (`models=True`)
 
 
 # Names the generated functions use themselves.
@@ -317,8 +317,8 @@ class _Reader:
   ):
     self.trace = trace
     self.models = models
-    self.called: dict[int, str] = {}  # id(model call) -> its outputs' name
-    self.model_calls: list = []
+    self.model_call = None  # the one Keras model call read (models=True)
+    self.model_outputs = ''  # the name of its flattened outputs
     self.program = Program()
     self.names: dict[int, str] = {}  # id(tensor) -> python name
     self.taken: dict[str, None] = {}
@@ -511,30 +511,17 @@ class _Reader:
     The model's weights are its own (matched to the checkpoint by
     position); the program reads only its inputs and its outputs.
     """
-    called = self.called.get(id(call))
-    if called is None:
+    if self.model_call is None:
+      self.model_call = call
       given = call.arguments.get('args') or ()
       value = (
           given[0] if given else call.arguments.get('kwargs', {}).get('inputs')
       )
-      if self.called:
-        again = any(c.target is call.target for c in self.model_calls)
-        what = (
-            f'a second call of the Keras model {call.target.name!r}'
-            if again
-            else f'a second Keras model ({call.target.name!r})'
-        )
-        raise self.refuse(
-            tensor.op,
-            f'is the output of {what}; the export serves one call of the'
-            ' one model the builder builds',
-        )
-      self.model_calls.append(call)
-      called = _python_name('model_outputs', self.taken)
-      self.taken[called] = None
-      # As Keras 2's outputs were flattened (tf.nest: mappings by key).
       code = f'_flatten(model({self._structure(value)}))'
-      self.program.lines.append(f'{called} = {code}')
+      self.model_outputs = _python_name('model_outputs', self.taken)
+      self.taken[self.model_outputs] = None
+      # As Keras 2's outputs were flattened (tf.nest: mappings by key).
+      self.program.lines.append(f'{self.model_outputs} = {code}')
       self.program.mappings.append(
           LayerMapping(
               f'Keras model {call.target.name!r}',
@@ -542,9 +529,21 @@ class _Reader:
               call.line,
           )
       )
-      self.called[id(call)] = called
-      self.program.models += 1
-    return self.emit(tensor, f'output_{index}', f'{called}[{index}]')
+      self.program.calls_model = True
+    elif self.model_call is not call:
+      what = (
+          f'a second call of the Keras model {call.target.name!r}'
+          if self.model_call.target is call.target
+          else f'a second Keras model ({call.target.name!r})'
+      )
+      raise self.refuse(
+          tensor.op,
+          f'is the output of {what}; the export serves one call of the'
+          ' one model the builder builds',
+      )
+    return self.emit(
+        tensor, f'output_{index}', f'{self.model_outputs}[{index}]'
+    )
 
   def visit_input_layer(self, call, tensor) -> str:
     arguments = call.arguments

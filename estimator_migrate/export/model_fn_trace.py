@@ -87,6 +87,13 @@ class Trace:
   variables: dict[str, tuple[tuple[int, ...], str]]
   user_files: tuple[str, ...]
 
+  def predictions(self) -> dict:
+    """The EstimatorSpec's predictions by key (one tensor: 'predictions')."""
+    predictions = self.spec.predictions
+    if not isinstance(predictions, Mapping):
+      return {'predictions': predictions}
+    return dict(predictions)
+
   def call_of(self, tensor) -> tuple[Call, int] | None:
     """The recorded call whose output `tensor` is, and its output index."""
     for call in self.calls:

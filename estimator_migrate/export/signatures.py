@@ -355,17 +355,20 @@ def _check_gives(receiver: spec_lib.Receiver, features_read: Iterable[str]):
 
 def model_fn_serving(
     declared: Mapping[str, tuple[str, Mapping[str, str]]],
-    serving_input_receiver_fn: Callable,
+    receiver: spec_lib.Receiver,
     *,
     features_read: Iterable[str],
 ) -> spec_lib.Serving:
   """A model_fn export's `serving` section: its export_outputs, served.
 
+  Args:
+    declared: See `export_output_signatures`.
+    receiver: The receiver, as `read_receiver` read it.
+    features_read: The features the model reads.
+
   Raises:
-    ServingError: A receiver the export cannot reproduce, or one that does
-      not give a feature the model reads.
+    ServingError: The receiver does not give a feature the model reads.
   """
-  receiver = read_receiver(serving_input_receiver_fn)
   _check_gives(receiver, features_read)
   return spec_lib.Serving(
       receiver, export_output_signatures(declared, receiver)

@@ -48,6 +48,10 @@ SERVED_INT_PAD = -9223372036854775808
 SERVED_MINUS_ONE = -9223372036854775807
 
 
+# A sparse input's value that a dense input means "none" -> what is sent.
+_EXPLICIT = {tf.string: ('', SERVED_EMPTY), tf.int64: (-1, SERVED_MINUS_ONE)}
+
+
 def _padding(dtype):
   """What fills a variable-length feature's gaps: what the model drops."""
   if dtype == tf.string:
@@ -98,17 +102,12 @@ def model_inputs(model, features):
       continue
     value = features[key]
     if isinstance(value, tf.SparseTensor):
-      if value.dtype == tf.string:  # an explicit '' is a value here
+      explicit = _EXPLICIT.get(value.dtype)
+      if explicit is not None:  # a value here, dropped from a dense input
+        dropped, sent = (tf.constant(v, value.dtype) for v in explicit)
         value = tf.SparseTensor(
             value.indices,
-            tf.where(tf.equal(value.values, ''), SERVED_EMPTY, value.values),
-            value.dense_shape,
-        )
-      elif value.dtype == tf.int64:  # and so is an explicit -1
-        minus_one = tf.constant(SERVED_MINUS_ONE, tf.int64)
-        value = tf.SparseTensor(
-            value.indices,
-            tf.where(tf.equal(value.values, -1), minus_one, value.values),
+            tf.where(tf.equal(value.values, dropped), sent, value.values),
             value.dense_shape,
         )
       value = tf.sparse.to_dense(value, _padding(value.dtype))
