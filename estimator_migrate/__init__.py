@@ -28,6 +28,6 @@ Import the module you need from its folder, e.g.
 
 from estimator_migrate import _moved
 
-__version__ = '0.4.0'
+__version__ = '0.4.1'
 
 _moved.install()

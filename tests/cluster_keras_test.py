@@ -14,7 +14,9 @@ Figures are in docs/cluster.md.
 
 import json
 import os
+import subprocess
 import tempfile
+import textwrap
 import time
 
 from absl.testing import absltest
@@ -30,6 +32,7 @@ from estimator_migrate.keras3 import cluster_fit
 from tests import testing
 
 fc = tf.feature_column
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _CODE_BITS = 12
 _ESTIMATOR_STEPS = 20
 _BATCH = 64  # global: 32 per worker
@@ -123,15 +126,17 @@ class KerasClusterTest(absltest.TestCase):
 
   @classmethod
   def _kwargs(cls, name: str, **overrides) -> dict:
-    return dict(
-        export_dir=cls.export_dir,
-        data=cls.data,
-        out_dir=os.path.join(cls.root, name, 'out'),
-        backup_dir=os.path.join(cls.root, name, 'backup'),
-        epochs=_EPOCHS,
-        batch_size=_BATCH,
+    return {
+        **dict(
+            export_dir=cls.export_dir,
+            data=cls.data,
+            out_dir=os.path.join(cls.root, name, 'out'),
+            backup_dir=os.path.join(cls.root, name, 'backup'),
+            epochs=_EPOCHS,
+            batch_size=_BATCH,
+        ),
         **overrides,
-    )
+    }
 
   @classmethod
   def _results(cls, kwargs: dict, tasks) -> dict:
@@ -160,6 +165,43 @@ class KerasClusterTest(absltest.TestCase):
           fail_if_exited=c.tasks,
       )
       return cls._results(kwargs, c.tasks), c.log('chief')
+
+  def test_backup_directory_made_before_keras_would_make_it(self):
+    # Keras' BackupAndRestore checks that backup_dir is absent, then makes
+    # it: another task making it in between (the worker's own backup
+    # directory lies below it) failed a cluster run with FileExistsError.
+    # fit_export makes it first, so Keras' own makedirs is never reached.
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {_REPO!r})
+        from keras.src.utils import file_utils
+
+        def makedirs(path):
+          raise AssertionError(f'Keras made {{path}} itself')
+
+        file_utils.makedirs = makedirs
+        from estimator_migrate.keras3 import cluster_fit
+        cluster_fit.fit_export(**{self._kwargs('made_first', epochs=1)!r})
+        """)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+    env.pop('PYTHONPATH', None)
+    env.pop('TF_CONFIG', None)
+    completed = subprocess.run(
+        [self.python, '-c', script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=_WAIT_SECS,
+        check=False,
+    )
+    self.assertEqual(completed.returncode, 0, completed.stderr[-3000:])
+    self.assertTrue(
+        os.path.exists(
+            os.path.join(
+                self.root, 'made_first', 'backup', 'training_metadata.json'
+            )
+        )
+    )
 
   def test_fit_survives_a_worker_killed_and_matches_one_process(self):
     began = time.monotonic()

@@ -100,3 +100,36 @@ def ordered_heads(params):
   return tf.keras.Model(
       x, collections.OrderedDict([('zeta', zeta), ('alpha', alpha)])
   )
+
+
+def sibling_heads(params):
+  """Two heads of equal shape on one hidden layer, in an OrderedDict.
+
+  `zeta` then `alpha`: Keras 2 orders the model's weights by sorted keys
+  (hidden, alpha, zeta), Keras 3 in insertion order (hidden, zeta, alpha);
+  by position alone the two heads' weights would be swapped.
+  """
+  x = tf.keras.Input((3,), name='x')
+  hidden = tf.keras.layers.Dense(
+      params.get('units', 4), activation='tanh', name='hidden'
+  )(x)
+  zeta = tf.keras.layers.Dense(2, name='zeta')(hidden)
+  alpha = tf.keras.layers.Dense(2, name='alpha')(hidden)
+  return tf.keras.Model(
+      x, collections.OrderedDict([('zeta', zeta), ('alpha', alpha)])
+  )
+
+
+def sibling_heads_unnamed(params):
+  """`sibling_heads` with Keras' own layer names (`dense`, `dense_1`, ...).
+
+  Numbered by how many Dense layers the process built before: the export's
+  process and the one loading it number them differently.
+  """
+  x = tf.keras.Input((3,), name='x')
+  hidden = tf.keras.layers.Dense(params.get('units', 4), activation='tanh')(x)
+  zeta = tf.keras.layers.Dense(2)(hidden)
+  alpha = tf.keras.layers.Dense(2)(hidden)
+  return tf.keras.Model(
+      x, collections.OrderedDict([('zeta', zeta), ('alpha', alpha)])
+  )

@@ -29,6 +29,7 @@ from estimator_migrate.export import spec as spec_lib
 from estimator_migrate.tf2 import keras_estimator
 from estimator_migrate.tf2 import model_fn
 from tests import export_custom_builders
+from tests import export_testing
 from tests import testing
 
 # estimator.predict vs Keras 3 (and saved_model/), float32: measured max
@@ -167,14 +168,7 @@ class ExportCustomTest(parameterized.TestCase):
       )
       cls.predicted[name] = _predict(estimator, cls.x)
       estimator.train(input_fn(split, _N), steps=_MORE)
-      reader = tf.train.load_checkpoint(model_dir)
-      suffix = ''
-      if result.spec.model.checkpoint_format == 'object-based':
-        suffix = '/.ATTRIBUTES/VARIABLE_VALUE'
-      cls.trained[name] = {
-          n: reader.get_tensor(result.checkpoint_keys.get(n, n) + suffix)
-          for n in result.spec.model.trainable + result.spec.model.non_trainable
-      }
+      cls.trained[name] = export_testing.checkpoint_weights(result, model_dir)
       cls.results[name] = result
       cls.model_dirs[name] = model_dir
       jobs.append((target, {'x': cls.x}, None, _BATCH))
@@ -306,7 +300,8 @@ class ExportCustomTest(parameterized.TestCase):
         },
     )
     self.assertIn(
-        '| trainable | 0 | sequential/dense/kernel | 3x5 |', result.report()
+        '| trainable | 0 | `dense/kernel` | sequential/dense/kernel | 3x5 |',
+        result.report(),
     )
     (optimizer,) = result.spec.training.optimizers
     self.assertEqual(optimizer.keras_class, 'Adam')
@@ -348,7 +343,9 @@ class ExportCustomTest(parameterized.TestCase):
             'integrity.json',
         ],
     )
-    self.assertIn('| trainable | 0 | dense/kernel | 3x5 |', result.stdout)
+    self.assertIn(
+        '| trainable | 0 | `dense/kernel` | dense/kernel | 3x5 |', result.stdout
+    )
 
   @parameterized.named_parameters(
       ('other_model', 'tests.export_custom_builders:wider', '--build_model'),

@@ -287,11 +287,11 @@ class ExportModelTrustTest(parameterized.TestCase):
         ),
         'canned_newer_version': (
             cls.canned,
-            lambda d: _spec_edited(d, lambda s: s.update(schema_version=3)),
+            lambda d: _spec_edited(d, lambda s: s.update(schema_version=4)),
         ),
         'custom_newer_version': (
             cls.custom,
-            lambda d: _spec_edited(d, lambda s: s.update(schema_version=3)),
+            lambda d: _spec_edited(d, lambda s: s.update(schema_version=4)),
         ),
         'canned_unversioned_other_keys': (
             cls.canned,
@@ -354,8 +354,8 @@ class ExportModelTrustTest(parameterized.TestCase):
     self.assertEqual(self.result['loads'][name], ['ok', ''])
 
   @parameterized.named_parameters(
-      ('canned_newer', 'canned_newer_version', '3'),
-      ('custom_newer', 'custom_newer_version', '3'),
+      ('canned_newer', 'canned_newer_version', '4'),
+      ('custom_newer', 'custom_newer_version', '4'),
       ('unversioned_other_keys', 'canned_unversioned_other_keys', 'unknown'),
   )
   def test_other_schema_version_is_refused(self, name, version):

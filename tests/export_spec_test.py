@@ -12,6 +12,7 @@ templates' copies are checked equal here.
 import ast
 import copy
 import dataclasses
+import itertools
 import json
 import os
 
@@ -141,7 +142,10 @@ class RoundTripTest(parameterized.TestCase):
           self.assertEqual(spec_lib.from_json(text).to_json(), text)
 
   def test_custom_spec_reads_back_equal(self):
-    for training in _TRAINING:
+    # weight_paths (version 3) is absent from version 2's custom specs.
+    for training, paths in itertools.product(
+        _TRAINING, (None, ['dense_3/kernel'])
+    ):
       spec = spec_lib.CustomSpec(
           spec_lib.CustomModel(
               builder='my_pkg.models:build',
@@ -151,11 +155,13 @@ class RoundTripTest(parameterized.TestCase):
               trainable=['dense/kernel'],
               non_trainable=[],
               shapes={'dense/kernel': [3, 4]},
+              weight_paths=paths,
           ),
           training,
           {'class_name': 'SparseCategoricalCrossentropy', 'config': {}},
       )
       text = spec.to_json()
+      self.assertEqual('weight_paths' in json.loads(text), paths is not None)
       self.assertEqual(spec_lib.from_json(text), spec)
       self.assertEqual(spec_lib.from_json(text).to_json(), text)
       self.assertIsInstance(spec_lib.from_json(text), spec_lib.CustomSpec)
@@ -218,20 +224,21 @@ class VersionTest(parameterized.TestCase):
       spec_lib.from_dict(self.data)
     self.assertEqual(spec_lib.from_dict(self.data, unversioned=True), self.spec)
 
-  def test_version_1_is_read(self):
-    # estimator_migrate 0.2 wrote version 1: its keys are version 2's
-    # without the optional sections version 2 added.
-    self.data['schema_version'] = 1
+  @parameterized.named_parameters(('version_1', 1), ('version_2', 2))
+  def test_older_version_is_read(self, version):
+    # estimator_migrate 0.2 wrote version 1, 0.3 and 0.4.0 version 2: their
+    # keys are the current ones without the optional sections added since.
+    self.data['schema_version'] = version
     self.assertEqual(spec_lib.from_dict(self.data), self.spec)
-    self.assertEqual(self.spec.to_dict()['schema_version'], 2)
+    self.assertEqual(self.spec.to_dict()['schema_version'], 3)
 
   @parameterized.named_parameters(
-      ('newer', 3), ('string', '1'), ('bool', True), ('zero', 0)
+      ('newer', 4), ('string', '1'), ('bool', True), ('zero', 0)
   )
   def test_unknown_version_is_refused(self, version):
     self.data['schema_version'] = version
     with self.assertRaisesRegex(
-        spec_lib.SpecError, f'schema_version {version!r}; .* reads 1, 2'
+        spec_lib.SpecError, f'schema_version {version!r}; .* reads 1, 2, 3'
     ):
       spec_lib.from_dict(self.data)
 

@@ -65,3 +65,20 @@ def example(values: dict) -> bytes:
     else:
       feature.float_list.value.extend(value)
   return out.SerializeToString()
+
+
+def checkpoint_weights(result, model_dir: str) -> dict:
+  """A custom export's weights, by name, as the model_dir's checkpoint is now.
+
+  `result`: the `keras_model_to_keras` result; its names are read from the
+  latest checkpoint (object-based ones under their `VARIABLE_VALUE` key).
+  """
+  reader = tf.train.load_checkpoint(model_dir)
+  suffix = ''
+  if result.spec.model.checkpoint_format == 'object-based':
+    suffix = '/.ATTRIBUTES/VARIABLE_VALUE'
+  model = result.spec.model
+  return {
+      n: reader.get_tensor(result.checkpoint_keys.get(n, n) + suffix)
+      for n in model.trainable + model.non_trainable
+  }

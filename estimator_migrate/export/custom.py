@@ -50,17 +50,20 @@ class CustomExportResult:
   def report(self) -> str:
     """Every weight: which checkpoint tensor fills it; the optimizer."""
     model = self.spec.model
+    kinds = (
+        ('trainable', model.trainable),
+        ('non_trainable', model.non_trainable),
+    )
+    paths = iter(model.weight_paths or ())
     rows = [
         (
             kind,
             position,
+            f'`{next(paths, "")}`',
             self.checkpoint_keys.get(name, name),
             'x'.join(map(str, model.shapes[name])),
         )
-        for kind, names in (
-            ('trainable', model.trainable),
-            ('non_trainable', model.non_trainable),
-        )
+        for kind, names in kinds
         for position, name in enumerate(names)
     ]
     lines = [
@@ -69,10 +72,11 @@ class CustomExportResult:
         f'Checkpoint: `{self.prefix}` (global step {self.global_step},'
         f' {model.checkpoint_format}).',
         '',
-        '## Weights, matched by position',
+        '## Weights, matched by layer (the Keras 2 path)',
         '',
         report_lib.markdown_table(
-            ('kind', 'position', 'checkpoint tensor', 'shape'), rows
+            ('kind', 'position', 'Keras 2 path', 'checkpoint tensor', 'shape'),
+            rows,
         ),
         '',
         *codegen.optimizer_report(
@@ -301,6 +305,7 @@ def keras_model_to_keras(
           trainable=found.trainable,
           non_trainable=found.non_trainable,
           shapes=found.shapes,
+          weight_paths=found.paths,
       ),
       training=spec_lib.Training.of(state.entries, reason),
       loss=loss_config(loss),

@@ -45,6 +45,8 @@ class Matched:
   `trainable` / `non_trainable`: readable names (the checkpoint key without
   the object-graph suffix), in the Keras model's order. `keys`: name ->
   checkpoint key. `optimizer_view`: `training/<Optimizer>/...` -> key.
+  `paths`: each weight's path in the Keras 2 model (`zeta/kernel`), in the
+  same order.
   """
 
   prefix: str
@@ -57,6 +59,7 @@ class Matched:
   optimizer_view: Mapping[str, str]
   keras2_model: tf.keras.Model
   reader: weights_lib.CheckedReader  # of the checkpoint, CRC-32C checked
+  paths: tuple[str, ...]
 
 
 def call_builder(builder: Callable, params: Mapping | None):
@@ -143,6 +146,10 @@ def _match(
       optimizer_view=optimizer_view,
       keras2_model=model,
       reader=reader,
+      paths=tuple(
+          w.name.rsplit(':', 1)[0]
+          for w in model.trainable_weights + model.non_trainable_weights
+      ),
   )
 
 

@@ -16,12 +16,18 @@ from estimator_migrate.export import modern
 
 def modern_run(
     jobs: Sequence[
-        tuple[str, Mapping[str, np.ndarray], np.ndarray | None, int]
+        tuple[
+            str,
+            Mapping[str, np.ndarray],
+            np.ndarray | Mapping[str, np.ndarray] | None,
+            int,
+        ]
     ],
 ) -> list[dict[str, np.ndarray]]:
   """Runs each export in the modern environment, in one process.
 
-  Each job is (directory, features, labels or None, batch size). Without
+  Each job is (directory, features, labels or None, batch size); labels
+  are one array, or arrays by output key. Without
   labels: `load(directory)` predicts on the features (and `saved_model/`,
   if written, serves them under `saved_model/output_<i>`). With labels:
   `load(directory, compile=True)` then one epoch of `fit` with
@@ -36,7 +42,9 @@ def modern_run(
           (
               os.path.abspath(directory),
               features,
-              None if labels is None else {'labels': labels},
+              labels
+              if labels is None or isinstance(labels, Mapping)
+              else {'labels': labels},
               batch_size,
               modern.OUTPUT,
           )

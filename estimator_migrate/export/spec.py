@@ -28,6 +28,10 @@ read. The templates hold the same numbers (their `SCHEMA_VERSION` and
      absent when unused: `serving` (the estimator's serving signatures),
      the head's `label_vocabulary`, and the graph spec of a custom
      `model_fn`'s export. weights.npz's layout is unchanged.
+  3  estimator_migrate 0.4.1: version 2's keys, plus a custom export's
+     `weight_paths` (each weight's Keras 2 path, so that Keras 3 matches
+     weights by layer, not by a position the two Keras versions may order
+     differently).
 A new section (a sharded weights layout) is a new field with
 `omit_none` (absent from the JSON when None, so older layouts still decode)
 under a new SCHEMA_VERSION, raised with the templates' in the same change;
@@ -51,10 +55,10 @@ from estimator_migrate import errors
 
 # The layout version `to_dict` writes (`"schema_version"`); the templates'
 # SCHEMA_VERSION is the same number (tests/export_spec_test.py).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSION_KEY = 'schema_version'
 # The versions `from_dict` reads.
-READABLE = (1, 2)
+READABLE = (1, 2, 3)
 # The export's files `model.py` reads.
 SPEC_FILE = 'spec.json'
 WEIGHTS_FILE = 'weights.npz'
@@ -512,7 +516,9 @@ class CustomModel(_Record):
 
   `trainable` / `non_trainable`: checkpoint names in the model's weight
   order; `shapes`: each one's shape; `checkpoint_format`: `object-based`
-  or `named`.
+  or `named`. `weight_paths` (version 3): each weight's path in the Keras 2
+  model (`zeta/kernel`), in the same order, trainable then non-trainable;
+  model.py matches the Keras 3 model's weights by them.
   """
 
   builder: str
@@ -522,6 +528,7 @@ class CustomModel(_Record):
   trainable: tuple[str, ...]
   non_trainable: tuple[str, ...]
   shapes: Mapping[str, tuple[int, ...]]
+  weight_paths: tuple[str, ...] | None = _optional()
 
 
 @dataclasses.dataclass(frozen=True)

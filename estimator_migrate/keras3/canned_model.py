@@ -49,8 +49,8 @@ INTEGRITY_REQUIRED = ('model.py', 'spec.json', 'weights.npz')
 # `export/spec.py` writes it (SCHEMA_VERSION there). A spec.json without
 # `schema_version` was written by estimator_migrate 0.1, whose keys are
 # version 1's. READABLE: the versions this file reads.
-SCHEMA_VERSION = 2
-READABLE = (1, 2)
+SCHEMA_VERSION = 3
+READABLE = (1, 2, 3)
 SPEC = 'spec.json'
 WEIGHTS = 'weights.npz'
 # What keras3/serving_signatures.py gives a served tf.Example's

@@ -189,7 +189,7 @@ def fit_export(
       if is_chief:
         return super()._save_model()
       own = os.path.join(self.backup_dir, 'tasks', name.replace(':', '-'))
-      os.makedirs(own, exist_ok=True)
+      tf.io.gfile.makedirs(own)
       paths = self._weights_path, self._training_metadata_path
       self._weights_path = os.path.join(own, os.path.basename(paths[0]))
       self._training_metadata_path = os.path.join(
@@ -200,6 +200,11 @@ def fit_export(
       finally:
         self._weights_path, self._training_metadata_path = paths
 
+  # Made by every task before any saves: Keras' own `_save_model` checks
+  # that `backup_dir` is absent and then creates it, which fails
+  # (FileExistsError) when another task creates it in between (the worker
+  # making `backup_dir/tasks/...`; seen once in eight runs of two tasks).
+  tf.io.gfile.makedirs(backup_dir)
   with strategy.scope():
     model.fit(
         dataset,

@@ -3,8 +3,16 @@
 Written by `estimator-migrate-export --build_model=...`. The model is your
 own: `spec.json` names your builder (`module:function`) and its params; this
 file imports it, builds the model on Keras 3 and restores `weights.npz`, the
-estimator checkpoint's tensors matched to the model's weights by position
-(trainable weights in order, then non-trainable ones). It needs `keras`,
+estimator checkpoint's tensors matched to the model's weights by layer:
+each weight's Keras 2 path in `spec.json` (`weight_paths`) names its layer
+and weight (`zeta/kernel`), unnamed layers' numbers counted within the model
+(`dense_7` there and `dense` here, each the model's first Dense). Keras 2
+and Keras 3 order some models' weights differently (outputs in an
+OrderedDict: Keras 2 sorts the keys, Keras 3 keeps their order), so
+positions alone could swap weights of equal shapes. A spec without
+`weight_paths` (schema version 1 or 2), or paths that do not name this
+model's layers, is matched by position (trainable weights in order, then
+non-trainable ones), with a warning for the latter. It needs `keras`,
 `numpy`, the standard library and what your builder imports.
 
 `load()` first checks every file the export wrote (this file, `spec.json`
@@ -26,7 +34,9 @@ import importlib
 import inspect
 import json
 import os
+import re
 import sys
+import warnings
 import zipfile
 
 import keras
@@ -48,8 +58,8 @@ INTEGRITY_REQUIRED = ('model.py', 'spec.json', 'weights.npz')
 # `export/spec.py` writes it (SCHEMA_VERSION there). A spec.json without
 # `schema_version` was written by estimator_migrate 0.1, whose keys are
 # version 1's. READABLE: the versions this file reads.
-SCHEMA_VERSION = 2
-READABLE = (1, 2)
+SCHEMA_VERSION = 3
+READABLE = (1, 2, 3)
 SPEC = 'spec.json'
 WEIGHTS = 'weights.npz'
 # Bytes of weights.npz read at a time when a large variable is restored.
@@ -67,7 +77,9 @@ SPEC_KEYS = (
     'shapes',
     'trainable',
 )
-SPEC_SECTIONS = ('serving',)
+SPEC_SECTIONS = ('serving', 'weight_paths')
+# A layer name and Keras' number for unnamed layers (`dense_7`).
+NUMBERED = re.compile(r'(.*?)(?:_([0-9]+))?')
 
 
 class IntegrityError(ValueError):
@@ -296,19 +308,74 @@ def build_model(spec):
   return builder(dict(spec['params'])) if positional else builder()
 
 
+def _layer_keys(paths):
+  """Each path's (layer, weight), the layer's number counted in the model.
+
+  `dense_7/kernel` and `dense_8/kernel` (Keras 2, in a process that built
+  other layers first) and `dense/kernel`, `dense_1/kernel` (Keras 3) are
+  both `(dense#0, kernel)`, `(dense#1, kernel)`: Keras numbers unnamed
+  layers in the order it builds them, and one builder builds them in one
+  order.
+  """
+  owners = [tuple(p.split('/')[-2:]) for p in paths]
+  owners = [o if len(o) == 2 else ('', o[0]) for o in owners]
+  numbered = {}
+  for layer in {layer for layer, _ in owners}:
+    base, number = NUMBERED.fullmatch(layer).groups()
+    numbered.setdefault(base, []).append((int(number or 0), layer))
+  rank = {
+      layer: f'{base}#{i}'
+      for base, layers in numbered.items()
+      for i, (_, layer) in enumerate(sorted(layers))
+  }
+  return [(rank[layer], weight) for layer, weight in owners]
+
+
+def _in_spec_order(model, spec):
+  """The model's (trainable, non-trainable) weights in spec's order.
+
+  Matched by layer; by position without `weight_paths`, or (warned) when
+  they do not name this model's layers one to one.
+  """
+  kinds = list(model.trainable_weights), list(model.non_trainable_weights)
+  paths = spec.get('weight_paths')
+  if not paths:
+    return kinds
+  count = len(kinds[0])
+  mine = _layer_keys([v.path for v in kinds[0] + kinds[1]])
+  theirs = _layer_keys(paths)
+  split = len(spec['trainable'])
+  pairs = ((mine[:count], theirs[:split]), (mine[count:], theirs[split:]))
+  if len(set(mine)) == len(mine) and all(
+      sorted(a) == sorted(b) for a, b in pairs
+  ):
+    return tuple(
+        [variables[keys.index(key)] for key in wanted]
+        for variables, (keys, wanted) in zip(kinds, pairs, strict=True)
+    )
+  unmatched = ['/'.join(k) for k in sorted(set(theirs) ^ set(mine) or mine)]
+  warnings.warn(
+      f'{spec["builder"]}: the Keras 3 model\'s weights do not name the'
+      f' layers the export recorded (such as {unmatched[0]}): they are'
+      ' matched by position, which is right only if both Keras versions'
+      ' order them alike.',
+      stacklevel=3,
+  )
+  return kinds
+
+
 def _variables_by_name(model, spec):
-  """Checkpoint name -> the Keras 3 variable, matched by position.
+  """Checkpoint name -> the Keras 3 variable, matched by layer.
 
   Raises:
     ValueError: The Keras 3 model's weights differ from the checkpoint's
       (count or shape), naming the position.
   """
   out = {}
-  pairs = (
-      ('trainable', model.trainable_weights),
-      ('non_trainable', model.non_trainable_weights),
-  )
-  for kind, variables in pairs:
+  ordered = _in_spec_order(model, spec)
+  for kind, variables in zip(
+      ('trainable', 'non_trainable'), ordered, strict=True
+  ):
     names = spec[kind]
     if len(variables) != len(names):
       raise ValueError(

@@ -1,7 +1,8 @@
 """Predicts with, or trains on, custom exports (the user's own Keras model).
 
 argv[1]: JSON list of [export directory, features .npz, labels .npz or null,
-batch size, output .npz]. Without labels: `load()` predicts; outputs of any
+batch size, output .npz]; the labels .npz holds `labels`, or an array per
+output key. Without labels: `load()` predicts; outputs of any
 structure are flattened in order as `output_<i>` (and `saved_model/`, if
 written, serves them under `saved_model/output_<i>`). With labels:
 `load(compile=True)` and one epoch of fit with `shuffle=False`; the output
@@ -39,8 +40,8 @@ def main(argv):
             }
         )
     else:
-      with np.load(labels) as f:
-        y = f['labels']
+      with np.load(labels) as f:  # one array, or arrays by output key
+        y = f['labels'] if f.files == ['labels'] else {k: f[k] for k in f.files}
       model.fit(
           inputs, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0
       )
