@@ -133,3 +133,20 @@ def sibling_heads_unnamed(params):
   return tf.keras.Model(
       x, collections.OrderedDict([('zeta', zeta), ('alpha', alpha)])
   )
+
+
+def sibling_heads_mixed(params):
+  """`sibling_heads_unnamed` whose hidden layer the user named `dense_5`.
+
+  A name of Keras' own pattern: it must stay the hidden layer's whatever
+  numbers Keras gives the unnamed heads.
+  """
+  x = tf.keras.Input((3,), name='x')
+  hidden = tf.keras.layers.Dense(
+      params.get('units', 4), activation='tanh', name='dense_5'
+  )(x)
+  zeta = tf.keras.layers.Dense(2)(hidden)
+  alpha = tf.keras.layers.Dense(2)(hidden)
+  return tf.keras.Model(
+      x, collections.OrderedDict([('zeta', zeta), ('alpha', alpha)])
+  )

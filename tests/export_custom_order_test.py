@@ -3,15 +3,17 @@
 Keras 2 and Keras 3 order some models' weights differently: outputs in an
 OrderedDict are flattened by sorted key on Keras 2, in insertion order on
 Keras 3, so two heads of equal shape swap places. The export records each
-weight's Keras 2 path (`weight_paths`, spec schema version 3) and model.py
-matches by layer; unnamed layers (`dense_7` in the exporting process,
-`dense` in a fresh one) are matched by their number within the model.
+weight's Keras 2 path (`weight_paths`, spec schema version 3) as a fresh
+process names it, model.py builds the model with fresh name counters and
+matches by layer: named, unnamed and mixed (a user's own `dense_5` beside
+unnamed Dense layers).
 
 Each case trains a custom estimator a few steps, exports it, and on Keras 3
-(one modern subprocess, every export loaded twice, so that the second
-load's unnamed layers are numbered on from the first's): predictions equal
-the estimator's head by head, and after M more steps on both sides every
-weight agrees. Without the layer match both fail (heads differ by ~1).
+(one modern subprocess, every export loaded twice, so that later loads
+follow layers built before): predictions equal the estimator's head by
+head, and after M more steps on both sides every weight agrees. Without the
+layer match both fail (heads differ by ~1). `InSpecOrderTest` tests the
+matching rules on their own.
 """
 
 import importlib.util
@@ -48,6 +50,15 @@ _CASES = {
     'to_estimator_named': ('to_estimator', 'sibling_heads'),
     'model_fn_unnamed': ('model_fn', 'sibling_heads_unnamed'),
     'to_estimator_unnamed': ('to_estimator', 'sibling_heads_unnamed'),
+    'model_fn_mixed': ('model_fn', 'sibling_heads_mixed'),
+    'to_estimator_mixed': ('to_estimator', 'sibling_heads_mixed'),
+}
+# Each builder's layers in Keras 2's weight order (hidden, then the heads
+# by sorted key: alpha, zeta), named as a fresh process names them.
+_KERAS2_LAYERS = {
+    'sibling_heads': ['hidden', 'alpha', 'zeta'],
+    'sibling_heads_unnamed': ['dense', 'dense_2', 'dense_1'],
+    'sibling_heads_mixed': ['dense_5', 'dense_1', 'dense'],
 }
 
 
@@ -77,12 +88,6 @@ def _estimator(how: str, builder: str, model_dir: str):
     names = model.output_names
     estimator = keras_estimator.to_estimator(model, model_dir=model_dir)
   return estimator, dict(zip(names, sorted(_KEYS), strict=True))
-
-
-def _number(layer: str) -> int:
-  """Keras' number of an unnamed layer (`dense` 0, `dense_7` 7)."""
-  _, _, number = layer.rpartition('_')
-  return int(number) if number.isdigit() else 0
 
 
 class ExportCustomOrderTest(parameterized.TestCase):
@@ -139,18 +144,19 @@ class ExportCustomOrderTest(parameterized.TestCase):
     cls.keras_trained = dict(zip(_CASES, outputs[2::3], strict=True))
 
   @parameterized.named_parameters((name, name) for name in _CASES)
-  def test_keras_2_orders_the_heads_by_sorted_key(self, name):
+  def test_recorded_paths_are_keras_2_order_and_fresh_names(self, name):
     # What makes the case: Keras 3 orders zeta's weights before alpha's.
-    layers = [
-        p.split('/')[0] for p in self.results[name].spec.model.weight_paths
-    ]
-    self.assertLen(layers, 6)
-    hidden, first, second = layers[::2]
-    if _CASES[name][1] == 'sibling_heads':
-      self.assertEqual([hidden, first, second], ['hidden', 'alpha', 'zeta'])
-    else:  # alpha's layer, built after zeta's, comes first
-      self.assertLess(_number(hidden), _number(second))
-      self.assertLess(_number(second), _number(first))
+    # The to_estimator models were built eagerly after others (dense_7 ...)
+    # and are recorded under a fresh graph's names all the same.
+    paths = self.results[name].spec.model.weight_paths
+    self.assertEqual(
+        list(paths),
+        [
+            f'{layer}/{weight}'
+            for layer in _KERAS2_LAYERS[_CASES[name][1]]
+            for weight in ('kernel', 'bias')
+        ],
+    )
 
   @parameterized.named_parameters((name, name) for name in _CASES)
   def test_each_head_predicts_as_the_estimators(self, name):
@@ -214,14 +220,52 @@ class InSpecOrderTest(absltest.TestCase):
     kinds = self.template._in_spec_order(model, spec)  # pylint: disable=protected-access
     return [[v.path for v in kind] for kind in kinds]
 
-  def test_unnamed_layers_are_matched_by_their_number_in_the_model(self):
-    # Keras 2 numbered on from layers built before (dense_7 ...); Keras 3
-    # from 0, and its second head first.
-    model = _model(['dense/kernel', 'dense_2/kernel', 'dense_1/kernel'])
-    paths = ['dense_7/kernel', 'dense_8/kernel', 'dense_9/kernel']
+  def test_layers_are_matched_by_name_not_position(self):
+    # Keras 3 lists the second head first; names as a fresh process gives
+    # them, a user's own `dense_5` among them.
+    model = _model(['dense_5/kernel', 'dense_1/kernel', 'dense/kernel'])
+    paths = ['dense_5/kernel', 'dense/kernel', 'dense_1/kernel']
     self.assertEqual(
         self.order(model, _spec(paths, ['a', 'b', 'c'])),
-        [['dense/kernel', 'dense_1/kernel', 'dense_2/kernel'], []],
+        [['dense_5/kernel', 'dense/kernel', 'dense_1/kernel'], []],
+    )
+
+  def test_names_numbered_on_are_not_guessed_at(self):
+    # A model built after others (dense_7 ...), were it not built with
+    # fresh counters: a user's `dense_5` must not be taken for `dense`.
+    model = _model(['dense_5/kernel', 'dense_7/kernel', 'dense_8/kernel'])
+    paths = ['dense_5/kernel', 'dense/kernel', 'dense_1/kernel']
+    with self.assertWarnsRegex(UserWarning, 'dense_7/kernel.*by position'):
+      got = self.order(model, _spec(paths, [1, 2, 3]))
+    self.assertEqual(
+        got[0], ['dense_5/kernel', 'dense_7/kernel', 'dense_8/kernel']
+    )
+
+  def test_a_wrapper_is_matched_through_its_inner_layer(self):
+    # Keras 2: `time_distributed/kernel`; Keras 3 adds the wrapped layer's
+    # name. The plain `dense` is paired once the wrapper's kernel is.
+    model = _model(
+        [
+            'dense/kernel',
+            'time_distributed/dense/kernel',
+            'time_distributed/dense/bias',
+        ]
+    )
+    paths = [
+        'time_distributed/kernel',
+        'time_distributed/bias',
+        'dense/kernel',
+    ]
+    with warnings.catch_warnings():
+      warnings.simplefilter('error')
+      got = self.order(model, _spec(paths, [1, 2, 3]))
+    self.assertEqual(
+        got[0],
+        [
+            'time_distributed/dense/kernel',
+            'time_distributed/dense/bias',
+            'dense/kernel',
+        ],
     )
 
   def test_named_layers_and_kinds_are_matched_apart(self):
@@ -273,7 +317,7 @@ class InSpecOrderTest(absltest.TestCase):
   def test_two_layers_of_one_name_warn_and_match_by_position(self):
     # Two sub-models each with a `dense`: the layer names are not enough.
     model = _model(['left/dense/kernel', 'right/dense/kernel'])
-    with self.assertWarnsRegex(UserWarning, 'dense#0/kernel'):
+    with self.assertWarnsRegex(UserWarning, 'left/dense/kernel'):
       got = self.order(model, _spec(['dense/kernel', 'dense/kernel'], [1, 2]))
     self.assertEqual(got, [['left/dense/kernel', 'right/dense/kernel'], []])
 

@@ -118,7 +118,8 @@ def _match(
     source: source_lib.Source, builder: Callable, params, optimizer
 ) -> Matched:
   reader = weights_lib.CheckedReader(source)
-  if _OBJECT_GRAPH in source.variables:
+  found_eagerly = _OBJECT_GRAPH in source.variables
+  if found_eagerly:
     model = _build(builder, params, graph=False)
     found = _object_based(source.prefix, model, optimizer)
   else:
@@ -146,11 +147,37 @@ def _match(
       optimizer_view=optimizer_view,
       keras2_model=model,
       reader=reader,
-      paths=tuple(
-          w.name.rsplit(':', 1)[0]
-          for w in model.trainable_weights + model.non_trainable_weights
-      ),
+      paths=_fresh_paths(model, builder, params, object_based=found_eagerly),
   )
+
+
+def _paths(model: tf.keras.Model) -> tuple[str, ...]:
+  return tuple(
+      w.name.rsplit(':', 1)[0]
+      for w in model.trainable_weights + model.non_trainable_weights
+  )
+
+
+def _fresh_paths(model, builder, params, *, object_based: bool):
+  """The weights' paths as a fresh process names them (`dense`, `dense_1`).
+
+  Keras numbers unnamed layers by how many the graph built before: a
+  name-based checkpoint's model is built in a fresh graph already; an
+  object-based one's eagerly, after whatever this process built, so it is
+  built once more in a fresh graph for its names (same builder, same
+  order). model.py builds with Keras 3's counters at zero, to the same
+  names.
+  """
+  if not object_based:
+    return _paths(model)
+  fresh = _paths(_build(builder, params, graph=True))
+  if len(fresh) != len(_paths(model)):
+    raise errors.ModelError(
+        f'build_model builds {len(fresh)} weights in a fresh graph and'
+        f' {len(_paths(model))} eagerly: it must build one model each time.',
+        argument='build_model',
+    )
+  return fresh
 
 
 def _name_based(variables: Mapping, model: tf.keras.Model):

@@ -203,7 +203,7 @@ def fit_export(
   # Made by every task before any saves: Keras' own `_save_model` checks
   # that `backup_dir` is absent and then creates it, which fails
   # (FileExistsError) when another task creates it in between (the worker
-  # making `backup_dir/tasks/...`; seen once in eight runs of two tasks).
+  # making `backup_dir/tasks/...`; failed one CI run and 1 of 6 local runs).
   tf.io.gfile.makedirs(backup_dir)
   with strategy.scope():
     model.fit(

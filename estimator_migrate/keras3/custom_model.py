@@ -5,14 +5,14 @@ own: `spec.json` names your builder (`module:function`) and its params; this
 file imports it, builds the model on Keras 3 and restores `weights.npz`, the
 estimator checkpoint's tensors matched to the model's weights by layer:
 each weight's Keras 2 path in `spec.json` (`weight_paths`) names its layer
-and weight (`zeta/kernel`), unnamed layers' numbers counted within the model
-(`dense_7` there and `dense` here, each the model's first Dense). Keras 2
-and Keras 3 order some models' weights differently (outputs in an
-OrderedDict: Keras 2 sorts the keys, Keras 3 keeps their order), so
-positions alone could swap weights of equal shapes. A spec without
-`weight_paths` (schema version 1 or 2), or paths that do not name this
-model's layers, is matched by position (trainable weights in order, then
-non-trainable ones), with a warning for the latter. It needs `keras`,
+and weight (`zeta/kernel`), unnamed layers named as a fresh process names
+them (`dense`, `dense_1`; the model is built so here too). Keras 2 and
+Keras 3 order some models' weights differently (outputs in an OrderedDict:
+Keras 2 sorts the keys, Keras 3 keeps their order), so positions alone
+could swap weights of equal shapes. A spec without `weight_paths` (schema
+version 1 or 2), or paths that do not name this model's layers one to one,
+is matched by position (trainable weights in order, then non-trainable
+ones), with a warning for the latter. It needs `keras`,
 `numpy`, the standard library and what your builder imports.
 
 `load()` first checks every file the export wrote (this file, `spec.json`
@@ -29,12 +29,13 @@ builder's, by its name in `spec.json`, found on `sys.path` first, else in
   m.fit(model.select_features(m, features), labels, shuffle=False)
 """
 
+import collections
+import contextlib
 import hashlib
 import importlib
 import inspect
 import json
 import os
-import re
 import sys
 import warnings
 import zipfile
@@ -78,8 +79,6 @@ SPEC_KEYS = (
     'trainable',
 )
 SPEC_SECTIONS = ('serving', 'weight_paths')
-# A layer name and Keras' number for unnamed layers (`dense_7`).
-NUMBERED = re.compile(r'(.*?)(?:_([0-9]+))?')
 
 
 class IntegrityError(ValueError):
@@ -305,30 +304,74 @@ def build_model(spec):
       if p.kind
       in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
   ]
-  return builder(dict(spec['params'])) if positional else builder()
+  with _fresh_layer_names():
+    return builder(dict(spec['params'])) if positional else builder()
 
 
-def _layer_keys(paths):
-  """Each path's (layer, weight), the layer's number counted in the model.
+@contextlib.contextmanager
+def _fresh_layer_names():
+  """Keras' counters of unnamed layers at zero, as in a fresh process.
 
-  `dense_7/kernel` and `dense_8/kernel` (Keras 2, in a process that built
-  other layers first) and `dense/kernel`, `dense_1/kernel` (Keras 3) are
-  both `(dense#0, kernel)`, `(dense#1, kernel)`: Keras numbers unnamed
-  layers in the order it builds them, and one builder builds them in one
-  order.
+  The export recorded the names a fresh graph gives (`dense`, `dense_1`);
+  built after other models, unnamed layers would be `dense_7`, ... Then the
+  counters move past both, so layers made later keep unique names. (Keras
+  3 keeps them in `global_state`; without it, names are as Keras gives
+  them.)
   """
-  owners = [tuple(p.split('/')[-2:]) for p in paths]
-  owners = [o if len(o) == 2 else ('', o[0]) for o in owners]
-  numbered = {}
-  for layer in {layer for layer, _ in owners}:
-    base, number = NUMBERED.fullmatch(layer).groups()
-    numbered.setdefault(base, []).append((int(number or 0), layer))
-  rank = {
-      layer: f'{base}#{i}'
-      for base, layers in numbered.items()
-      for i, (_, layer) in enumerate(sorted(layers))
-  }
-  return [(rank[layer], weight) for layer, weight in owners]
+  try:
+    from keras.src.backend.common import global_state  # noqa: PLC0415
+  except ImportError:
+    yield
+    return
+  key = 'object_name_uids'
+  before = global_state.get_global_attribute(key)
+  fresh = collections.defaultdict(int)
+  global_state.set_global_attribute(key, fresh)
+  try:
+    yield
+  finally:
+    merged = collections.defaultdict(int, before or {})
+    for name, count in fresh.items():
+      merged[name] = max(merged[name], count)
+    global_state.set_global_attribute(key, merged)
+
+
+def _pairing(paths, variables):
+  """For each recorded path, the index of its Keras 3 variable, or None.
+
+  A path `.../<layer>/<weight>` names the variable whose path ends in the
+  same layer and weight (outer scopes differ: Keras 3 puts a Sequential's
+  name before its layers'). Else each path is paired with the variable
+  that has its weight name and its layer among its scopes (a wrapper:
+  Keras 2's `time_distributed/kernel` is Keras 3's
+  `time_distributed/dense/kernel`), where only one is left, until all are.
+  None unless every path gets its own variable so.
+  """
+  theirs = [tuple(p.split('/')[-2:]) for p in paths]
+  scopes = [v.path.split('/') for v in variables]
+  ends = [tuple(s[-2:]) for s in scopes]
+  if len(set(ends)) == len(ends) and sorted(ends) == sorted(theirs):
+    return [ends.index(key) for key in theirs]
+  if len(theirs) != len(variables):
+    return None
+  candidates = [
+      {i for i, s in enumerate(scopes) if s[-1] == key[-1] and key[0] in s[:-1]}
+      for key in theirs
+  ]
+  pairs = [None] * len(theirs)
+  while None in pairs:  # pair what has one candidate left, then again
+    sure = {
+        j: next(iter(c))
+        for j, c in enumerate(candidates)
+        if pairs[j] is None and len(c) == 1
+    }
+    if not sure:
+      return None
+    for j, i in sure.items():
+      pairs[j] = i
+      for other in candidates:
+        other.discard(i)
+  return pairs if len(set(pairs)) == len(pairs) else None
 
 
 def _in_spec_order(model, spec):
@@ -341,24 +384,24 @@ def _in_spec_order(model, spec):
   paths = spec.get('weight_paths')
   if not paths:
     return kinds
-  count = len(kinds[0])
-  mine = _layer_keys([v.path for v in kinds[0] + kinds[1]])
-  theirs = _layer_keys(paths)
   split = len(spec['trainable'])
-  pairs = ((mine[:count], theirs[:split]), (mine[count:], theirs[split:]))
-  if len(set(mine)) == len(mine) and all(
-      sorted(a) == sorted(b) for a, b in pairs
-  ):
+  pairings = [
+      _pairing(paths[:split], kinds[0]),
+      _pairing(paths[split:], kinds[1]),
+  ]
+  if None not in pairings:
     return tuple(
-        [variables[keys.index(key)] for key in wanted]
-        for variables, (keys, wanted) in zip(kinds, pairs, strict=True)
+        [variables[i] for i in pairing]
+        for variables, pairing in zip(kinds, pairings, strict=True)
     )
-  unmatched = ['/'.join(k) for k in sorted(set(theirs) ^ set(mine) or mine)]
+  recorded = set(paths)
+  unmatched = [v.path for v in kinds[0] + kinds[1] if v.path not in recorded]
   warnings.warn(
-      f'{spec["builder"]}: the Keras 3 model\'s weights do not name the'
-      f' layers the export recorded (such as {unmatched[0]}): they are'
-      ' matched by position, which is right only if both Keras versions'
-      ' order them alike.',
+      f'{spec["builder"]}: the Keras 3 model\'s weights'
+      f' ({", ".join(unmatched[:3] or [v.path for v in kinds[0][:1]])}, ...)'
+      f' do not name the layers the export recorded ({", ".join(paths[:3])},'
+      ' ...) one to one: they are matched by position, which is right only'
+      ' if both Keras versions order them alike.',
       stacklevel=3,
   )
   return kinds
