@@ -150,3 +150,13 @@ def sibling_heads_mixed(params):
   return tf.keras.Model(
       x, collections.OrderedDict([('zeta', zeta), ('alpha', alpha)])
   )
+
+
+def sibling_heads_eager_only(params):
+  """`sibling_heads` from a builder that refuses a graph.
+
+  As a builder that reads data or files as it builds works only eagerly.
+  """
+  if not tf.executing_eagerly():
+    raise RuntimeError('this builder runs eagerly only')
+  return sibling_heads(params)

@@ -158,6 +158,23 @@ class ExportCustomOrderTest(parameterized.TestCase):
         ],
     )
 
+  def test_builder_that_runs_eagerly_only_records_its_eager_names(self):
+    # to_estimator's checkpoint is matched eagerly; the names come from one
+    # more build in a fresh graph, which this builder refuses: the export
+    # goes on with the eager names (load() warns if they are not Keras 3's).
+    with self.assertLogs(level='WARNING') as logs:
+      result = export.keras_model_to_keras(
+          os.path.join(self.root, 'to_estimator_named'),
+          f'{_MODULE}:sibling_heads_eager_only',
+          loss='mse',
+          optimizer=_adam,
+      )
+    self.assertIn('builder does not build in a graph', '\n'.join(logs.output))
+    self.assertEqual(
+        result.spec.model.weight_paths,
+        self.results['to_estimator_named'].spec.model.weight_paths,
+    )
+
   @parameterized.named_parameters((name, name) for name in _CASES)
   def test_each_head_predicts_as_the_estimators(self, name):
     for load, got in enumerate(self.keras_predicted[name]):

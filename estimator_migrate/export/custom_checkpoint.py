@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 import dataclasses
 import inspect
 
+from absl import logging
 import tensorflow as tf
 from tensorflow.python.checkpoint import checkpoint_view
 
@@ -170,7 +171,16 @@ def _fresh_paths(model, builder, params, *, object_based: bool):
   """
   if not object_based:
     return _paths(model)
-  fresh = _paths(_build(builder, params, graph=True))
+  try:
+    fresh = _paths(_build(builder, params, graph=True))
+  except Exception as e:  # noqa: BLE001 (a builder that needs eager mode)
+    logging.warning(
+        'The builder does not build in a graph (%s): the eager names are'
+        ' recorded; model.py warns and matches by position if they are not'
+        " Keras 3's.",
+        e,
+    )
+    return _paths(model)
   if len(fresh) != len(_paths(model)):
     raise errors.ModelError(
         f'build_model builds {len(fresh)} weights in a fresh graph and'
