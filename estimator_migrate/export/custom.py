@@ -50,21 +50,25 @@ class CustomExportResult:
   def report(self) -> str:
     """Every weight: which checkpoint tensor fills it; the optimizer."""
     model = self.spec.model
-    kinds = (
-        ('trainable', model.trainable),
-        ('non_trainable', model.non_trainable),
-    )
-    paths = iter(model.weight_paths or ())
+    weights = [
+        (kind, position, name)
+        for kind, names in (
+            ('trainable', model.trainable),
+            ('non_trainable', model.non_trainable),
+        )
+        for position, name in enumerate(names)
+    ]
     rows = [
         (
             kind,
             position,
-            f'`{next(paths, "")}`',
+            f'`{path}`',
             self.checkpoint_keys.get(name, name),
             'x'.join(map(str, model.shapes[name])),
         )
-        for kind, names in kinds
-        for position, name in enumerate(names)
+        for (kind, position, name), path in zip(
+            weights, model.weight_paths, strict=True
+        )
     ]
     lines = [
         f'# Custom estimator exported to Keras 3: `{self.builder}`',

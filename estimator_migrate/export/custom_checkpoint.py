@@ -152,10 +152,14 @@ def _match(
   )
 
 
+def _weight_names(weights) -> list[str]:
+  """Keras 2 weights' names without the `:0` (`dense/kernel`)."""
+  return [w.name.rpartition(':')[0] or w.name for w in weights]
+
+
 def _paths(model: tf.keras.Model) -> tuple[str, ...]:
   return tuple(
-      w.name.rsplit(':', 1)[0]
-      for w in model.trainable_weights + model.non_trainable_weights
+      _weight_names(model.trainable_weights + model.non_trainable_weights)
   )
 
 
@@ -169,8 +173,9 @@ def _fresh_paths(model, builder, params, *, object_based: bool):
   order). model.py builds with Keras 3's counters at zero, to the same
   names.
   """
+  built = _paths(model)
   if not object_based:
-    return _paths(model)
+    return built
   try:
     fresh = _paths(_build(builder, params, graph=True))
   except Exception as e:  # noqa: BLE001 (a builder that needs eager mode)
@@ -180,22 +185,19 @@ def _fresh_paths(model, builder, params, *, object_based: bool):
         " Keras 3's.",
         e,
     )
-    return _paths(model)
-  if len(fresh) != len(_paths(model)):
+    return built
+  if len(fresh) != len(built):
     raise errors.ModelError(
         f'build_model builds {len(fresh)} weights in a fresh graph and'
-        f' {len(_paths(model))} eagerly: it must build one model each time.',
+        f' {len(built)} eagerly: it must build one model each time.',
         argument='build_model',
     )
   return fresh
 
 
 def _name_based(variables: Mapping, model: tf.keras.Model):
-  def names(weights):
-    return [w.name.rpartition(':')[0] or w.name for w in weights]
-
-  trainable = names(model.trainable_weights)
-  non_trainable = names(model.non_trainable_weights)
+  trainable = _weight_names(model.trainable_weights)
+  non_trainable = _weight_names(model.non_trainable_weights)
   weights = set(trainable + non_trainable)
   # A model built by its first call (a Sequential without an Input, as the
   # migration guide's model_fn makes it) names its weights under its own
